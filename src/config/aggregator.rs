@@ -1,0 +1,360 @@
+//! `metricsSpec`: the ingest-time aggregators of a datasource.
+//!
+//! Every aggregator Druid's realtime node ran at ingest: `count`, the sums, mins and maxes over
+//! longs, doubles and floats (with Druid's legacy `min` / `max` names for the double forms),
+//! first/last, and `hyperUnique`. `cardinality` is a query-time aggregator and is refused here.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use super::de;
+
+/// The value type an aggregator stores in a segment column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricType {
+    /// 64-bit integer column.
+    Long,
+    /// 32-bit float column.
+    Float,
+    /// 64-bit double column.
+    Double,
+    /// Druid HyperLogLog collector (complex `hyperUnique`).
+    HyperUnique,
+}
+
+/// What an aggregator does with its input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AggregatorKind {
+    /// Counts rows.
+    Count,
+    /// Sum of longs.
+    LongSum,
+    /// Minimum of longs.
+    LongMin,
+    /// Maximum of longs.
+    LongMax,
+    /// Sum of doubles.
+    DoubleSum,
+    /// Minimum of doubles.
+    DoubleMin,
+    /// Maximum of doubles.
+    DoubleMax,
+    /// Sum of floats.
+    FloatSum,
+    /// Minimum of floats.
+    FloatMin,
+    /// Maximum of floats.
+    FloatMax,
+    /// Long value of the earliest row.
+    LongFirst,
+    /// Long value of the latest row.
+    LongLast,
+    /// Double value of the earliest row.
+    DoubleFirst,
+    /// Double value of the latest row.
+    DoubleLast,
+    /// Float value of the earliest row.
+    FloatFirst,
+    /// Float value of the latest row.
+    FloatLast,
+    /// HyperLogLog sketch of distinct input values.
+    HyperUnique,
+}
+
+const SUPPORTED: &[&str] = &[
+    "count",
+    "longSum",
+    "longMin",
+    "longMax",
+    "doubleSum",
+    "doubleMin",
+    "doubleMax",
+    "floatSum",
+    "floatMin",
+    "floatMax",
+    "longFirst",
+    "longLast",
+    "doubleFirst",
+    "doubleLast",
+    "floatFirst",
+    "floatLast",
+    "hyperUnique",
+    "min",
+    "max",
+];
+
+/// Every kind with its Druid type name.
+const KINDS: &[(AggregatorKind, &str)] = &[
+    (AggregatorKind::Count, "count"),
+    (AggregatorKind::LongSum, "longSum"),
+    (AggregatorKind::LongMin, "longMin"),
+    (AggregatorKind::LongMax, "longMax"),
+    (AggregatorKind::DoubleSum, "doubleSum"),
+    (AggregatorKind::DoubleMin, "doubleMin"),
+    (AggregatorKind::DoubleMax, "doubleMax"),
+    (AggregatorKind::FloatSum, "floatSum"),
+    (AggregatorKind::FloatMin, "floatMin"),
+    (AggregatorKind::FloatMax, "floatMax"),
+    (AggregatorKind::LongFirst, "longFirst"),
+    (AggregatorKind::LongLast, "longLast"),
+    (AggregatorKind::DoubleFirst, "doubleFirst"),
+    (AggregatorKind::DoubleLast, "doubleLast"),
+    (AggregatorKind::FloatFirst, "floatFirst"),
+    (AggregatorKind::FloatLast, "floatLast"),
+    (AggregatorKind::HyperUnique, "hyperUnique"),
+];
+
+impl AggregatorKind {
+    /// The Druid type name.
+    pub fn type_name(self) -> &'static str {
+        KINDS
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, n)| *n)
+            .unwrap_or("count")
+    }
+
+    /// Looks up a Druid type name, including the legacy `min` / `max` (double) names.
+    pub fn from_type_name(name: &str) -> Option<AggregatorKind> {
+        match name {
+            "min" => Some(AggregatorKind::DoubleMin),
+            "max" => Some(AggregatorKind::DoubleMax),
+            other => KINDS.iter().find(|(_, n)| *n == other).map(|(k, _)| *k),
+        }
+    }
+
+    /// True for the simple numeric aggregators, which Druid ≥ 0.13 writes with `"expression":null`.
+    pub fn has_expression(self) -> bool {
+        use AggregatorKind::*;
+        matches!(
+            self,
+            LongSum
+                | LongMin
+                | LongMax
+                | DoubleSum
+                | DoubleMin
+                | DoubleMax
+                | FloatSum
+                | FloatMin
+                | FloatMax
+        )
+    }
+
+    /// The column type the aggregated value is stored as.
+    pub fn metric_type(self) -> MetricType {
+        use AggregatorKind::*;
+        match self {
+            Count | LongSum | LongMin | LongMax | LongFirst | LongLast => MetricType::Long,
+            DoubleSum | DoubleMin | DoubleMax | DoubleFirst | DoubleLast => MetricType::Double,
+            FloatSum | FloatMin | FloatMax | FloatFirst | FloatLast => MetricType::Float,
+            HyperUnique => MetricType::HyperUnique,
+        }
+    }
+
+    /// The aggregator that combines already-aggregated values of this one (`count` → `longSum`).
+    pub fn combining(self) -> AggregatorKind {
+        match self {
+            AggregatorKind::Count => AggregatorKind::LongSum,
+            other => other,
+        }
+    }
+}
+
+/// One aggregator of `metricsSpec`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AggregatorSpec {
+    /// What it computes.
+    pub kind: AggregatorKind,
+    /// Output column name.
+    pub name: String,
+    /// Input field (`None` only for `count`).
+    pub field_name: Option<String>,
+    /// `hyperUnique` only: the input is already a serialized collector.
+    pub is_input_hyper_unique: bool,
+    /// `hyperUnique` only: round the estimate at query time.
+    pub round: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawCount {
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawField {
+    name: String,
+    field_name: String,
+    #[serde(default)]
+    expression: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawHyperUnique {
+    name: String,
+    field_name: String,
+    #[serde(default)]
+    is_input_hyper_unique: bool,
+    #[serde(default)]
+    round: bool,
+}
+
+impl<'de> Deserialize<'de> for AggregatorSpec {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        de::tagged(
+            deserializer,
+            "aggregator",
+            "type",
+            None,
+            |tag, body| Some(build(tag, body)),
+            SUPPORTED,
+        )
+    }
+}
+
+fn build<E: serde::de::Error>(tag: &str, body: Value) -> Result<AggregatorSpec, E> {
+    if tag == "cardinality" {
+        return Err(de::error_at(
+            "type",
+            "`cardinality` is a query-time aggregator and cannot be used at ingest; use `hyperUnique` on the field instead",
+        ));
+    }
+    let Some(kind) = AggregatorKind::from_type_name(tag) else {
+        return Err(de::error_at(
+            "type",
+            format!(
+                "unknown or unsupported aggregator type `{tag}` (supported: {})",
+                SUPPORTED.join(", ")
+            ),
+        ));
+    };
+    let spec = |name, field_name| AggregatorSpec {
+        kind,
+        name,
+        field_name,
+        is_input_hyper_unique: false,
+        round: false,
+    };
+    match kind {
+        AggregatorKind::Count => {
+            let raw: RawCount = de::from_value_nested(body)?;
+            Ok(spec(raw.name, None))
+        }
+        AggregatorKind::HyperUnique => {
+            let raw: RawHyperUnique = de::from_value_nested(body)?;
+            Ok(AggregatorSpec {
+                is_input_hyper_unique: raw.is_input_hyper_unique,
+                round: raw.round,
+                ..spec(raw.name, Some(raw.field_name))
+            })
+        }
+        _ => {
+            let raw: RawField = de::from_value_nested(body)?;
+            if raw.expression.is_some() {
+                return Err(de::error_at(
+                    "expression",
+                    "aggregator expressions are not supported; use `fieldName`",
+                ));
+            }
+            Ok(spec(raw.name, Some(raw.field_name)))
+        }
+    }
+}
+
+impl AggregatorSpec {
+    /// The aggregator JSON, as Druid writes it in `metadata.drd` and resolved specs.
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("type".into(), self.kind.type_name().into());
+        map.insert("name".into(), self.name.clone().into());
+        if let Some(field) = &self.field_name {
+            map.insert("fieldName".into(), field.clone().into());
+        }
+        if self.kind.has_expression() {
+            map.insert("expression".into(), Value::Null);
+        }
+        if self.kind == AggregatorKind::HyperUnique {
+            map.insert(
+                "isInputHyperUnique".into(),
+                self.is_input_hyper_unique.into(),
+            );
+            map.insert("round".into(), self.round.into());
+        }
+        Value::Object(map)
+    }
+
+    /// The combining form Druid stores in `metadata.drd`: reads this aggregator's own output column.
+    pub fn combining_json(&self) -> Value {
+        let combining = AggregatorSpec {
+            kind: self.kind.combining(),
+            name: self.name.clone(),
+            field_name: Some(self.name.clone()),
+            is_input_hyper_unique: false,
+            round: self.round,
+        };
+        combining.to_json()
+    }
+}
+
+impl Serialize for AggregatorSpec {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.to_json().serialize(serializer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<AggregatorSpec, String> {
+        let mut de = serde_json::Deserializer::from_str(json);
+        serde_path_to_error::deserialize(&mut de)
+            .map_err(|e| crate::config::de::SpecPathError::from_path_error("$", e).to_string())
+    }
+
+    #[test]
+    fn reads_every_ingest_aggregator() {
+        let count = parse(r#"{"type":"count","name":"rows"}"#).unwrap();
+        assert_eq!(
+            (count.kind, count.field_name.as_deref()),
+            (AggregatorKind::Count, None)
+        );
+        let min = parse(r#"{"type":"min","name":"m","fieldName":"f"}"#).unwrap();
+        assert_eq!(min.kind, AggregatorKind::DoubleMin);
+        let hll = parse(r#"{"type":"hyperUnique","name":"u","fieldName":"user"}"#).unwrap();
+        assert_eq!(hll.kind.metric_type(), MetricType::HyperUnique);
+        assert_eq!(
+            count.combining_json().to_string(),
+            r#"{"type":"longSum","name":"rows","fieldName":"rows","expression":null}"#
+        );
+    }
+
+    #[test]
+    fn errors_name_the_path() {
+        assert_eq!(
+            parse(r#"{"type":"longSum","name":"x"}"#).unwrap_err(),
+            "$: missing field `fieldName`"
+        );
+        assert_eq!(
+            parse(r#"{"type":"longSum","name":"x","fieldName":3}"#).unwrap_err(),
+            "$.fieldName: invalid type: integer `3`, expected a string"
+        );
+        assert!(
+            parse(r#"{"type":"cardinality","name":"x","fields":["a"]}"#)
+                .unwrap_err()
+                .starts_with("$.type: `cardinality` is a query-time")
+        );
+        assert!(
+            parse(r#"{"type":"thetaSketch","name":"x","fieldName":"a"}"#)
+                .unwrap_err()
+                .contains("`thetaSketch`")
+        );
+        assert!(
+            parse(r#"{"type":"count","name":"x","extra":1}"#)
+                .unwrap_err()
+                .starts_with("$.extra: unknown field `extra`")
+        );
+    }
+}

@@ -1,0 +1,164 @@
+//! Configuration: the Druid realtime spec (a JSON array of fire departments) and the node's
+//! runtime properties.
+//!
+//! A spec is read once, at start, into typed values with Druid's defaults filled in
+//! ([`load_spec_str`]); every mistake is refused with the JSON path where it is
+//! (`$[0].dataSchema.metricsSpec[2].fieldName`). Accepted shapes: an array of fire departments
+//! (what `druid.realtime.specFile` held), a single fire department, or an `index_realtime` task
+//! file (its `spec`). Pre-0.7 specs (`schema` / `config` / `firehose` at the top) get an error
+//! that says so.
+
+pub mod aggregator;
+pub mod de;
+pub mod io;
+pub mod properties;
+pub mod schema;
+pub mod tuning;
+mod validate;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use aggregator::{AggregatorKind, AggregatorSpec, MetricType};
+pub use de::SpecPathError;
+pub use io::{FirehoseSpec, IoConfig};
+pub use schema::{
+    DataSchema, DimensionSchema, DimensionType, DimensionsSpec, InputFormat, ParseSpec, ParserSpec,
+    TimestampSpec,
+};
+pub use tuning::{RejectionPolicy, TuningConfig, VersioningPolicy};
+
+/// One stream: what to ingest, from where, and how.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FireDepartment {
+    /// Datasource, parser, metrics, granularities.
+    pub data_schema: DataSchema,
+    /// Firehose and plumber.
+    pub io_config: IoConfig,
+    /// Persist, window and handoff settings.
+    #[serde(default)]
+    pub tuning_config: TuningConfig,
+}
+
+/// Why a spec was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read.
+    #[error("cannot read spec file `{path}`: {source}")]
+    Io {
+        /// The spec file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Not JSON at all.
+    #[error("spec is not valid JSON: {0}")]
+    Json(String),
+    /// A mistake at a JSON path.
+    #[error("invalid spec at {0}")]
+    Invalid(SpecPathError),
+}
+
+impl From<SpecPathError> for SpecError {
+    fn from(err: SpecPathError) -> Self {
+        SpecError::Invalid(err)
+    }
+}
+
+/// Reads and validates a spec file.
+pub fn load_spec_file(path: &Path) -> Result<Vec<FireDepartment>, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    load_spec_str(&text)
+}
+
+/// Reads and validates a spec from its JSON text.
+pub fn load_spec_str(text: &str) -> Result<Vec<FireDepartment>, SpecError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| SpecError::Json(e.to_string()))?;
+    let entries = split_fire_departments(value)?;
+    if entries.is_empty() {
+        return Err(SpecPathError::new("$", "the spec holds no fire department").into());
+    }
+    let mut departments = Vec::with_capacity(entries.len());
+    for (root, value) in entries {
+        validate::check_raw(&root, &value)?;
+        let department: FireDepartment = serde_path_to_error::deserialize(value)
+            .map_err(|e| SpecPathError::from_path_error(&root, e))?;
+        departments.push((root, department));
+    }
+    validate::check_departments(&mut departments)?;
+    Ok(departments.into_iter().map(|(_, d)| d).collect())
+}
+
+/// Splits the accepted top-level shapes into (JSON path, fire department value) pairs.
+fn split_fire_departments(value: Value) -> Result<Vec<(String, Value)>, SpecPathError> {
+    match value {
+        Value::Array(items) => Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (format!("$[{i}]"), v))
+            .collect()),
+        Value::Object(mut map) => {
+            let task_type = map.get("type").and_then(Value::as_str).map(str::to_string);
+            match task_type.as_deref() {
+                Some("index_realtime" | "index_realtime_appenderator")
+                    if map.contains_key("spec") =>
+                {
+                    let spec = map.remove("spec").unwrap_or(Value::Null);
+                    Ok(vec![("$.spec".to_string(), spec)])
+                }
+                Some(other) if !map.contains_key("dataSchema") && !validate::is_legacy(&map) => {
+                    Err(SpecPathError::new(
+                        "$.type",
+                        format!(
+                            "task type `{other}` is not a realtime spec (accepted: an array of fire departments, one fire department, or an `index_realtime` task)"
+                        ),
+                    ))
+                }
+                _ => Ok(vec![("$".to_string(), Value::Object(map))]),
+            }
+        }
+        other => Err(SpecPathError::new(
+            "$",
+            format!(
+                "expected an array of fire departments, found `{}`",
+                short(&other)
+            ),
+        )),
+    }
+}
+
+fn short(value: &Value) -> String {
+    let text = value.to_string();
+    if text.len() > 60 {
+        format!("{}…", &text[..60])
+    } else {
+        text
+    }
+}
+
+impl FireDepartment {
+    /// The resolved spec as JSON, every default filled in (what `rtnode validate` prints).
+    pub fn to_resolved_json(&self) -> Value {
+        serde_json::to_value(self).expect("a fire department serializes")
+    }
+
+    /// The effective parser: the firehose's own parser when it has one, else the data schema's.
+    pub fn parser(&self) -> &ParserSpec {
+        fn firehose_parser(spec: &FirehoseSpec) -> Option<&ParserSpec> {
+            match spec {
+                FirehoseSpec::Local(local) => local.parser.as_deref(),
+                FirehoseSpec::RabbitMq(rabbit) => rabbit.parser.as_deref(),
+                FirehoseSpec::Timed(t) => firehose_parser(&t.delegate),
+                FirehoseSpec::Clipped(c) => firehose_parser(&c.delegate),
+                _ => None,
+            }
+        }
+        firehose_parser(&self.io_config.firehose).unwrap_or(&self.data_schema.parser)
+    }
+}

@@ -1,0 +1,249 @@
+//! Parsing: raw input lines → [`ParsedRow`]s (timestamp, dimension values, metric inputs).
+//!
+//! The hot path borrows from the input: a JSON string without escapes becomes a `&str` into the
+//! line, and fields are routed to their dimension or metric slot through one hash lookup of the
+//! key (cached by position, since producers repeat their key order). Nothing is allocated per
+//! event unless a value needs unescaping or a number becomes a dimension string.
+//!
+//! Druid's rules: a missing or null value is null; a JSON array is a multi-value dimension,
+//! sorted by value; numbers and booleans become strings as Java's `String.valueOf` writes them;
+//! an event with bad JSON or a bad or missing timestamp is unparseable.
+
+pub mod delimited;
+pub mod flatten;
+pub mod java;
+pub mod json;
+pub mod scan;
+mod schema;
+#[cfg(test)]
+mod tests;
+pub mod timestamp;
+
+use std::borrow::Cow;
+
+pub use schema::{DimensionDef, RowSchema};
+
+use crate::config::{FireDepartment, InputFormat, ParserSpec};
+use timestamp::{TimestampError, TimestampFormat, TimestampInput};
+
+/// The value(s) of one dimension in one event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum DimValue<'a> {
+    /// Missing or null.
+    #[default]
+    Null,
+    /// One value.
+    One(Cow<'a, str>),
+    /// A list, sorted as Druid sorts multi-values (nulls first, then Java string order).
+    Many(Vec<Option<Cow<'a, str>>>),
+}
+
+/// The raw value of a metric's input field in one event.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum FieldValue<'a> {
+    /// Missing or null.
+    #[default]
+    Null,
+    /// A JSON integer.
+    Long(i64),
+    /// A JSON fractional number.
+    Double(f64),
+    /// A string (JSON string, CSV field, or a boolean's text).
+    Str(Cow<'a, str>),
+    /// A list of values.
+    List(Vec<Option<Cow<'a, str>>>),
+}
+
+/// One parsed event, borrowing from its input line.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedRow<'a> {
+    /// Event time, epoch millis UTC.
+    pub timestamp_ms: i64,
+    /// Dimension values by dimension slot ([`RowSchema::dimensions`]).
+    pub dims: Vec<DimValue<'a>>,
+    /// Metric inputs by field slot ([`RowSchema::fields`]).
+    pub fields: Vec<FieldValue<'a>>,
+}
+
+impl ParsedRow<'_> {
+    fn reset(&mut self, num_dims: usize, num_fields: usize) {
+        self.timestamp_ms = 0;
+        self.dims.clear();
+        self.dims.resize(num_dims, DimValue::Null);
+        self.fields.clear();
+        self.fields.resize(num_fields, FieldValue::Null);
+    }
+}
+
+/// Why an event is unparseable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not valid JSON (or not an object).
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// The timestamp column is absent or null.
+    #[error("missing timestamp column `{0}`")]
+    MissingTimestamp(String),
+    /// The timestamp does not match its format.
+    #[error(transparent)]
+    Timestamp(#[from] TimestampError),
+    /// A CSV/TSV line that cannot be split.
+    #[error("invalid {format} line: {reason}")]
+    Delimited {
+        /// `csv` or `tsv`.
+        format: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The input is not UTF-8.
+    #[error("input is not valid UTF-8")]
+    Utf8,
+}
+
+/// What [`InputRowParser::parse`] found on a line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineKind {
+    /// An event, now in the row buffer.
+    Event,
+    /// A blank line or a header row: not an event.
+    Skipped,
+}
+
+/// Where the event time comes from.
+#[derive(Debug, Clone)]
+struct TimestampReader {
+    format: TimestampFormat,
+    missing_ms: Option<i64>,
+}
+
+impl TimestampReader {
+    fn read(&self, column: &str, input: Option<TimestampInput<'_>>) -> Result<i64, ParseError> {
+        match input {
+            Some(value) => Ok(self.format.read(value)?),
+            None => self
+                .missing_ms
+                .ok_or_else(|| ParseError::MissingTimestamp(column.to_string())),
+        }
+    }
+}
+
+/// The format-specific part of the parser.
+#[derive(Debug)]
+enum Format {
+    Json(json::JsonFormat),
+    Delimited(delimited::DelimitedFormat),
+}
+
+/// Turns input lines into rows for one fire department.
+#[derive(Debug)]
+pub struct InputRowParser {
+    schema: RowSchema,
+    timestamp: TimestampReader,
+    format: Format,
+}
+
+/// The parser could not be built from the spec (validation normally catches this first).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot build the parser: {0}")]
+pub struct ParserBuildError(pub String);
+
+impl InputRowParser {
+    /// Builds the parser of a validated fire department.
+    pub fn new(department: &FireDepartment) -> Result<InputRowParser, ParserBuildError> {
+        let parser = department.parser();
+        let spec = parser.parse_spec();
+        let ts_format = TimestampFormat::parse(&spec.timestamp_spec.format)
+            .map_err(|e| ParserBuildError(e.to_string()))?;
+        let missing_ms = match &spec.timestamp_spec.missing_value {
+            Some(v) => {
+                Some(crate::time::parse_iso(v).map_err(|e| ParserBuildError(e.to_string()))?)
+            }
+            None => None,
+        };
+        let schema = RowSchema::new(department);
+        let input_format = match parser {
+            ParserSpec::Map { .. } => InputFormat::Json,
+            ParserSpec::String { .. } => spec.format,
+        };
+        let format = match input_format {
+            InputFormat::Json | InputFormat::JsonLowercase => Format::Json(json::JsonFormat::new(
+                input_format == InputFormat::JsonLowercase,
+                spec.flatten_spec.as_ref(),
+            )?),
+            InputFormat::Csv | InputFormat::Tsv => {
+                Format::Delimited(delimited::DelimitedFormat::new(input_format, spec)?)
+            }
+        };
+        Ok(InputRowParser {
+            schema,
+            timestamp: TimestampReader {
+                format: ts_format,
+                missing_ms,
+            },
+            format,
+        })
+    }
+
+    /// The dimensions and metric input fields rows are laid out by (grows when schemaless).
+    pub fn schema(&self) -> &RowSchema {
+        &self.schema
+    }
+
+    /// Tells the parser a new file starts (CSV/TSV header rows are per file).
+    pub fn start_file(&mut self) {
+        if let Format::Delimited(d) = &mut self.format {
+            d.start_file();
+        }
+    }
+
+    /// Parses one line (without its line terminator) into `row`.
+    pub fn parse<'a>(
+        &mut self,
+        line: &'a str,
+        row: &mut ParsedRow<'a>,
+    ) -> Result<LineKind, ParseError> {
+        if line.trim().is_empty() {
+            return Ok(LineKind::Skipped);
+        }
+        row.reset(self.schema.dimensions().len(), self.schema.fields().len());
+        let timestamp_value = match &mut self.format {
+            Format::Json(f) => f.parse(line, &mut self.schema, row)?,
+            Format::Delimited(f) => match f.parse(line, &mut self.schema, row)? {
+                Some(ts) => ts,
+                None => return Ok(LineKind::Skipped),
+            },
+        };
+        let input = timestamp_value.as_ref().map(json::TimestampValue::as_input);
+        row.timestamp_ms = self.timestamp.read(self.schema.timestamp_column(), input)?;
+        Ok(LineKind::Event)
+    }
+
+    /// Parses raw bytes (validating UTF-8 first).
+    pub fn parse_bytes<'a>(
+        &mut self,
+        bytes: &'a [u8],
+        row: &mut ParsedRow<'a>,
+    ) -> Result<LineKind, ParseError> {
+        let line = std::str::from_utf8(bytes).map_err(|_| ParseError::Utf8)?;
+        self.parse(line, row)
+    }
+}
+
+/// Sorts multi-values as Druid does: nulls first, then by Java string order.
+pub fn sort_multi_values(values: &mut [Option<Cow<'_, str>>]) {
+    values.sort_by(|a, b| match (a, b) {
+        (None, None) => std::cmp::Ordering::Equal,
+        (None, Some(_)) => std::cmp::Ordering::Less,
+        (Some(_), None) => std::cmp::Ordering::Greater,
+        (Some(x), Some(y)) => java_str_cmp(x, y),
+    });
+}
+
+/// Java `String.compareTo`: UTF-16 code-unit order (equal to byte order except that characters
+/// at or above U+E000 sort below supplementary characters).
+pub fn java_str_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        return a.as_bytes().cmp(b.as_bytes());
+    }
+    a.encode_utf16().cmp(b.encode_utf16())
+}

@@ -1,0 +1,466 @@
+//! A validating scanner for the top level of one JSON object, the ingest hot path.
+//!
+//! It walks `{"key": value, …}` once, yielding each key and a borrowed view of its value:
+//! strings as slices of the input (unescaped only when they contain `\`), numbers as their text,
+//! nested arrays and objects as their raw text after checking their syntax. Anything that is not
+//! exactly one RFC 8259 object (trailing garbage, raw control characters in strings, bad
+//! escapes, bad numbers, nesting deeper than [`MAX_DEPTH`]) is an error, as in a full parser.
+
+use std::borrow::Cow;
+
+/// Deepest nesting accepted inside a value.
+pub const MAX_DEPTH: usize = 128;
+
+/// A JSON syntax error at a byte offset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{what} at byte {at}")]
+pub struct ScanError {
+    /// What was expected or found.
+    pub what: &'static str,
+    /// Byte offset in the input.
+    pub at: usize,
+}
+
+/// A value at the top level of the object, borrowing from the input.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawValue<'a> {
+    /// A string's content (quotes removed, escapes resolved).
+    Str(Cow<'a, str>),
+    /// A number's text.
+    Number(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// An array's raw text, brackets included.
+    Array(&'a str),
+    /// An object's raw text, braces included.
+    Object(&'a str),
+}
+
+/// Scans the members of one JSON object.
+#[derive(Debug)]
+pub struct ObjectScanner<'a> {
+    text: &'a str,
+    pos: usize,
+    first: bool,
+    done: bool,
+}
+
+impl<'a> ObjectScanner<'a> {
+    /// Starts at the opening brace (leading whitespace allowed).
+    pub fn new(text: &'a str) -> Result<ObjectScanner<'a>, ScanError> {
+        let mut scanner = ObjectScanner {
+            text,
+            pos: 0,
+            first: true,
+            done: false,
+        };
+        scanner.skip_ws();
+        scanner.expect(b'{', "expected `{`")?;
+        Ok(scanner)
+    }
+
+    /// The next member, or `None` after the closing brace (then checks nothing trails it).
+    #[allow(clippy::should_implement_trait)]
+    #[inline]
+    pub fn next(&mut self) -> Result<Option<(Cow<'a, str>, RawValue<'a>)>, ScanError> {
+        if self.done {
+            return Ok(None);
+        }
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            if !self.first {
+                return Err(self.error("expected a member after `,`"));
+            }
+            return self.close();
+        }
+        if !self.first {
+            self.expect(b',', "expected `,` or `}`")?;
+            self.skip_ws();
+        }
+        self.first = false;
+        self.expect(b'"', "expected a key")?;
+        let key = self.string_body()?;
+        self.skip_ws();
+        self.expect(b':', "expected `:`")?;
+        self.skip_ws();
+        let value = self.value()?;
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            self.finish()?;
+        }
+        Ok(Some((key, value)))
+    }
+
+    fn close(&mut self) -> Result<Option<(Cow<'a, str>, RawValue<'a>)>, ScanError> {
+        self.pos += 1;
+        self.finish()?;
+        Ok(None)
+    }
+
+    fn finish(&mut self) -> Result<(), ScanError> {
+        self.done = true;
+        self.skip_ws();
+        if self.pos != self.text.len() {
+            return Err(self.error("unexpected text after the object"));
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    #[inline(always)]
+    fn peek(&self) -> Option<u8> {
+        self.bytes().get(self.pos).copied()
+    }
+
+    fn error(&self, what: &'static str) -> ScanError {
+        ScanError { what, at: self.pos }
+    }
+
+    #[inline(always)]
+    fn expect(&mut self, byte: u8, what: &'static str) -> Result<(), ScanError> {
+        if self.peek() != Some(byte) {
+            return Err(self.error(what));
+        }
+        self.pos += 1;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    #[inline(always)]
+    fn value(&mut self) -> Result<RawValue<'a>, ScanError> {
+        let start = self.pos;
+        match self.peek() {
+            Some(b'"') => {
+                self.pos += 1;
+                Ok(RawValue::Str(self.string_body()?))
+            }
+            Some(b'[') => {
+                self.skip_nested(0)?;
+                Ok(RawValue::Array(&self.text[start..self.pos]))
+            }
+            Some(b'{') => {
+                self.skip_nested(0)?;
+                Ok(RawValue::Object(&self.text[start..self.pos]))
+            }
+            Some(b't') => self.literal("true", RawValue::Bool(true)),
+            Some(b'f') => self.literal("false", RawValue::Bool(false)),
+            Some(b'n') => self.literal("null", RawValue::Null),
+            Some(b'-' | b'0'..=b'9') => {
+                self.number()?;
+                Ok(RawValue::Number(&self.text[start..self.pos]))
+            }
+            _ => Err(self.error("expected a value")),
+        }
+    }
+
+    #[inline(always)]
+    fn literal(
+        &mut self,
+        word: &'static str,
+        value: RawValue<'a>,
+    ) -> Result<RawValue<'a>, ScanError> {
+        if !self.bytes()[self.pos..].starts_with(word.as_bytes()) {
+            return Err(self.error("invalid literal"));
+        }
+        self.pos += word.len();
+        Ok(value)
+    }
+
+    /// Reads a string after its opening quote; borrowed unless it has escapes.
+    #[inline(always)]
+    fn string_body(&mut self) -> Result<Cow<'a, str>, ScanError> {
+        let start = self.pos;
+        let bytes = self.bytes();
+        let mut escaped = false;
+        loop {
+            self.pos = special_byte(bytes, self.pos).ok_or(ScanError {
+                what: "unterminated string",
+                at: start,
+            })?;
+            match bytes[self.pos] {
+                b'"' => break,
+                b'\\' => {
+                    escaped = true;
+                    self.escape()?;
+                }
+                _ => return Err(self.error("control character in a string")),
+            }
+        }
+        let body = &self.text[start..self.pos];
+        self.pos += 1;
+        if !escaped {
+            return Ok(Cow::Borrowed(body));
+        }
+        let quoted = &self.text[start - 1..self.pos];
+        serde_json::from_str::<String>(quoted)
+            .map(Cow::Owned)
+            .map_err(|_| ScanError {
+                what: "invalid escape",
+                at: start,
+            })
+    }
+
+    /// Checks one escape sequence at `pos` (the backslash) and moves past it.
+    fn escape(&mut self) -> Result<(), ScanError> {
+        let next = self.bytes().get(self.pos + 1).copied();
+        match next {
+            Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => self.pos += 2,
+            Some(b'u') => {
+                let hex = self
+                    .bytes()
+                    .get(self.pos + 2..self.pos + 6)
+                    .ok_or_else(|| self.error("short \\u escape"))?;
+                if !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(self.error("invalid \\u escape"));
+                }
+                self.pos += 6;
+            }
+            _ => return Err(self.error("invalid escape")),
+        }
+        Ok(())
+    }
+
+    /// RFC 8259 number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    #[inline(always)]
+    fn number(&mut self) -> Result<(), ScanError> {
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => self.digits(),
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.required_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.required_digits()?;
+        }
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn required_digits(&mut self) -> Result<(), ScanError> {
+        let start = self.pos;
+        self.digits();
+        if self.pos == start {
+            return Err(self.error("invalid number"));
+        }
+        Ok(())
+    }
+
+    /// Skips an array or object at `pos`, checking its syntax.
+    fn skip_nested(&mut self, depth: usize) -> Result<(), ScanError> {
+        if depth >= MAX_DEPTH {
+            return Err(self.error("nesting too deep"));
+        }
+        let (open, close) = if self.peek() == Some(b'[') {
+            (b'[', b']')
+        } else {
+            (b'{', b'}')
+        };
+        self.expect(open, "expected `[` or `{`")?;
+        self.skip_ws();
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(());
+        }
+        loop {
+            if open == b'{' {
+                self.expect(b'"', "expected a key")?;
+                self.string_body()?;
+                self.skip_ws();
+                self.expect(b':', "expected `:`")?;
+                self.skip_ws();
+            }
+            match self.peek() {
+                Some(b'[' | b'{') => self.skip_nested(depth + 1)?,
+                _ => {
+                    self.value()?;
+                }
+            }
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    return Ok(());
+                }
+                _ => return Err(self.error("expected `,` or a closing bracket")),
+            }
+        }
+    }
+}
+
+/// Position of the first `"`, `\\` or control character (< 0x20) at or after `from`: eight
+/// bytes at a time (SWAR), since JSON strings are short and a SIMD search costs more to set up.
+#[inline]
+fn special_byte(bytes: &[u8], from: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut pos = from;
+    while pos + 8 <= bytes.len() {
+        let word = u64::from_le_bytes(bytes[pos..pos + 8].try_into().expect("eight bytes"));
+        let quote = word ^ (ONES * b'"' as u64);
+        let backslash = word ^ (ONES * b'\\' as u64);
+        let found = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let found = found & HIGHS;
+        if found != 0 {
+            return Some(pos + (found.trailing_zeros() / 8) as usize);
+        }
+        pos += 8;
+    }
+    bytes[pos..]
+        .iter()
+        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)
+        .map(|p| pos + p)
+}
+
+/// Reads the elements of an array's raw text (as returned in [`RawValue::Array`]).
+pub fn array_elements(raw: &str) -> Result<Vec<RawValue<'_>>, ScanError> {
+    let mut scanner = ObjectScanner {
+        text: raw,
+        pos: 1,
+        first: true,
+        done: false,
+    };
+    let mut out = Vec::new();
+    scanner.skip_ws();
+    if scanner.peek() == Some(b']') {
+        return Ok(out);
+    }
+    loop {
+        scanner.skip_ws();
+        out.push(scanner.value()?);
+        scanner.skip_ws();
+        match scanner.peek() {
+            Some(b',') => scanner.pos += 1,
+            Some(b']') => return Ok(out),
+            _ => return Err(scanner.error("expected `,` or `]`")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn members(text: &str) -> Result<Vec<(String, RawValue<'_>)>, ScanError> {
+        let mut scanner = ObjectScanner::new(text)?;
+        let mut out = Vec::new();
+        while let Some((k, v)) = scanner.next()? {
+            out.push((k.into_owned(), v));
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn reads_members_and_borrows_plain_strings() {
+        let text = r#" { "a" : "x" , "b":-1.5e3,"c":[1,"y",{"z":[]}],"d":{"e":null},"f":true,"g":null,"h":"q\"\u00e9" } "#;
+        let got = members(text).unwrap();
+        assert_eq!(got[0], ("a".into(), RawValue::Str(Cow::Borrowed("x"))));
+        assert!(matches!(got[0].1, RawValue::Str(Cow::Borrowed(_))));
+        assert_eq!(got[1].1, RawValue::Number("-1.5e3"));
+        assert_eq!(got[2].1, RawValue::Array(r#"[1,"y",{"z":[]}]"#));
+        assert_eq!(got[3].1, RawValue::Object(r#"{"e":null}"#));
+        assert_eq!(
+            (got[4].1.clone(), got[5].1.clone()),
+            (RawValue::Bool(true), RawValue::Null)
+        );
+        assert_eq!(got[6].1, RawValue::Str(Cow::Owned("q\"é".into())));
+        assert_eq!(members("{}").unwrap(), vec![]);
+        assert_eq!(
+            array_elements(r#"[ "a", 2 ,null]"#).unwrap(),
+            vec![
+                RawValue::Str("a".into()),
+                RawValue::Number("2"),
+                RawValue::Null
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_what_a_json_parser_refuses() {
+        for bad in [
+            "",
+            "[]",
+            "{",
+            r#"{"a"}"#,
+            r#"{"a":}"#,
+            r#"{"a":1,}"#,
+            r#"{,"a":1}"#,
+            r#"{"a":1}x"#,
+            r#"{"a":01}"#,
+            r#"{"a":1.}"#,
+            r#"{"a":.5}"#,
+            r#"{"a":-}"#,
+            r#"{"a":1e}"#,
+            r#"{"a":tru}"#,
+            r#"{"a":"x}"#,
+            "{\"a\":\"\u{1}\"}",
+            r#"{"a":"\x"}"#,
+            r#"{"a":"\u12"}"#,
+            r#"{"a":[1,]}"#,
+            r#"{"a":[1 2]}"#,
+            r#"{"a":{"b"}}"#,
+            r#"{"a":{"b":1,}}"#,
+            r#"{"a":1}{"b":2}"#,
+            r#"{"a" 1}"#,
+        ] {
+            assert!(members(bad).is_err(), "{bad:?} should fail");
+        }
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(members(&deep).is_err());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+        #[test]
+        fn special_byte_agrees_with_a_plain_search(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), from in 0usize..40) {
+            let from = from.min(bytes.len());
+            let naive = bytes[from..].iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20).map(|p| p + from);
+            proptest::prop_assert_eq!(special_byte(&bytes, from), naive);
+        }
+
+        #[test]
+        fn agrees_with_serde_json_on_validity(text in r#"\{( ?"[a-z\\"]{0,3}" ?: ?(-?[0-9.eE+-]{1,6}|"[a-z\\u0-9"]{0,6}"|\[[0-9, "a\]\[]{0,8}\]|\{[a-z":0-9,]{0,8}\}|true|nul|null|false) ?,?){0,4}\} ?"#) {
+            let ours = members(&text).is_ok();
+            let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text);
+            // RFC 8259 leaves number range to implementations; serde_json refuses what overflows f64.
+            let out_of_range = matches!(&theirs, Err(e) if e.to_string().contains("out of range"));
+            if !out_of_range {
+                proptest::prop_assert_eq!(ours, theirs.is_ok(), "{}", text);
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! Parser behaviour on JSON, CSV and TSV events.
+
+use std::borrow::Cow;
+
+use serde_json::json;
+
+use super::*;
+use crate::config;
+
+fn department(parse_spec: serde_json::Value, metrics: serde_json::Value) -> FireDepartment {
+    let spec = json!([{
+        "dataSchema": {
+            "dataSource": "t",
+            "parser": {"type": "string", "parseSpec": parse_spec},
+            "metricsSpec": metrics,
+        },
+        "ioConfig": {"type": "realtime", "firehose": {"type": "local", "baseDir": "x", "filter": "*"}},
+    }]);
+    config::load_spec_str(&spec.to_string()).unwrap().remove(0)
+}
+
+fn json_parser(dims: serde_json::Value) -> InputRowParser {
+    let d = department(
+        json!({"format": "json", "timestampSpec": {"column": "ts", "format": "auto"}, "dimensionsSpec": {"dimensions": dims}}),
+        json!([{"type": "count", "name": "count"}, {"type": "longSum", "name": "added_sum", "fieldName": "added"}, {"type": "hyperUnique", "name": "u", "fieldName": "user"}]),
+    );
+    InputRowParser::new(&d).unwrap()
+}
+
+fn one(s: &str) -> DimValue<'_> {
+    DimValue::One(Cow::Borrowed(s))
+}
+
+#[test]
+fn json_values_follow_druid_rules() {
+    let mut parser = json_parser(json!(["page", "user", "tags", "n", "x", "flag"]));
+    let line = r#"{"ts":"2015-09-12T00:00:00Z","page":"Main","user":"bob","tags":["b",null,"a"],"n":1.5,"flag":true,"added":12,"ignored":"z"}"#;
+    let mut row = ParsedRow::default();
+    assert_eq!(parser.parse(line, &mut row), Ok(LineKind::Event));
+    assert_eq!(row.timestamp_ms, 1_442_016_000_000);
+    assert_eq!(row.dims[0], one("Main"));
+    assert!(
+        matches!(&row.dims[0], DimValue::One(Cow::Borrowed(_))),
+        "strings without escapes are borrowed"
+    );
+    assert_eq!(row.dims[1], one("bob"));
+    assert_eq!(
+        row.dims[2],
+        DimValue::Many(vec![None, Some("a".into()), Some("b".into())])
+    );
+    assert_eq!(row.dims[3], one("1.5"));
+    assert_eq!(row.dims[4], DimValue::Null);
+    assert_eq!(row.dims[5], one("true"));
+    let added = parser.schema().field_slot("added").unwrap();
+    assert_eq!(row.fields[added], FieldValue::Long(12));
+    let user = parser.schema().field_slot("user").unwrap();
+    assert_eq!(row.fields[user], FieldValue::Str("bob".into()));
+}
+
+#[test]
+fn escaped_strings_are_unescaped() {
+    let mut parser = json_parser(json!(["page"]));
+    let mut row = ParsedRow::default();
+    parser
+        .parse(r#"{"ts":1442016000000,"page":"a\"b\u00e9"}"#, &mut row)
+        .unwrap();
+    assert_eq!(row.dims[0], one("a\"bé"));
+}
+
+#[test]
+fn bad_events_are_errors() {
+    let mut parser = json_parser(json!(["page"]));
+    let mut row = ParsedRow::default();
+    for bad in [
+        r#"{"ts":"2015-09-12","page":"x""#,
+        r#"["ts"]"#,
+        "garbage",
+        r#"{"page":"x"}"#,
+        r#"{"ts":"yesterday"}"#,
+        r#"{"ts":null}"#,
+    ] {
+        assert!(parser.parse(bad, &mut row).is_err(), "{bad}");
+    }
+    assert_eq!(parser.parse("   ", &mut row), Ok(LineKind::Skipped));
+    assert_eq!(
+        parser.parse_bytes(b"{\"ts\":\"\xff\"}", &mut row),
+        Err(ParseError::Utf8)
+    );
+}
+
+#[test]
+fn schemaless_discovers_dimensions_in_order_minus_exclusions() {
+    let mut parser = json_parser(json!([]));
+    let mut row = ParsedRow::default();
+    parser
+        .parse(r#"{"ts":0,"b":"1","added":3,"a":"2"}"#, &mut row)
+        .unwrap();
+    parser
+        .parse(r#"{"ts":0,"c":"3","a":"4"}"#, &mut row)
+        .unwrap();
+    let names: Vec<_> = parser
+        .schema()
+        .dimensions()
+        .iter()
+        .map(|d| d.name.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        ["b", "a", "c"],
+        "timestamp and metric inputs are excluded"
+    );
+    assert_eq!(row.dims, vec![DimValue::Null, one("4"), one("3")]);
+}
+
+#[test]
+fn flatten_spec_reads_nested_paths() {
+    let d = department(
+        json!({"format": "json", "timestampSpec": {"column": "ts"}, "dimensionsSpec": {"dimensions": ["top", "deep", "first"]},
+               "flattenSpec": {"fields": [{"type": "path", "name": "deep", "expr": "$.a.b"}, {"type": "path", "name": "first", "expr": "$.list[0]"}]}}),
+        json!([]),
+    );
+    let mut parser = InputRowParser::new(&d).unwrap();
+    let mut row = ParsedRow::default();
+    parser
+        .parse(
+            r#"{"ts":0,"top":"t","a":{"b":"nested"},"list":["x","y"]}"#,
+            &mut row,
+        )
+        .unwrap();
+    assert_eq!(row.dims, vec![one("t"), one("nested"), one("x")]);
+}
+
+#[test]
+fn csv_and_tsv_with_list_delimiters_and_headers() {
+    let d = department(
+        json!({"format": "csv", "columns": ["ts", "page", "tags", "added"], "listDelimiter": "|", "timestampSpec": {"column": "ts"}, "dimensionsSpec": {"dimensions": ["page", "tags"]}}),
+        json!([{"type": "longSum", "name": "s", "fieldName": "added"}]),
+    );
+    let mut parser = InputRowParser::new(&d).unwrap();
+    let mut row = ParsedRow::default();
+    parser
+        .parse(r#"2015-09-12,"Main, page",z|a,7"#, &mut row)
+        .unwrap();
+    assert_eq!(
+        row.dims,
+        vec![
+            one("Main, page"),
+            DimValue::Many(vec![Some("a".into()), Some("z".into())])
+        ]
+    );
+    assert_eq!(row.fields[0], FieldValue::Str("7".into()));
+    assert!(parser.parse("2015-09-12,a,b,c,extra", &mut row).is_err());
+    parser.parse("2015-09-12,,,", &mut row).unwrap();
+    assert_eq!(row.dims, vec![DimValue::Null, DimValue::Null]);
+
+    let d = department(
+        json!({"format": "tsv", "hasHeaderRow": true, "timestampSpec": {"column": "time"}, "dimensionsSpec": {"dimensions": ["page"]}}),
+        json!([]),
+    );
+    let mut parser = InputRowParser::new(&d).unwrap();
+    parser.start_file();
+    assert_eq!(parser.parse("page\ttime", &mut row), Ok(LineKind::Skipped));
+    parser
+        .parse("Home\t2015-09-12T01:00:00Z", &mut row)
+        .unwrap();
+    assert_eq!(
+        (row.dims[0].clone(), row.timestamp_ms),
+        (one("Home"), 1_442_019_600_000)
+    );
+}
+
+#[test]
+fn java_string_order_puts_bmp_private_use_after_supplementary() {
+    use std::cmp::Ordering;
+    assert_eq!(java_str_cmp("a", "b"), Ordering::Less);
+    assert_eq!(java_str_cmp("\u{E000}", "\u{10000}"), Ordering::Greater);
+    assert_eq!(
+        "\u{E000}".cmp("\u{10000}"),
+        Ordering::Less,
+        "byte order differs here"
+    );
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
+        let mut parser = json_parser(json!(["page", "user"]));
+        let mut row = ParsedRow::default();
+        let _ = parser.parse_bytes(&bytes, &mut row);
+    }
+
+    #[test]
+    fn json_like_text_never_panics(text in r#"\{("[a-z]{1,3}"|"ts"):( ?[-0-9.eE]{1,25}|"[^"]{0,10}"|\[[^\]]{0,10}\]|null|true|\{\}),?( ?"ts":"[0-9T:Z.-]{0,25}")?\}?"#) {
+        let mut parser = json_parser(json!([]));
+        let mut row = ParsedRow::default();
+        let _ = parser.parse(&text, &mut row);
+    }
+}
