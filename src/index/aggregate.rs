@@ -1,0 +1,440 @@
+//! Aggregator columns of the in-memory index, one struct-of-arrays column per metric.
+//!
+//! Adding an event is two steps so that a bad value never half-updates a row:
+//! [`MetricColumns::prepare`] reads every metric input of the event (refusing values Druid
+//! refuses), then [`MetricColumns::init_row`] or [`MetricColumns::fold_row`] applies them.
+//! Null inputs count as 0, Druid's legacy null handling.
+
+use std::borrow::Cow;
+
+use base64::Engine as _;
+
+use crate::config::AggregatorKind;
+use crate::hll::HyperLogLogCollector;
+use crate::parse::{FieldValue, ParsedRow, java};
+
+/// One metric of the index: what it computes and which input field it reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricDef {
+    /// Output column name.
+    pub name: String,
+    /// The aggregator.
+    pub kind: AggregatorKind,
+    /// Input field slot in [`ParsedRow::fields`] (`None` for `count`).
+    pub field_slot: Option<usize>,
+    /// `hyperUnique` input already holds serialized collectors (base64).
+    pub is_input_hyper_unique: bool,
+}
+
+/// A metric value that a bad input could not become.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("metric `{metric}`: cannot aggregate `{value}`")]
+pub struct MetricValueError {
+    /// Metric name.
+    pub metric: String,
+    /// The offending input (shortened).
+    pub value: String,
+}
+
+/// An event's input to one metric, read and checked.
+#[derive(Debug, Clone)]
+pub(crate) enum Prepared {
+    Long(i64),
+    Double(f64),
+    /// hyperUnique: the input field is read again when applying (its values cannot fail).
+    Hll,
+    /// hyperUnique over serialized collectors.
+    HllCollector(Box<HyperLogLogCollector>),
+}
+
+/// The value storage of one metric.
+#[derive(Debug, Clone)]
+pub(crate) enum Column {
+    Long(Vec<i64>),
+    Double(Vec<f64>),
+    Float(Vec<f32>),
+    /// first/last: the event time that chose the value, and the value bits.
+    Timed {
+        times: Vec<i64>,
+        bits: Vec<u64>,
+    },
+    Hll(Vec<HyperLogLogCollector>),
+}
+
+/// Every metric column of an index.
+#[derive(Debug, Clone)]
+pub struct MetricColumns {
+    defs: Vec<MetricDef>,
+    columns: Vec<Column>,
+    prepared: Vec<Prepared>,
+}
+
+impl MetricColumns {
+    /// Empty columns for `defs`.
+    pub fn new(defs: Vec<MetricDef>) -> MetricColumns {
+        let columns = defs.iter().map(|d| new_column(d.kind)).collect();
+        MetricColumns {
+            prepared: Vec::with_capacity(defs.len()),
+            defs,
+            columns,
+        }
+    }
+
+    /// The metric definitions.
+    pub fn defs(&self) -> &[MetricDef] {
+        &self.defs
+    }
+
+    /// Reads and checks this event's inputs; nothing is changed on error.
+    pub fn prepare(&mut self, row: &ParsedRow<'_>) -> Result<(), MetricValueError> {
+        self.prepared.clear();
+        for def in &self.defs {
+            let input = def
+                .field_slot
+                .and_then(|slot| row.fields.get(slot))
+                .unwrap_or(&FieldValue::Null);
+            self.prepared.push(prepare_one(def, input)?);
+        }
+        Ok(())
+    }
+
+    /// Appends a row initialized from the prepared inputs.
+    pub fn init_row(&mut self, row: &ParsedRow<'_>) {
+        for i in 0..self.defs.len() {
+            init(&self.defs[i], &mut self.columns[i], &self.prepared[i], row);
+        }
+    }
+
+    /// Folds the prepared inputs into row `row_id`.
+    pub fn fold_row(&mut self, row_id: usize, row: &ParsedRow<'_>) {
+        for i in 0..self.defs.len() {
+            fold(
+                &self.defs[i],
+                &mut self.columns[i],
+                row_id,
+                &self.prepared[i],
+                row,
+            );
+        }
+    }
+
+    /// Bytes held by the columns.
+    pub fn heap_bytes(&self) -> usize {
+        self.columns
+            .iter()
+            .map(|c| match c {
+                Column::Long(v) => v.capacity() * 8,
+                Column::Double(v) => v.capacity() * 8,
+                Column::Float(v) => v.capacity() * 4,
+                Column::Timed { times, bits } => times.capacity() * 8 + bits.capacity() * 8,
+                Column::Hll(v) => {
+                    v.capacity() * std::mem::size_of::<HyperLogLogCollector>()
+                        + v.iter()
+                            .map(HyperLogLogCollector::heap_bytes)
+                            .sum::<usize>()
+                }
+            })
+            .sum()
+    }
+
+    /// The aggregated value of metric `metric` in row `row_id`.
+    pub fn value(&self, metric: usize, row_id: usize) -> MetricValue<'_> {
+        match &self.columns[metric] {
+            Column::Long(v) => MetricValue::Long(v[row_id]),
+            Column::Double(v) => MetricValue::Double(v[row_id]),
+            Column::Float(v) => MetricValue::Float(v[row_id]),
+            Column::Timed { times, bits } => {
+                let (time_ms, bits) = (times[row_id], bits[row_id]);
+                match self.defs[metric].kind {
+                    AggregatorKind::LongFirst | AggregatorKind::LongLast => {
+                        MetricValue::TimedLong {
+                            time_ms,
+                            value: bits as i64,
+                        }
+                    }
+                    AggregatorKind::FloatFirst | AggregatorKind::FloatLast => {
+                        MetricValue::TimedFloat {
+                            time_ms,
+                            value: f32::from_bits(bits as u32),
+                        }
+                    }
+                    _ => MetricValue::TimedDouble {
+                        time_ms,
+                        value: f64::from_bits(bits),
+                    },
+                }
+            }
+            Column::Hll(v) => MetricValue::Hll(&v[row_id]),
+        }
+    }
+}
+
+/// An aggregated value read back from the index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricValue<'a> {
+    /// count, long sums/mins/maxes.
+    Long(i64),
+    /// double sums/mins/maxes.
+    Double(f64),
+    /// float sums/mins/maxes.
+    Float(f32),
+    /// longFirst/longLast with the event time that chose the value.
+    TimedLong {
+        /// Event time.
+        time_ms: i64,
+        /// Value.
+        value: i64,
+    },
+    /// doubleFirst/doubleLast.
+    TimedDouble {
+        /// Event time.
+        time_ms: i64,
+        /// Value.
+        value: f64,
+    },
+    /// floatFirst/floatLast.
+    TimedFloat {
+        /// Event time.
+        time_ms: i64,
+        /// Value.
+        value: f32,
+    },
+    /// hyperUnique.
+    Hll(&'a HyperLogLogCollector),
+}
+
+fn new_column(kind: AggregatorKind) -> Column {
+    use AggregatorKind::*;
+    match kind {
+        Count | LongSum | LongMin | LongMax => Column::Long(Vec::new()),
+        DoubleSum | DoubleMin | DoubleMax => Column::Double(Vec::new()),
+        FloatSum | FloatMin | FloatMax => Column::Float(Vec::new()),
+        LongFirst | LongLast | DoubleFirst | DoubleLast | FloatFirst | FloatLast => Column::Timed {
+            times: Vec::new(),
+            bits: Vec::new(),
+        },
+        HyperUnique => Column::Hll(Vec::new()),
+    }
+}
+
+fn prepare_one(def: &MetricDef, input: &FieldValue<'_>) -> Result<Prepared, MetricValueError> {
+    use AggregatorKind::*;
+    let err = || MetricValueError {
+        metric: def.name.clone(),
+        value: describe(input),
+    };
+    Ok(match def.kind {
+        Count => Prepared::Long(1),
+        LongSum | LongMin | LongMax | LongFirst | LongLast => {
+            Prepared::Long(read_long(input).ok_or_else(err)?)
+        }
+        HyperUnique if def.is_input_hyper_unique => {
+            Prepared::HllCollector(Box::new(read_collector(input).ok_or_else(err)?))
+        }
+        HyperUnique => Prepared::Hll,
+        _ => Prepared::Double(read_double(input).ok_or_else(err)?),
+    })
+}
+
+fn describe(input: &FieldValue<'_>) -> String {
+    match input {
+        FieldValue::Null => "null".into(),
+        FieldValue::Long(n) => n.to_string(),
+        FieldValue::Double(x) => x.to_string(),
+        FieldValue::Str(s) => s.chars().take(80).collect(),
+        FieldValue::List(items) => format!("a list of {} values", items.len()),
+    }
+}
+
+/// Druid's `getLongMetric`: numbers truncate, strings parse (commas removed), null is 0.
+fn read_long(input: &FieldValue<'_>) -> Option<i64> {
+    match input {
+        FieldValue::Null => Some(0),
+        FieldValue::Long(n) => Some(*n),
+        FieldValue::Double(x) => Some(*x as i64),
+        FieldValue::Str(s) => {
+            let cleaned: Cow<'_, str> = if s.contains(',') {
+                Cow::Owned(s.replace(',', ""))
+            } else {
+                Cow::Borrowed(s.trim())
+            };
+            cleaned.parse::<i64>().ok().or_else(|| {
+                cleaned
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|x| x.is_finite())
+                    .map(|x| x as i64)
+            })
+        }
+        FieldValue::List(_) => None,
+    }
+}
+
+/// Druid's `getFloatMetric` / `getDoubleMetric`.
+fn read_double(input: &FieldValue<'_>) -> Option<f64> {
+    match input {
+        FieldValue::Null => Some(0.0),
+        FieldValue::Long(n) => Some(*n as f64),
+        FieldValue::Double(x) => Some(*x),
+        FieldValue::Str(s) => {
+            let cleaned = s.replace(',', "");
+            cleaned.trim().parse::<f64>().ok()
+        }
+        FieldValue::List(_) => None,
+    }
+}
+
+fn read_collector(input: &FieldValue<'_>) -> Option<HyperLogLogCollector> {
+    match input {
+        FieldValue::Null => Some(HyperLogLogCollector::new()),
+        FieldValue::Str(s) => {
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(s.as_bytes())
+                .ok()?;
+            HyperLogLogCollector::from_bytes(&bytes).ok()
+        }
+        _ => None,
+    }
+}
+
+/// Adds the event's values of a hyperUnique input: each value's UTF-8 bytes, hashed.
+fn add_hll_values(collector: &mut HyperLogLogCollector, input: &FieldValue<'_>) {
+    match input {
+        FieldValue::Null => {}
+        FieldValue::Str(s) => collector.add_value(s.as_bytes()),
+        FieldValue::Long(n) => collector.add_value(n.to_string().as_bytes()),
+        FieldValue::Double(x) => collector.add_value(java::double_to_string(*x).as_bytes()),
+        FieldValue::List(items) => {
+            for item in items.iter().flatten() {
+                collector.add_value(item.as_bytes());
+            }
+        }
+    }
+}
+
+fn input_of<'r, 'a>(def: &MetricDef, row: &'r ParsedRow<'a>) -> &'r FieldValue<'a> {
+    def.field_slot
+        .and_then(|slot| row.fields.get(slot))
+        .unwrap_or(&FieldValue::Null)
+}
+
+fn long_of(p: &Prepared) -> i64 {
+    match p {
+        Prepared::Long(n) => *n,
+        Prepared::Double(x) => *x as i64,
+        _ => 0,
+    }
+}
+
+fn double_of(p: &Prepared) -> f64 {
+    match p {
+        Prepared::Long(n) => *n as f64,
+        Prepared::Double(x) => *x,
+        _ => 0.0,
+    }
+}
+
+fn timed_bits(kind: AggregatorKind, p: &Prepared) -> u64 {
+    use AggregatorKind::*;
+    match kind {
+        LongFirst | LongLast => long_of(p) as u64,
+        FloatFirst | FloatLast => (double_of(p) as f32).to_bits() as u64,
+        _ => double_of(p).to_bits(),
+    }
+}
+
+/// Compares two first/last value bit patterns by value.
+fn compare_bits(kind: AggregatorKind, a: u64, b: u64) -> std::cmp::Ordering {
+    use AggregatorKind::*;
+    match kind {
+        LongFirst | LongLast => (a as i64).cmp(&(b as i64)),
+        FloatFirst | FloatLast => f32::from_bits(a as u32).total_cmp(&f32::from_bits(b as u32)),
+        _ => f64::from_bits(a).total_cmp(&f64::from_bits(b)),
+    }
+}
+
+fn init(def: &MetricDef, column: &mut Column, p: &Prepared, row: &ParsedRow<'_>) {
+    match column {
+        Column::Long(v) => v.push(long_of(p)),
+        Column::Double(v) => v.push(double_of(p)),
+        Column::Float(v) => v.push(double_of(p) as f32),
+        Column::Timed { times, bits } => {
+            times.push(row.timestamp_ms);
+            bits.push(timed_bits(def.kind, p));
+        }
+        Column::Hll(v) => {
+            let mut collector = HyperLogLogCollector::new();
+            match p {
+                Prepared::HllCollector(c) => collector.fold(c),
+                _ => add_hll_values(&mut collector, input_of(def, row)),
+            }
+            v.push(collector);
+        }
+    }
+}
+
+fn fold(def: &MetricDef, column: &mut Column, id: usize, p: &Prepared, row: &ParsedRow<'_>) {
+    use AggregatorKind::*;
+    match column {
+        Column::Long(v) => {
+            let x = long_of(p);
+            v[id] = match def.kind {
+                LongMin => v[id].min(x),
+                LongMax => v[id].max(x),
+                _ => v[id].wrapping_add(x),
+            };
+        }
+        Column::Double(v) => {
+            let x = double_of(p);
+            v[id] = match def.kind {
+                DoubleMin => v[id].min(x),
+                DoubleMax => v[id].max(x),
+                _ => v[id] + x,
+            };
+        }
+        Column::Float(v) => {
+            let x = double_of(p) as f32;
+            v[id] = match def.kind {
+                FloatMin => v[id].min(x),
+                FloatMax => v[id].max(x),
+                _ => v[id] + x,
+            };
+        }
+        Column::Timed { times, bits } => {
+            let (t, new_bits) = (row.timestamp_ms, timed_bits(def.kind, p));
+            // Ties on event time keep the smaller value for first and the larger for last, so
+            // the result does not depend on arrival order (Druid keeps whichever came first).
+            let order = t
+                .cmp(&times[id])
+                .then_with(|| compare_bits(def.kind, new_bits, bits[id]));
+            let replace = match def.kind {
+                LongFirst | DoubleFirst | FloatFirst => order.is_lt(),
+                _ => order.is_gt(),
+            };
+            if replace {
+                times[id] = t;
+                bits[id] = new_bits;
+            }
+        }
+        Column::Hll(v) => match p {
+            Prepared::HllCollector(c) => v[id].fold(c),
+            _ => add_hll_values(&mut v[id], input_of(def, row)),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_numbers_like_druid() {
+        assert_eq!(read_long(&FieldValue::Str("1,234".into())), Some(1234));
+        assert_eq!(read_long(&FieldValue::Double(2.9)), Some(2));
+        assert_eq!(read_long(&FieldValue::Str("2.5".into())), Some(2));
+        assert_eq!(read_long(&FieldValue::Null), Some(0));
+        assert_eq!(read_long(&FieldValue::Str("abc".into())), None);
+        assert_eq!(read_double(&FieldValue::Str(" 1.5 ".into())), Some(1.5));
+        assert_eq!(read_double(&FieldValue::List(vec![])), None);
+    }
+}

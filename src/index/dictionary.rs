@@ -1,0 +1,224 @@
+//! Per-dimension dictionaries of the in-memory index: value bytes → dense id, in first-seen
+//! order. Strings live in one arena (no allocation per value); a hash table of ids finds them.
+//! Multi-value rows intern their sorted id lists the same way, so a row key stays one `u32` per
+//! dimension.
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+
+/// The hasher every index table uses: foldhash with a fixed seed (deterministic runs).
+pub(crate) const HASHER: FixedState = FixedState::with_seed(0x005e_ed0f_d01d);
+
+/// Byte equality tuned for short keys: no library call below 16 bytes.
+#[inline]
+pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let n = a.len();
+    if (8..=16).contains(&n) {
+        let word = |s: &[u8], at: usize| {
+            u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"))
+        };
+        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    }
+    a == b
+}
+
+/// A hash table of dense ids that keeps 32 bits of each entry's hash beside the id, so growing
+/// never re-hashes keys and most mismatches are rejected without touching the keys.
+#[derive(Debug, Default, Clone)]
+pub struct IdTable {
+    table: HashTable<u64>,
+}
+
+impl IdTable {
+    /// The table hash of an entry: its 32 kept bits spread over 64.
+    fn spread(tag: u32) -> u64 {
+        (tag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    }
+
+    /// Finds the id whose key hashes to `hash` and satisfies `eq`.
+    #[inline]
+    pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let tag = (hash >> 32) as u32;
+        self.table
+            .find(Self::spread(tag), |&e| {
+                (e >> 32) as u32 == tag && eq(e as u32)
+            })
+            .map(|e| *e as u32)
+    }
+
+    /// Adds `id` (not present yet) under `hash`.
+    #[inline]
+    pub fn insert(&mut self, hash: u64, id: u32) {
+        let tag = (hash >> 32) as u32;
+        self.table
+            .insert_unique(Self::spread(tag), ((tag as u64) << 32) | id as u64, |&e| {
+                Self::spread((e >> 32) as u32)
+            });
+    }
+
+    /// Bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.table.capacity() * 9
+    }
+}
+
+/// A dictionary of strings with dense ids `0..len`.
+#[derive(Debug, Default, Clone)]
+pub struct StringDictionary {
+    arena: Vec<u8>,
+    /// `(start, end)` of each id's bytes in `arena`.
+    spans: Vec<(u32, u32)>,
+    table: IdTable,
+}
+
+impl StringDictionary {
+    /// An empty dictionary.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Number of distinct values.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when no value was added.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The value of `id`.
+    pub fn get(&self, id: u32) -> &str {
+        let (start, end) = self.spans[id as usize];
+        // SAFETY-free: the arena only ever receives whole `&str`s.
+        std::str::from_utf8(&self.arena[start as usize..end as usize])
+            .expect("arena holds whole UTF-8 strings")
+    }
+
+    /// Returns the id of `value`, adding it if new.
+    pub fn intern(&mut self, value: &str) -> u32 {
+        let hash = HASHER.hash_one(value.as_bytes());
+        let (arena, spans) = (&self.arena, &self.spans);
+        let found = self.table.find(hash, |id| {
+            let (start, end) = spans[id as usize];
+            bytes_eq(&arena[start as usize..end as usize], value.as_bytes())
+        });
+        if let Some(id) = found {
+            return id;
+        }
+        let id = self.spans.len() as u32;
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(value.as_bytes());
+        self.spans.push((start, self.arena.len() as u32));
+        self.table.insert(hash, id);
+        id
+    }
+
+    /// Looks a value up without adding it.
+    pub fn lookup(&self, value: &str) -> Option<u32> {
+        let hash = HASHER.hash_one(value.as_bytes());
+        self.table.find(hash, |id| {
+            let (start, end) = self.spans[id as usize];
+            bytes_eq(&self.arena[start as usize..end as usize], value.as_bytes())
+        })
+    }
+
+    /// Bytes held (arena, spans, table).
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity() + self.spans.capacity() * 8 + self.table.heap_bytes()
+    }
+
+    /// Iterates `(id, value)` in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, &str)> + '_ {
+        (0..self.len() as u32).map(move |id| (id, self.get(id)))
+    }
+}
+
+/// Interned lists of ids (the sorted value ids of a multi-value row).
+#[derive(Debug, Default, Clone)]
+pub struct ListDictionary {
+    arena: Vec<u32>,
+    spans: Vec<(u32, u32)>,
+    table: IdTable,
+}
+
+impl ListDictionary {
+    /// Number of distinct lists.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// True when no list was added.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// The list of `id`.
+    pub fn get(&self, id: u32) -> &[u32] {
+        let (start, end) = self.spans[id as usize];
+        &self.arena[start as usize..end as usize]
+    }
+
+    /// Returns the id of `list`, adding it if new.
+    pub fn intern(&mut self, list: &[u32]) -> u32 {
+        let hash = HASHER.hash_one(list);
+        let (arena, spans) = (&self.arena, &self.spans);
+        let found = self.table.find(hash, |id| {
+            let (start, end) = spans[id as usize];
+            &arena[start as usize..end as usize] == list
+        });
+        if let Some(id) = found {
+            return id;
+        }
+        let id = self.spans.len() as u32;
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(list);
+        self.spans.push((start, self.arena.len() as u32));
+        self.table.insert(hash, id);
+        id
+    }
+
+    /// Bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.arena.capacity() * 4 + self.spans.capacity() * 8 + self.table.heap_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interns_in_first_seen_order() {
+        let mut dict = StringDictionary::new();
+        assert_eq!(dict.intern("b"), 0);
+        assert_eq!(dict.intern("a"), 1);
+        assert_eq!(dict.intern("b"), 0);
+        assert_eq!(dict.intern(""), 2);
+        assert_eq!(dict.lookup("a"), Some(1));
+        assert_eq!(dict.lookup("zz"), None);
+        assert_eq!(
+            dict.iter().map(|(_, v)| v).collect::<Vec<_>>(),
+            ["b", "a", ""]
+        );
+        for i in 0..10_000 {
+            assert_eq!(dict.intern(&format!("v{i}")), 3 + i);
+        }
+        assert_eq!(dict.get(3 + 9_999), "v9999");
+    }
+
+    #[test]
+    fn interns_lists() {
+        let mut lists = ListDictionary::default();
+        assert_eq!(lists.intern(&[1, 2]), 0);
+        assert_eq!(lists.intern(&[]), 1);
+        assert_eq!(lists.intern(&[1, 2]), 0);
+        assert_eq!(lists.get(0), &[1, 2]);
+        assert!(lists.get(1).is_empty());
+    }
+}

@@ -1,0 +1,344 @@
+//! Dimension indexers: turn one event's dimension value into the `u32` cell of a row key.
+//!
+//! Cell encoding (per dimension):
+//! - `0` — null: missing, JSON null, `""` or an empty list (Druid's legacy null handling);
+//! - `1 ..= 0x7FFF_FFFF` — one value, dictionary id + 1;
+//! - `0x8000_0000 | list` — a multi-value row: `list` indexes interned lists of value cells
+//!   (each element `0` for a null element or id + 1), already in Druid's sort order.
+//!
+//! Numeric dimensions (`long`, `float`, `double`) intern their values the same way (null reads
+//! as 0, Druid's legacy rule); their cells are never 0.
+
+use std::cmp::Ordering;
+
+use super::dictionary::{HASHER, IdTable, ListDictionary, StringDictionary};
+use crate::config::DimensionType;
+use crate::parse::{DimValue, java_str_cmp};
+
+/// Flag bit of a multi-value cell.
+pub const MULTI_FLAG: u32 = 0x8000_0000;
+
+/// Why a dimension value could not be indexed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("dimension `{dimension}`: cannot read `{value}` as a {kind}")]
+pub struct DimensionValueError {
+    /// Dimension name.
+    pub dimension: String,
+    /// Offending value.
+    pub value: String,
+    /// Expected type.
+    pub kind: &'static str,
+}
+
+/// A dictionary of numbers stored by bit pattern.
+#[derive(Debug, Default, Clone)]
+pub struct NumberDictionary {
+    values: Vec<u64>,
+    table: IdTable,
+}
+
+impl NumberDictionary {
+    fn intern(&mut self, bits: u64) -> u32 {
+        let hash = std::hash::BuildHasher::hash_one(&HASHER, bits);
+        let values = &self.values;
+        if let Some(id) = self.table.find(hash, |id| values[id as usize] == bits) {
+            return id;
+        }
+        let id = self.values.len() as u32;
+        self.values.push(bits);
+        self.table.insert(hash, id);
+        id
+    }
+
+    /// The bit pattern of `id`.
+    pub fn get(&self, id: u32) -> u64 {
+        self.values[id as usize]
+    }
+
+    /// Number of distinct values.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+}
+
+/// The per-dimension state of an index.
+#[derive(Debug, Clone)]
+pub enum DimensionIndexer {
+    /// Dictionary-encoded strings (and spatial dimensions).
+    String {
+        /// Single values.
+        values: StringDictionary,
+        /// Multi-value lists.
+        lists: ListDictionary,
+    },
+    /// Numbers (`long`, `float`, `double` by `kind`).
+    Number {
+        /// Which numeric type.
+        kind: DimensionType,
+        /// Distinct values.
+        values: NumberDictionary,
+    },
+}
+
+impl DimensionIndexer {
+    /// An empty indexer for a dimension type.
+    pub fn new(kind: DimensionType) -> DimensionIndexer {
+        match kind {
+            DimensionType::String | DimensionType::Spatial => DimensionIndexer::String {
+                values: StringDictionary::new(),
+                lists: ListDictionary::default(),
+            },
+            numeric => DimensionIndexer::Number {
+                kind: numeric,
+                values: NumberDictionary::default(),
+            },
+        }
+    }
+
+    /// Encodes a value as a cell, adding it to the dictionaries.
+    pub fn encode(
+        &mut self,
+        name: &str,
+        value: &DimValue<'_>,
+        scratch: &mut Vec<u32>,
+    ) -> Result<u32, DimensionValueError> {
+        match self {
+            DimensionIndexer::String { values, lists } => {
+                Ok(encode_string(values, lists, value, scratch))
+            }
+            DimensionIndexer::Number { kind, values } => {
+                let bits = number_bits(name, *kind, value)?;
+                Ok(values.intern(bits) + 1)
+            }
+        }
+    }
+
+    /// Bytes held by the dictionaries.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            DimensionIndexer::String { values, lists } => values.heap_bytes() + lists.heap_bytes(),
+            DimensionIndexer::Number { values, .. } => {
+                values.values.capacity() * 8 + values.table.heap_bytes()
+            }
+        }
+    }
+}
+
+fn encode_string(
+    values: &mut StringDictionary,
+    lists: &mut ListDictionary,
+    value: &DimValue<'_>,
+    scratch: &mut Vec<u32>,
+) -> u32 {
+    match value {
+        DimValue::Null => 0,
+        DimValue::One(s) if s.is_empty() => 0,
+        DimValue::One(s) => values.intern(s) + 1,
+        DimValue::Many(items) => {
+            scratch.clear();
+            for item in items {
+                scratch.push(match item {
+                    Some(s) if !s.is_empty() => values.intern(s) + 1,
+                    _ => 0,
+                });
+            }
+            match scratch.len() {
+                0 => 0,
+                1 => scratch[0],
+                _ => {
+                    // "" became null: keep nulls first, as Druid sorts them.
+                    scratch.sort_by_key(|cell| *cell != 0);
+                    MULTI_FLAG | lists.intern(scratch)
+                }
+            }
+        }
+    }
+}
+
+fn number_bits(
+    name: &str,
+    kind: DimensionType,
+    value: &DimValue<'_>,
+) -> Result<u64, DimensionValueError> {
+    let text = match value {
+        DimValue::Null => None,
+        DimValue::One(s) if s.is_empty() => None,
+        DimValue::One(s) => Some(s.as_ref()),
+        DimValue::Many(items) => items.iter().flatten().next().map(|s| s.as_ref()),
+    };
+    let err = |kind_name: &'static str, v: &str| DimensionValueError {
+        dimension: name.to_string(),
+        value: v.chars().take(80).collect(),
+        kind: kind_name,
+    };
+    Ok(match kind {
+        DimensionType::Long => {
+            let n = match text {
+                None => 0,
+                Some(t) => t
+                    .trim()
+                    .parse::<i64>()
+                    .or_else(|_| t.trim().parse::<f64>().map(|x| x as i64))
+                    .map_err(|_| err("long", t))?,
+            };
+            n as u64
+        }
+        DimensionType::Float => text
+            .map(|t| t.trim().parse::<f32>().map_err(|_| err("float", t)))
+            .transpose()?
+            .unwrap_or(0.0)
+            .to_bits() as u64,
+        _ => text
+            .map(|t| t.trim().parse::<f64>().map_err(|_| err("double", t)))
+            .transpose()?
+            .unwrap_or(0.0)
+            .to_bits(),
+    })
+}
+
+/// Compares two cells of one dimension in Druid's row order, given each value id's sorted rank.
+pub fn compare_cells(a: u32, b: u32, ranks: &[u32], lists: Option<&ListDictionary>) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
+    match (a, b) {
+        (0, _) => return Ordering::Less,
+        (_, 0) => return Ordering::Greater,
+        _ => {}
+    }
+    let a_list = cell_values(&a, lists);
+    let b_list = cell_values(&b, lists);
+    a_list.len().cmp(&b_list.len()).then_with(|| {
+        for (x, y) in a_list.iter().zip(b_list.iter()) {
+            let ord = rank_of(*x, ranks).cmp(&rank_of(*y, ranks));
+            if ord != Ordering::Equal {
+                return ord;
+            }
+        }
+        Ordering::Equal
+    })
+}
+
+/// The value cells a cell stands for (one for a single value, several for a list).
+pub fn cell_values<'a>(cell: &'a u32, lists: Option<&'a ListDictionary>) -> &'a [u32] {
+    if cell & MULTI_FLAG != 0 {
+        lists.map(|l| l.get(cell & !MULTI_FLAG)).unwrap_or(&[])
+    } else {
+        std::slice::from_ref(cell)
+    }
+}
+
+/// Rank of a value cell: 0 for null, else 1 + the sorted position of its id.
+fn rank_of(cell: u32, ranks: &[u32]) -> u32 {
+    if cell == 0 {
+        0
+    } else {
+        ranks[(cell - 1) as usize] + 1
+    }
+}
+
+/// Sorted ranks of every string id (Java string order): `ranks[id]` is its sorted position.
+pub fn string_ranks(values: &StringDictionary) -> (Vec<u32>, Vec<u32>) {
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    order.sort_unstable_by(|a, b| java_str_cmp(values.get(*a), values.get(*b)));
+    let mut ranks = vec![0u32; order.len()];
+    for (rank, id) in order.iter().enumerate() {
+        ranks[*id as usize] = rank as u32;
+    }
+    (order, ranks)
+}
+
+/// Sorted ranks of numeric ids by value.
+pub fn number_ranks(kind: DimensionType, values: &NumberDictionary) -> (Vec<u32>, Vec<u32>) {
+    let key = |id: u32| -> f64 {
+        let bits = values.get(id);
+        match kind {
+            DimensionType::Long => bits as i64 as f64,
+            DimensionType::Float => f32::from_bits(bits as u32) as f64,
+            _ => f64::from_bits(bits),
+        }
+    };
+    let mut order: Vec<u32> = (0..values.len() as u32).collect();
+    match kind {
+        DimensionType::Long => order.sort_unstable_by_key(|id| values.get(*id) as i64),
+        _ => order.sort_unstable_by(|a, b| key(*a).total_cmp(&key(*b))),
+    }
+    let mut ranks = vec![0u32; order.len()];
+    for (rank, id) in order.iter().enumerate() {
+        ranks[*id as usize] = rank as u32;
+    }
+    (order, ranks)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::borrow::Cow;
+
+    use super::*;
+
+    #[test]
+    fn encodes_nulls_singles_and_lists() {
+        let mut dim = DimensionIndexer::new(DimensionType::String);
+        let mut scratch = Vec::new();
+        let mut enc = |v: DimValue<'_>| dim.encode("d", &v, &mut scratch).unwrap();
+        assert_eq!(enc(DimValue::Null), 0);
+        assert_eq!(enc(DimValue::One(Cow::Borrowed(""))), 0);
+        assert_eq!(enc(DimValue::One(Cow::Borrowed("x"))), 1);
+        assert_eq!(enc(DimValue::Many(vec![])), 0);
+        assert_eq!(enc(DimValue::Many(vec![Some(Cow::Borrowed("x"))])), 1);
+        let list = enc(DimValue::Many(vec![
+            Some(Cow::Borrowed("a")),
+            Some(Cow::Borrowed("x")),
+        ]));
+        assert_eq!(list, MULTI_FLAG);
+        assert_eq!(
+            enc(DimValue::Many(vec![
+                Some(Cow::Borrowed("a")),
+                Some(Cow::Borrowed("x"))
+            ])),
+            MULTI_FLAG
+        );
+    }
+
+    #[test]
+    fn numeric_dimensions_parse_or_refuse() {
+        let mut dim = DimensionIndexer::new(DimensionType::Long);
+        let mut scratch = Vec::new();
+        assert_eq!(
+            dim.encode("n", &DimValue::One("42".into()), &mut scratch),
+            Ok(1)
+        );
+        assert_eq!(dim.encode("n", &DimValue::Null, &mut scratch), Ok(2));
+        assert!(
+            dim.encode("n", &DimValue::One("forty".into()), &mut scratch)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn cells_compare_null_first_then_length_then_values() {
+        let mut values = StringDictionary::new();
+        let (b, a) = (values.intern("b"), values.intern("a"));
+        let (_, ranks) = string_ranks(&values);
+        let mut lists = ListDictionary::default();
+        let ab = MULTI_FLAG | lists.intern(&[a + 1, b + 1]);
+        assert_eq!(
+            compare_cells(0, a + 1, &ranks, Some(&lists)),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_cells(a + 1, b + 1, &ranks, Some(&lists)),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare_cells(b + 1, ab, &ranks, Some(&lists)),
+            Ordering::Less,
+            "shorter lists first"
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! The incremental index: rows keyed by (truncated time, dimension cells), rolled up on insert.
+//!
+//! Row keys live in one arena of `u32` cells with trailing nulls trimmed, so schemaless
+//! dimensions discovered later need no rewrite of older rows, and a key equals another exactly
+//! when their trimmed cells and times match. A hash table of row ids finds the row to fold into.
+//! Rows are grouped into one small table per minute of (truncated) time: streams arrive roughly
+//! in time order, so the table being probed stays in cache instead of one table of millions.
+//! The row to fold into
+//! (`rollup: false` skips it and keeps every event). Metrics are struct-of-arrays columns.
+
+use std::hash::{BuildHasher, Hasher};
+
+use super::aggregate::{MetricColumns, MetricDef, MetricValue, MetricValueError};
+use super::dictionary::{HASHER, IdTable};
+use super::dimension::{DimensionIndexer, DimensionValueError};
+use super::granularity::Granularity;
+use crate::parse::{DimensionDef, ParsedRow};
+
+/// Rows of one minute of time share a hash table.
+const TABLE_WINDOW_MS: i64 = 60_000;
+
+/// Why an event could not be added (it counts as unparseable).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RowError {
+    /// A dimension value of the wrong type.
+    #[error(transparent)]
+    Dimension(#[from] DimensionValueError),
+    /// A metric input Druid cannot aggregate.
+    #[error(transparent)]
+    Metric(#[from] MetricValueError),
+}
+
+/// What happened to an added event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// The event started a new row.
+    NewRow,
+    /// The event was rolled up into an existing row.
+    RolledUp,
+}
+
+/// Static settings of an index.
+#[derive(Debug, Clone)]
+pub struct IndexSettings {
+    /// Row timestamps are truncated to this.
+    pub query_granularity: Granularity,
+    /// Combine events with equal time and dimensions.
+    pub rollup: bool,
+    /// Metrics in spec order.
+    pub metrics: Vec<MetricDef>,
+}
+
+/// The in-memory index of one sink's current hydrant.
+#[derive(Debug, Clone)]
+pub struct IncrementalIndex {
+    query_granularity: Granularity,
+    rollup: bool,
+    min_timestamp_ms: i64,
+    dims: Vec<DimensionIndexer>,
+    dim_names: Vec<String>,
+    times: Vec<i64>,
+    key_cells: Vec<u32>,
+    key_ends: Vec<u32>,
+    tables: hashbrown::HashMap<i64, IdTable, foldhash::fast::FixedState>,
+    table_bytes: usize,
+    metrics: MetricColumns,
+    key_scratch: Vec<u32>,
+    list_scratch: Vec<u32>,
+    min_data_time_ms: i64,
+    max_data_time_ms: i64,
+    /// Events added so far: changes whenever the index does.
+    version: u64,
+}
+
+impl IncrementalIndex {
+    /// An empty index whose rows start no earlier than `min_timestamp_ms` (the sink start).
+    pub fn new(settings: &IndexSettings, min_timestamp_ms: i64) -> IncrementalIndex {
+        IncrementalIndex {
+            query_granularity: settings.query_granularity.clone(),
+            rollup: settings.rollup,
+            min_timestamp_ms,
+            dims: Vec::new(),
+            dim_names: Vec::new(),
+            times: Vec::new(),
+            key_cells: Vec::new(),
+            key_ends: Vec::new(),
+            tables: hashbrown::HashMap::with_hasher(HASHER),
+            table_bytes: 0,
+            metrics: MetricColumns::new(settings.metrics.clone()),
+            key_scratch: Vec::new(),
+            list_scratch: Vec::new(),
+            min_data_time_ms: i64::MAX,
+            max_data_time_ms: i64::MIN,
+            version: 0,
+        }
+    }
+
+    /// Adds one event; `dims` describes the slots of `row.dims` (they only grow).
+    pub fn add(&mut self, row: &ParsedRow<'_>, dims: &[DimensionDef]) -> Result<Added, RowError> {
+        self.ensure_dims(dims);
+        self.metrics.prepare(row)?;
+        self.encode_key(row)?;
+        self.version += 1;
+        let time = self
+            .query_granularity
+            .truncate(row.timestamp_ms)
+            .max(self.min_timestamp_ms);
+        self.min_data_time_ms = self.min_data_time_ms.min(row.timestamp_ms);
+        self.max_data_time_ms = self.max_data_time_ms.max(row.timestamp_ms);
+        if self.rollup {
+            let hash = key_hash(time, &self.key_scratch);
+            let (times, cells, ends, key) = (
+                &self.times,
+                &self.key_cells,
+                &self.key_ends,
+                &self.key_scratch,
+            );
+            let table = self
+                .tables
+                .entry(time.div_euclid(TABLE_WINDOW_MS))
+                .or_default();
+            if let Some(row_id) = table.find(hash, |id| {
+                times[id as usize] == time && row_key(cells, ends, id) == key.as_slice()
+            }) {
+                self.metrics.fold_row(row_id as usize, row);
+                return Ok(Added::RolledUp);
+            }
+            let row_id = self.push_row(time, row);
+            let table = self
+                .tables
+                .get_mut(&time.div_euclid(TABLE_WINDOW_MS))
+                .expect("created above");
+            let before = table.heap_bytes();
+            table.insert(hash, row_id);
+            self.table_bytes += table.heap_bytes() - before;
+        } else {
+            self.push_row(time, row);
+        }
+        Ok(Added::NewRow)
+    }
+
+    fn ensure_dims(&mut self, dims: &[DimensionDef]) {
+        while self.dims.len() < dims.len() {
+            let def = &dims[self.dims.len()];
+            self.dims.push(DimensionIndexer::new(def.kind));
+            self.dim_names.push(def.name.clone());
+        }
+    }
+
+    /// Encodes the event's dimensions into `key_scratch`; dictionaries may grow even if a later
+    /// dimension fails (harmless: unused values are dropped at persist).
+    fn encode_key(&mut self, row: &ParsedRow<'_>) -> Result<(), DimensionValueError> {
+        self.key_scratch.clear();
+        for (slot, value) in row.dims.iter().enumerate() {
+            let cell =
+                self.dims[slot].encode(&self.dim_names[slot], value, &mut self.list_scratch)?;
+            self.key_scratch.push(cell);
+        }
+        while self.key_scratch.last() == Some(&0) {
+            self.key_scratch.pop();
+        }
+        Ok(())
+    }
+
+    fn push_row(&mut self, time: i64, row: &ParsedRow<'_>) -> u32 {
+        let row_id = self.times.len() as u32;
+        self.times.push(time);
+        self.key_cells.extend_from_slice(&self.key_scratch);
+        self.key_ends.push(self.key_cells.len() as u32);
+        self.metrics.init_row(row);
+        row_id
+    }
+
+    /// A number that changes whenever an event is added.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Number of rows (after rollup).
+    pub fn num_rows(&self) -> usize {
+        self.times.len()
+    }
+
+    /// True when no event was added.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Estimated bytes held: rows, keys, table, dictionaries, metrics.
+    pub fn estimated_bytes(&self) -> usize {
+        self.times.capacity() * 8
+            + self.key_cells.capacity() * 4
+            + self.key_ends.capacity() * 4
+            + self.table_bytes
+            + self.tables.capacity() * 48
+            + self
+                .dims
+                .iter()
+                .map(DimensionIndexer::heap_bytes)
+                .sum::<usize>()
+            + self.metrics.heap_bytes()
+    }
+
+    /// Earliest and latest event time added (untruncated), if any.
+    pub fn data_time_range_ms(&self) -> Option<(i64, i64)> {
+        (!self.is_empty()).then_some((self.min_data_time_ms, self.max_data_time_ms))
+    }
+
+    /// Dimension names by slot.
+    pub fn dimension_names(&self) -> &[String] {
+        &self.dim_names
+    }
+
+    /// The indexer of dimension `slot`.
+    pub fn dimension(&self, slot: usize) -> &DimensionIndexer {
+        &self.dims[slot]
+    }
+
+    /// Metric definitions.
+    pub fn metric_defs(&self) -> &[MetricDef] {
+        self.metrics.defs()
+    }
+
+    /// The truncated time of row `row_id`.
+    pub fn row_time(&self, row_id: usize) -> i64 {
+        self.times[row_id]
+    }
+
+    /// The cell of dimension `slot` in row `row_id` (0 when trimmed away).
+    pub fn row_cell(&self, row_id: usize, slot: usize) -> u32 {
+        row_key(&self.key_cells, &self.key_ends, row_id as u32)
+            .get(slot)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// The value of metric `metric` in row `row_id`.
+    pub fn metric_value(&self, metric: usize, row_id: usize) -> MetricValue<'_> {
+        self.metrics.value(metric, row_id)
+    }
+}
+
+fn row_key<'a>(cells: &'a [u32], ends: &[u32], id: u32) -> &'a [u32] {
+    let end = ends[id as usize] as usize;
+    let start = if id == 0 {
+        0
+    } else {
+        ends[id as usize - 1] as usize
+    };
+    &cells[start..end]
+}
+
+fn key_hash(time: i64, key: &[u32]) -> u64 {
+    let mut hasher = HASHER.build_hasher();
+    hasher.write_i64(time);
+    for cell in key {
+        hasher.write_u32(*cell);
+    }
+    hasher.finish()
+}

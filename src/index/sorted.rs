@@ -1,0 +1,177 @@
+//! The index in Druid's row order with sorted dictionaries: what a persist writes.
+//!
+//! Rows sort by time, then by each dimension in dimension order (null first, shorter value lists
+//! first, then values in Java string order — Druid's `Rowboat` order). Each string dimension gets
+//! a sorted dictionary of the values rows actually use, with null as entry 0 when any row lacks a
+//! value (Druid's null rule); a dimension no row has a value for is dropped.
+
+
+use super::dimension::{DimensionIndexer, cell_values, compare_cells, number_ranks, string_ranks};
+use super::incremental::IncrementalIndex;
+use crate::config::DimensionType;
+
+/// One dimension's persist-time dictionary.
+#[derive(Debug, Clone)]
+pub struct SortedDimension {
+    /// Dimension name.
+    pub name: String,
+    /// Index slot.
+    pub slot: usize,
+    /// Value type.
+    pub kind: DimensionType,
+    /// Index value ids in sorted order (used values only).
+    pub sorted_ids: Vec<u32>,
+    /// `out_id[id]`: the output dictionary id of index value id (`u32::MAX` when unused).
+    pub out_id: Vec<u32>,
+    /// True when some row has no value (null is output id 0).
+    pub has_null: bool,
+    /// True when some row has several values.
+    pub multi_value: bool,
+}
+
+/// The index in persist order.
+#[derive(Debug)]
+pub struct SortedIndex<'a> {
+    /// The index.
+    pub index: &'a IncrementalIndex,
+    /// Dimensions that have at least one value, in dimension order.
+    pub dimensions: Vec<SortedDimension>,
+    /// Row ids in Druid order.
+    pub row_order: Vec<u32>,
+}
+
+impl<'a> SortedIndex<'a> {
+    /// Sorts dictionaries and rows.
+    pub fn new(index: &'a IncrementalIndex) -> SortedIndex<'a> {
+        let ranks: Vec<(Vec<u32>, Vec<u32>)> = (0..index.dimension_names().len())
+            .map(|slot| dimension_ranks(index.dimension(slot)))
+            .collect();
+        let row_order = sort_rows(index, &ranks);
+        let dimensions = (0..ranks.len())
+            .filter_map(|slot| sorted_dimension(index, slot, &ranks[slot].0))
+            .collect();
+        SortedIndex {
+            index,
+            dimensions,
+            row_order,
+        }
+    }
+
+    /// The output dictionary ids of dimension `dim` (an index into `dimensions`) in row `row_id`,
+    /// written into `out` (empty for a multi-value row with no values never happens: null is 0).
+    pub fn output_ids(&self, dim: usize, row_id: usize, out: &mut Vec<u32>) {
+        out.clear();
+        let d = &self.dimensions[dim];
+        let cell = self.index.row_cell(row_id, d.slot);
+        let lists = match self.index.dimension(d.slot) {
+            DimensionIndexer::String { lists, .. } => Some(lists),
+            DimensionIndexer::Number { .. } => None,
+        };
+        for value in cell_values(&cell, lists) {
+            out.push(if *value == 0 {
+                0
+            } else {
+                d.out_id[(*value - 1) as usize]
+            });
+        }
+    }
+}
+
+fn dimension_ranks(dim: &DimensionIndexer) -> (Vec<u32>, Vec<u32>) {
+    match dim {
+        DimensionIndexer::String { values, .. } => string_ranks(values),
+        DimensionIndexer::Number { kind, values } => number_ranks(*kind, values),
+    }
+}
+
+/// Row ids in Druid order. Each row's cells are first mapped to one `u32` rank per dimension
+/// that orders exactly as Druid compares cells (null, then shorter value lists, then values),
+/// so the sort compares plain integer slices.
+fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u32> {
+    let dims = ranks.len();
+    let cell_ranks: Vec<Vec<u32>> = (0..dims).map(|slot| list_ranks(index, slot, &ranks[slot].1)).collect();
+    let rows = index.num_rows();
+    let mut keys = vec![0u32; rows * dims];
+    for row in 0..rows {
+        for (slot, key) in keys[row * dims..(row + 1) * dims].iter_mut().enumerate() {
+            *key = cell_rank(index.row_cell(row, slot), &ranks[slot].1, &cell_ranks[slot]);
+        }
+    }
+    let mut order: Vec<u32> = (0..rows as u32).collect();
+    order.sort_unstable_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        index.row_time(a).cmp(&index.row_time(b)).then_with(|| keys[a * dims..(a + 1) * dims].cmp(&keys[b * dims..(b + 1) * dims]))
+    });
+    order
+}
+
+/// The sort rank of a cell: 0 for null, `1 + value rank` for one value, and after every single
+/// value the multi-value lists in their own order (`list_ranks`).
+fn cell_rank(cell: u32, value_ranks: &[u32], list_ranks: &[u32]) -> u32 {
+    match cell {
+        0 => 0,
+        c if c & super::dimension::MULTI_FLAG != 0 => 1 + value_ranks.len() as u32 + list_ranks[(c & !super::dimension::MULTI_FLAG) as usize],
+        c => 1 + value_ranks[(c - 1) as usize],
+    }
+}
+
+/// Ranks of the multi-value lists of a string dimension: by length, then value by value.
+fn list_ranks(index: &IncrementalIndex, slot: usize, value_ranks: &[u32]) -> Vec<u32> {
+    let DimensionIndexer::String { lists, .. } = index.dimension(slot) else { return Vec::new() };
+    let mut order: Vec<u32> = (0..lists.len() as u32).collect();
+    order.sort_unstable_by(|a, b| compare_cells(super::dimension::MULTI_FLAG | a, super::dimension::MULTI_FLAG | b, value_ranks, Some(lists)));
+    let mut list_rank = vec![0u32; order.len()];
+    for (rank, list) in order.iter().enumerate() {
+        list_rank[*list as usize] = rank as u32;
+    }
+    list_rank
+}
+
+/// Builds the output dictionary of one dimension from the values rows use.
+fn sorted_dimension(
+    index: &IncrementalIndex,
+    slot: usize,
+    order: &[u32],
+) -> Option<SortedDimension> {
+    let (kind, lists, value_count) = match index.dimension(slot) {
+        DimensionIndexer::String { values, lists } => {
+            (DimensionType::String, Some(lists), values.len())
+        }
+        DimensionIndexer::Number { kind, values } => (*kind, None, values.len()),
+    };
+    let mut used = vec![false; value_count];
+    let (mut has_null, mut multi_value) = (false, false);
+    for row_id in 0..index.num_rows() {
+        let cell = index.row_cell(row_id, slot);
+        let values = cell_values(&cell, lists);
+        multi_value |= values.len() > 1;
+        for value in values {
+            match value {
+                0 => has_null = true,
+                v => used[(*v - 1) as usize] = true,
+            }
+        }
+    }
+    let sorted_ids: Vec<u32> = order
+        .iter()
+        .copied()
+        .filter(|id| used[*id as usize])
+        .collect();
+    if sorted_ids.is_empty() && kind == DimensionType::String {
+        return None;
+    }
+    let base = u32::from(has_null && kind == DimensionType::String);
+    let mut out_id = vec![u32::MAX; value_count];
+    for (position, id) in sorted_ids.iter().enumerate() {
+        out_id[*id as usize] = base + position as u32;
+    }
+    Some(SortedDimension {
+        name: index.dimension_names()[slot].clone(),
+        slot,
+        kind,
+        sorted_ids,
+        out_id,
+        has_null,
+        multi_value,
+    })
+}
