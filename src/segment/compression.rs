@@ -1,0 +1,305 @@
+//! Block compression shared by numeric and integer columns.
+//!
+//! A column's values are cut into blocks of at most 64 KiB uncompressed; each block is compressed
+//! alone and the blocks are stored as a [`GenericIndexed`]:
+//! ```text
+//! strategy id (one byte, in the column header):
+//!   0x00 LZF (ning chunk format)   -> read as an "unsupported" error
+//!   0x01 LZ4 raw block (no frame, no length header)
+//!   0xFF uncompressed (block bytes stored as they are)
+//!   0xFE none (no blocks at all)   -> read as an "unsupported" error
+//! GenericIndexed element k = block k, which decompresses to sizePer values
+//! (the last block may hold fewer, or be padded to the full size by old writers)
+//! ```
+
+use bytes::Bytes;
+
+use super::format::{FormatError, corrupt};
+use super::generic_indexed::{GenericIndexed, GenericIndexedWriter};
+use super::spill::Spill;
+
+/// The uncompressed size limit of one block (`CompressedPools.BUFFER_SIZE`).
+pub const MAX_BLOCK_BYTES: usize = 0x10000;
+
+/// A block compression strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// LZF (legacy, not readable here).
+    Lzf,
+    /// Raw LZ4 blocks (the Druid default).
+    Lz4,
+    /// Blocks stored uncompressed.
+    Uncompressed,
+    /// No block layout at all (values follow the header).
+    None,
+}
+
+impl Compression {
+    /// Decodes a strategy id byte.
+    pub fn from_id(id: u8) -> Result<Compression, FormatError> {
+        match id {
+            0x00 => Ok(Compression::Lzf),
+            0x01 => Ok(Compression::Lz4),
+            0xFF => Ok(Compression::Uncompressed),
+            0xFE => Ok(Compression::None),
+            other => Err(corrupt(format!("unknown compression id {other:#04x}"))),
+        }
+    }
+
+    /// Returns the strategy id byte.
+    pub fn id(self) -> u8 {
+        match self {
+            Compression::Lzf => 0x00,
+            Compression::Lz4 => 0x01,
+            Compression::Uncompressed => 0xFF,
+            Compression::None => 0xFE,
+        }
+    }
+
+    /// Fails unless blocks of this strategy can be decoded here.
+    pub fn check_readable(self) -> Result<(), FormatError> {
+        match self {
+            Compression::Lz4 | Compression::Uncompressed => Ok(()),
+            Compression::Lzf => Err(FormatError::Unsupported("LZF compression".into())),
+            Compression::None => Err(FormatError::Unsupported(
+                "compression `none` (no block layout)".into(),
+            )),
+        }
+    }
+}
+
+/// Decompresses one block into `dst`, returning the number of bytes produced, or `Ok(None)` when
+/// `dst` is too small for the block.
+pub fn decompress_block(
+    compression: Compression,
+    src: &[u8],
+    dst: &mut [u8],
+) -> Result<Option<usize>, FormatError> {
+    match compression {
+        Compression::Lz4 => match lz4_flex::block::decompress_into(src, dst) {
+            Ok(len) => Ok(Some(len)),
+            Err(lz4_flex::block::DecompressError::OutputTooSmall { .. }) => Ok(None),
+            Err(e) => Err(corrupt(format!("bad LZ4 block: {e}"))),
+        },
+        Compression::Uncompressed => match dst.get_mut(..src.len()) {
+            Some(target) => {
+                target.copy_from_slice(src);
+                Ok(Some(src.len()))
+            }
+            None => Ok(None),
+        },
+        other => {
+            other.check_readable()?;
+            Err(corrupt("unreadable compression"))
+        }
+    }
+}
+
+/// The blocks of a column: count checks done on open, block decoding on demand.
+#[derive(Debug, Clone)]
+pub struct Blocks {
+    blocks: GenericIndexed,
+    compression: Compression,
+    total: usize,
+    size_per: usize,
+}
+
+impl Blocks {
+    /// Checks that `blocks` holds exactly enough blocks of `size_per` values for `total` values.
+    pub fn new(
+        blocks: GenericIndexed,
+        compression: Compression,
+        total: usize,
+        size_per: usize,
+    ) -> Result<Blocks, FormatError> {
+        compression.check_readable()?;
+        if size_per == 0 || size_per > MAX_BLOCK_BYTES * 8 {
+            return Err(corrupt(format!("invalid values per block {size_per}")));
+        }
+        let expected = total.div_ceil(size_per);
+        if blocks.len() != expected {
+            return Err(corrupt(format!(
+                "{} blocks for {total} values of {size_per} per block",
+                blocks.len()
+            )));
+        }
+        Ok(Blocks {
+            blocks,
+            compression,
+            total,
+            size_per,
+        })
+    }
+
+    /// Returns the number of values.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// Returns the number of values per full block.
+    pub fn size_per(&self) -> usize {
+        self.size_per
+    }
+
+    /// Returns the number of blocks.
+    pub fn num_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// Returns how many values block `block` holds.
+    pub fn values_in_block(&self, block: usize) -> usize {
+        (self.total - block * self.size_per).min(self.size_per)
+    }
+
+    /// Decompresses block `block` into `dst`; `Ok(None)` means `dst` is too small.
+    pub fn decompress(&self, block: usize, dst: &mut [u8]) -> Result<Option<usize>, FormatError> {
+        decompress_block(self.compression, self.blocks.get(block)?, dst)
+    }
+
+    /// Returns the compression strategy.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+}
+
+/// Parses the standard numeric header tail `compression byte | GenericIndexed` from `cursor`.
+pub fn parse_blocks(
+    src: &Bytes,
+    cursor: &mut super::format::Cursor<'_>,
+    compression: Compression,
+    total: usize,
+    size_per: usize,
+) -> Result<Blocks, FormatError> {
+    compression.check_readable()?;
+    let blocks = GenericIndexed::parse(src, cursor)?;
+    Blocks::new(blocks, compression, total, size_per)
+}
+
+/// Cuts a byte stream into blocks, compresses each as it fills, and stores them in a GenericIndexed.
+#[derive(Debug)]
+pub struct BlockWriter {
+    blocks: GenericIndexedWriter,
+    current: Vec<u8>,
+    block_bytes: usize,
+    compression: Compression,
+    scratch: Vec<u8>,
+}
+
+impl BlockWriter {
+    /// Starts a writer whose full blocks hold `block_bytes` uncompressed bytes.
+    pub fn new(spill: Spill, block_bytes: usize, compression: Compression) -> Self {
+        debug_assert!(block_bytes <= MAX_BLOCK_BYTES);
+        debug_assert!(matches!(
+            compression,
+            Compression::Lz4 | Compression::Uncompressed
+        ));
+        BlockWriter {
+            blocks: GenericIndexedWriter::new(spill, false),
+            current: Vec::with_capacity(block_bytes),
+            block_bytes,
+            compression,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// Appends bytes that belong to whole values; a value never straddles two blocks because the
+    /// block size is a multiple of the value size.
+    #[inline]
+    pub fn push(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(bytes);
+        if self.current.len() >= self.block_bytes {
+            self.flush_block()?;
+        }
+        Ok(())
+    }
+
+    fn flush_block(&mut self) -> std::io::Result<()> {
+        if self.current.is_empty() {
+            return Ok(());
+        }
+        match self.compression {
+            Compression::Lz4 => {
+                self.scratch.resize(
+                    lz4_flex::block::get_maximum_output_size(self.current.len()),
+                    0,
+                );
+                let len = lz4_flex::block::compress_into(&self.current, &mut self.scratch)
+                    .map_err(std::io::Error::other)?;
+                self.blocks.push(Some(&self.scratch[..len]))?;
+            }
+            _ => self.blocks.push(Some(&self.current))?,
+        }
+        self.current.clear();
+        Ok(())
+    }
+
+    /// Flushes the last partial block and returns the GenericIndexed of blocks.
+    pub fn finish(mut self) -> std::io::Result<GenericIndexedWriter> {
+        self.flush_block()?;
+        Ok(self.blocks)
+    }
+
+    /// Returns the compression strategy.
+    pub fn compression(&self) -> Compression {
+        self.compression
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write_blocks(data: &[u8], block_bytes: usize, compression: Compression) -> Bytes {
+        let mut writer = BlockWriter::new(Spill::memory(), block_bytes, compression);
+        for chunk in data.chunks(8) {
+            writer.push(chunk).unwrap();
+        }
+        let mut out = Vec::new();
+        writer.finish().unwrap().write_to(&mut out).unwrap();
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn blocks_round_trip_with_lz4_and_uncompressed() {
+        let data: Vec<u8> = (0..200_000u32)
+            .flat_map(|i| (i as u64 * 7).to_le_bytes())
+            .take(1_600_000)
+            .collect();
+        for compression in [Compression::Lz4, Compression::Uncompressed] {
+            let bytes = write_blocks(&data, 65536, compression);
+            let blocks = Blocks::new(
+                GenericIndexed::parse_all(&bytes).unwrap(),
+                compression,
+                data.len() / 8,
+                8192,
+            )
+            .unwrap();
+            let mut buf = vec![0u8; MAX_BLOCK_BYTES];
+            let mut all = Vec::new();
+            for b in 0..blocks.num_blocks() {
+                let len = blocks.decompress(b, &mut buf).unwrap().unwrap();
+                assert_eq!(len, blocks.values_in_block(b) * 8);
+                all.extend_from_slice(&buf[..len]);
+            }
+            assert_eq!(all, data);
+        }
+    }
+
+    #[test]
+    fn wrong_block_counts_and_bad_strategies_are_errors() {
+        let bytes = write_blocks(&[1u8; 16], 65536, Compression::Lz4);
+        let gi = GenericIndexed::parse_all(&bytes).unwrap();
+        assert!(Blocks::new(gi.clone(), Compression::Lz4, 100_000, 8192).is_err());
+        assert!(matches!(
+            Blocks::new(gi, Compression::Lzf, 2, 8192),
+            Err(FormatError::Unsupported(_))
+        ));
+        assert!(Compression::from_id(7).is_err());
+        let mut small = [0u8; 4];
+        assert_eq!(
+            decompress_block(Compression::Uncompressed, &[1; 8], &mut small),
+            Ok(None)
+        );
+        assert!(decompress_block(Compression::Lz4, &[0xff, 0xff, 0xff], &mut [0u8; 64]).is_err());
+    }
+}

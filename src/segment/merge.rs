@@ -1,0 +1,537 @@
+//! `merge_segments`: a streaming k-way merge of segments in Druid's row order, with rollup.
+//!
+//! ```text
+//! dimensions : the union of the inputs' orders, each input's order kept (Druid's common
+//!              case: hydrants share the spec order, all-null dimensions omitted); an error
+//!              when two inputs order dimensions differently
+//! dictionaries: per string dimension, a k-way merge of the inputs' sorted dictionaries
+//!              (+ null when some input lacks the dimension); old id -> merged id tables
+//! rows       : inputs are walked with one cursor each; the smallest row key (time, then
+//!              dimension id arrays: length first, then element-wise, null first) goes next,
+//!              ties in input order; with rollup, equal adjacent keys are combined
+//! metadata   : Metadata::merge of the inputs' metadata.drd
+//! ```
+//! First/last metrics: Druid 0.12's `longFirst`/`doubleLast`/… factories report the primitive
+//! type (`"long"`, `"double"`, `"float"`), so their segment columns are plain numeric columns
+//! holding the value only, without its timestamp. Rows are only rolled up when their (truncated)
+//! times are equal, so `*First` keeps the value of the earliest input and `*Last` the latest.
+
+use std::collections::HashMap;
+
+use super::error::SegmentError;
+use super::merge_input::{
+    DimSource, InputCursor, KeyCell, MetricSource, compare_keys, merge_dictionaries,
+};
+use super::metadata_drd::Metadata;
+use super::reader::{Column, Segment};
+use super::writer::{
+    Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
+    RowRef, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions, WrittenSegment,
+};
+use crate::time::Interval;
+
+/// How rolled-up rows combine a metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricCombiner {
+    /// Sum of longs (wrapping).
+    LongSum,
+    /// Minimum of longs.
+    LongMin,
+    /// Maximum of longs.
+    LongMax,
+    /// Sum of doubles.
+    DoubleSum,
+    /// Minimum of doubles.
+    DoubleMin,
+    /// Maximum of doubles.
+    DoubleMax,
+    /// Sum of floats.
+    FloatSum,
+    /// Minimum of floats.
+    FloatMin,
+    /// Maximum of floats.
+    FloatMax,
+    /// Fold of Druid HLL collectors (`hyperUnique`).
+    HyperUnique,
+    /// First long (earliest input).
+    LongFirst,
+    /// Last long (latest input).
+    LongLast,
+    /// First double.
+    DoubleFirst,
+    /// Last double.
+    DoubleLast,
+    /// First float.
+    FloatFirst,
+    /// Last float.
+    FloatLast,
+}
+
+impl MetricCombiner {
+    fn column_kind(self) -> MetricKind {
+        use MetricCombiner::*;
+        match self {
+            LongSum | LongMin | LongMax | LongFirst | LongLast => MetricKind::Long,
+            DoubleSum | DoubleMin | DoubleMax | DoubleFirst | DoubleLast => MetricKind::Double,
+            FloatSum | FloatMin | FloatMax | FloatFirst | FloatLast => MetricKind::Float,
+            HyperUnique => MetricKind::Complex {
+                type_name: "hyperUnique".into(),
+            },
+        }
+    }
+}
+
+/// A metric accumulator of the pending output row.
+#[derive(Debug, Clone)]
+enum Acc {
+    Long(i64),
+    Float(f32),
+    Double(f64),
+    Bytes(Vec<u8>),
+}
+
+fn metric_kind(column: &Column) -> MetricKind {
+    match column {
+        Column::Long(_) => MetricKind::Long,
+        Column::Float(_) => MetricKind::Float,
+        Column::Double(_) => MetricKind::Double,
+        Column::Complex(c) => MetricKind::Complex {
+            type_name: c.type_name().to_string(),
+        },
+        Column::String(_) => MetricKind::Complex {
+            type_name: "string".into(),
+        },
+    }
+}
+
+fn merged_dimension_order(inputs: &[Segment]) -> Result<Vec<String>, SegmentError> {
+    // Each input's dimensions are placed into the merged order: a new name goes right before the
+    // next of that input's names already placed (else at the end). When inputs share one order
+    // with some dimensions omitted (all-null ones are) or appended, this rebuilds that order.
+    let mut merged: Vec<String> = Vec::new();
+    for segment in inputs {
+        let dims = segment.dimension_names();
+        for (index, dim) in dims.iter().enumerate() {
+            if merged.contains(dim) {
+                continue;
+            }
+            let successor_opt = dims[index + 1..]
+                .iter()
+                .find_map(|next| merged.iter().position(|m| m == next));
+            match successor_opt {
+                Some(position) => merged.insert(position, dim.clone()),
+                None => merged.push(dim.clone()),
+            }
+        }
+    }
+    for segment in inputs {
+        let mut position = 0;
+        for dim in segment.dimension_names() {
+            match merged[position..].iter().position(|d| d == dim) {
+                Some(offset) => position += offset + 1,
+                None => {
+                    return Err(SegmentError::InvalidInput(format!(
+                        "input `{}` orders its dimensions incompatibly with {merged:?}",
+                        segment.label()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(merged)
+}
+
+/// Merges `inputs` into one segment. `combiners` names the combining function of every metric
+/// of the inputs; with `rollup`, rows with equal time and dimensions become one row.
+pub fn merge_segments(
+    inputs: &[Segment],
+    combiners: &[(String, MetricCombiner)],
+    rollup: bool,
+    output: SegmentOutput,
+) -> Result<WrittenSegment, SegmentError> {
+    let plan = Plan::build(inputs, combiners)?;
+    let mut writer = SegmentWriter::new(
+        plan.schema.clone(),
+        plan.dictionaries.clone(),
+        output,
+        WriteOptions::default(),
+    )?;
+    let mut cursors = Vec::with_capacity(inputs.len());
+    for (index, segment) in inputs.iter().enumerate() {
+        cursors.push(plan.cursor(segment, index)?);
+    }
+    let mut merger = Merger {
+        pending_opt: None,
+        combiners: plan.combiners.clone(),
+        rollup,
+    };
+    while let Some(next) = smallest(&cursors) {
+        merger.take(&mut cursors[next], &mut writer)?;
+        cursors[next].advance()?;
+    }
+    merger.flush(&mut writer)?;
+    writer.finish()
+}
+
+fn smallest(cursors: &[InputCursor]) -> Option<usize> {
+    let mut best_opt: Option<usize> = None;
+    for (index, cursor) in cursors.iter().enumerate() {
+        if cursor.is_done() {
+            continue;
+        }
+        let better = match best_opt {
+            None => true,
+            Some(best) => compare_keys(
+                cursor.time_ms,
+                &cursor.key,
+                cursors[best].time_ms,
+                &cursors[best].key,
+            )
+            .is_lt(),
+        };
+        if better {
+            best_opt = Some(index);
+        }
+    }
+    best_opt
+}
+
+/// Everything decided before rows flow: schema, merged dictionaries, per-input sources.
+struct Plan {
+    schema: SegmentSchema,
+    dictionaries: Vec<Option<Dictionary>>,
+    remaps: Vec<Vec<Vec<u32>>>,
+    combiners: Vec<MetricCombiner>,
+}
+
+impl Plan {
+    fn build(
+        inputs: &[Segment],
+        combiners: &[(String, MetricCombiner)],
+    ) -> Result<Plan, SegmentError> {
+        let dim_names = merged_dimension_order(inputs)?;
+        let mut dimensions = Vec::new();
+        let mut dictionaries = Vec::new();
+        let mut remaps = Vec::new();
+        for name in &dim_names {
+            let (schema, dictionary_opt, remap) = merge_dimension(inputs, name)?;
+            dimensions.push(schema);
+            dictionaries.push(dictionary_opt);
+            remaps.push(remap);
+        }
+        let by_name: HashMap<&str, MetricCombiner> =
+            combiners.iter().map(|(n, c)| (n.as_str(), *c)).collect();
+        let mut metrics: Vec<MetricSchema> = Vec::new();
+        let mut metric_combiners = Vec::new();
+        for segment in inputs {
+            for name in segment.metric_names() {
+                let Some(column) = segment.column(name)? else {
+                    continue;
+                };
+                let kind = metric_kind(&column);
+                if let Some(existing) = metrics.iter().find(|m| &m.name == name) {
+                    if existing.kind != kind {
+                        return Err(SegmentError::InvalidInput(format!(
+                            "metric `{name}` has kinds {:?} and {kind:?}",
+                            existing.kind
+                        )));
+                    }
+                    continue;
+                }
+                let combiner = *by_name.get(name.as_str()).ok_or_else(|| {
+                    SegmentError::InvalidInput(format!("no combiner for metric `{name}`"))
+                })?;
+                if combiner.column_kind() != kind {
+                    return Err(SegmentError::InvalidInput(format!(
+                        "combiner {combiner:?} does not fit metric `{name}` of kind {kind:?}"
+                    )));
+                }
+                metrics.push(MetricSchema {
+                    name: name.clone(),
+                    kind,
+                });
+                metric_combiners.push(combiner);
+            }
+        }
+        let interval = Interval::new(
+            inputs
+                .iter()
+                .map(|s| s.interval().start_ms)
+                .min()
+                .unwrap_or(0),
+            inputs
+                .iter()
+                .map(|s| s.interval().end_ms)
+                .max()
+                .unwrap_or(0),
+        );
+        let metadata_list: Vec<Option<&Metadata>> = inputs.iter().map(Segment::metadata).collect();
+        let schema = SegmentSchema {
+            interval,
+            dimensions,
+            metrics,
+            metadata: Metadata::merge(&metadata_list),
+        };
+        Ok(Plan {
+            schema,
+            dictionaries,
+            remaps,
+            combiners: metric_combiners,
+        })
+    }
+
+    fn cursor(&self, segment: &Segment, input: usize) -> Result<InputCursor, SegmentError> {
+        let mut dims = Vec::new();
+        for (d, dim) in self.schema.dimensions.iter().enumerate() {
+            let source = match (segment.column(&dim.name)?, &self.dictionaries[d]) {
+                (Some(Column::String(column)), Some(_)) => {
+                    DimSource::String(column, self.remaps[d][input].clone())
+                }
+                (Some(Column::Long(column)), None) => DimSource::Long(column),
+                (Some(Column::Float(column)), None) => DimSource::Float(column),
+                (Some(Column::Double(column)), None) => DimSource::Double(column),
+                // A missing single-value dimension is null (id 0); a missing multi-value one is empty.
+                (None, Some(_)) if dim.has_multiple_values => {
+                    DimSource::Missing(KeyCell::Ids(Vec::new()))
+                }
+                (None, Some(_)) => DimSource::Missing(KeyCell::Ids(vec![0])),
+                (None, None) => DimSource::Missing(missing_numeric(dim.kind)),
+                _ => {
+                    return Err(SegmentError::InvalidInput(format!(
+                        "dimension `{}` changes kind between inputs",
+                        dim.name
+                    )));
+                }
+            };
+            dims.push(source);
+        }
+        let mut metrics = Vec::new();
+        for metric in &self.schema.metrics {
+            metrics.push(match segment.column(&metric.name)? {
+                Some(column) => MetricSource::Column(Box::new(column)),
+                None => MetricSource::Missing,
+            });
+        }
+        InputCursor::new(segment, dims, metrics)
+    }
+}
+
+fn missing_numeric(kind: DimensionKind) -> KeyCell {
+    match kind {
+        DimensionKind::Float => KeyCell::Float(0.0),
+        DimensionKind::Double => KeyCell::Double(0.0),
+        _ => KeyCell::Long(0),
+    }
+}
+
+type DimensionPlan = (DimensionSchema, Option<Dictionary>, Vec<Vec<u32>>);
+
+fn merge_dimension(inputs: &[Segment], name: &str) -> Result<DimensionPlan, SegmentError> {
+    let mut columns = Vec::with_capacity(inputs.len());
+    for segment in inputs {
+        columns.push(segment.column(name)?);
+    }
+    let first =
+        columns.iter().flatten().next().ok_or_else(|| {
+            SegmentError::InvalidInput(format!("dimension `{name}` has no column"))
+        })?;
+    let kind = match first {
+        Column::String(_) => DimensionKind::String,
+        Column::Long(_) => DimensionKind::Long,
+        Column::Float(_) => DimensionKind::Float,
+        Column::Double(_) => DimensionKind::Double,
+        Column::Complex(_) => {
+            return Err(SegmentError::InvalidInput(format!(
+                "dimension `{name}` is a complex column"
+            )));
+        }
+    };
+    if kind != DimensionKind::String {
+        return Ok((
+            DimensionSchema {
+                name: name.into(),
+                kind,
+                has_multiple_values: false,
+            },
+            None,
+            Vec::new(),
+        ));
+    }
+    let dictionaries: Vec<_> = columns
+        .iter()
+        .map(|c| {
+            if let Some(Column::String(s)) = c {
+                Some(s.dictionary())
+            } else {
+                None
+            }
+        })
+        .collect();
+    let has_multiple_values = columns
+        .iter()
+        .any(|c| matches!(c, Some(Column::String(s)) if s.is_multi_value()));
+    let add_null = columns
+        .iter()
+        .zip(inputs)
+        .any(|(c, s)| c.is_none() && s.num_rows() > 0);
+    let merged = merge_dictionaries(&dictionaries, add_null, name)?;
+    let schema = DimensionSchema {
+        name: name.into(),
+        kind,
+        has_multiple_values,
+    };
+    Ok((schema, Some(Dictionary(merged.entries)), merged.remaps))
+}
+
+/// The pending output row and the rollup logic.
+struct Merger {
+    pending_opt: Option<(i64, Vec<KeyCell>, Vec<Acc>)>,
+    combiners: Vec<MetricCombiner>,
+    rollup: bool,
+}
+
+impl Merger {
+    fn take(
+        &mut self,
+        cursor: &mut InputCursor,
+        writer: &mut SegmentWriter,
+    ) -> Result<(), SegmentError> {
+        if let Some((time_ms, key, accs)) = &mut self.pending_opt
+            && self.rollup
+            && compare_keys(*time_ms, key, cursor.time_ms, &cursor.key).is_eq()
+        {
+            return combine_row(cursor, accs, &self.combiners);
+        }
+        self.flush(writer)?;
+        let accs = read_metrics(cursor, &self.combiners)?;
+        self.pending_opt = Some((cursor.time_ms, cursor.key.clone(), accs));
+        Ok(())
+    }
+
+    fn flush(&mut self, writer: &mut SegmentWriter) -> Result<(), SegmentError> {
+        let Some((time_ms, key, accs)) = self.pending_opt.take() else {
+            return Ok(());
+        };
+        let dims: Vec<DimCell<'_>> = key
+            .iter()
+            .map(|cell| match cell {
+                KeyCell::Ids(ids) => DimCell::Ids(ids),
+                KeyCell::Long(v) => DimCell::Long(*v),
+                KeyCell::Float(v) => DimCell::Float(*v),
+                KeyCell::Double(v) => DimCell::Double(*v),
+            })
+            .collect();
+        let metrics: Vec<MetricCell<'_>> = accs
+            .iter()
+            .map(|acc| match acc {
+                Acc::Long(v) => MetricCell::Long(*v),
+                Acc::Float(v) => MetricCell::Float(*v),
+                Acc::Double(v) => MetricCell::Double(*v),
+                Acc::Bytes(bytes) => MetricCell::Complex(bytes),
+            })
+            .collect();
+        writer.add_row(RowRef {
+            time_ms,
+            dims: &dims,
+            metrics: &metrics,
+        })
+    }
+}
+
+fn read_metric(
+    source: &MetricSource,
+    row: u32,
+    combiner: MetricCombiner,
+) -> Result<Acc, SegmentError> {
+    let column_opt = match source {
+        MetricSource::Column(column) => Some(&**column),
+        MetricSource::Missing => None,
+    };
+    Ok(match (column_opt, combiner.column_kind()) {
+        (Some(Column::Long(c)), _) => Acc::Long(c.get(row)?),
+        (Some(Column::Float(c)), _) => Acc::Float(c.get(row)?),
+        (Some(Column::Double(c)), _) => Acc::Double(c.get(row)?),
+        (Some(Column::Complex(c)), _) => Acc::Bytes(c.get(row)?.to_vec()),
+        (_, MetricKind::Long) => Acc::Long(0),
+        (_, MetricKind::Float) => Acc::Float(0.0),
+        (_, MetricKind::Double) => Acc::Double(0.0),
+        (_, MetricKind::Complex { .. }) => Acc::Bytes(Vec::new()),
+    })
+}
+
+fn read_metrics(
+    cursor: &InputCursor,
+    combiners: &[MetricCombiner],
+) -> Result<Vec<Acc>, SegmentError> {
+    cursor
+        .metrics
+        .iter()
+        .zip(combiners)
+        .map(|(source, combiner)| read_metric(source, cursor.row, *combiner))
+        .collect()
+}
+
+fn combine_row(
+    cursor: &InputCursor,
+    accs: &mut [Acc],
+    combiners: &[MetricCombiner],
+) -> Result<(), SegmentError> {
+    for ((acc, source), combiner) in accs.iter_mut().zip(&cursor.metrics).zip(combiners) {
+        let value = read_metric(source, cursor.row, *combiner)?;
+        combine(acc, value, *combiner)?;
+    }
+    Ok(())
+}
+
+fn combine(acc: &mut Acc, value: Acc, combiner: MetricCombiner) -> Result<(), SegmentError> {
+    use MetricCombiner::*;
+    match (acc, value) {
+        (Acc::Long(a), Acc::Long(b)) => match combiner {
+            LongSum => *a = a.wrapping_add(b),
+            LongMin => *a = (*a).min(b),
+            LongMax => *a = (*a).max(b),
+            LongLast => *a = b,
+            _ => {}
+        },
+        (Acc::Double(a), Acc::Double(b)) => match combiner {
+            DoubleSum => *a += b,
+            DoubleMin => *a = a.min(b),
+            DoubleMax => *a = a.max(b),
+            DoubleLast => *a = b,
+            _ => {}
+        },
+        (Acc::Float(a), Acc::Float(b)) => match combiner {
+            FloatSum => *a += b,
+            FloatMin => *a = a.min(b),
+            FloatMax => *a = a.max(b),
+            FloatLast => *a = b,
+            _ => {}
+        },
+        (Acc::Bytes(a), Acc::Bytes(b)) => fold_hyper_unique(a, &b)?,
+        _ => {
+            return Err(SegmentError::InvalidInput(format!(
+                "combiner {combiner:?} got a mismatched value"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Folds serialized Druid HLL collector `other` into `acc` (empty = null collector).
+fn fold_hyper_unique(acc: &mut Vec<u8>, other: &[u8]) -> Result<(), SegmentError> {
+    if other.is_empty() {
+        return Ok(());
+    }
+    if acc.is_empty() {
+        acc.extend_from_slice(other);
+        return Ok(());
+    }
+    let corrupt = |e: crate::hll::HllError| {
+        SegmentError::InvalidInput(format!("hyperUnique value cannot be read: {e}"))
+    };
+    let mut collector = crate::hll::HyperLogLogCollector::from_bytes(acc).map_err(corrupt)?;
+    collector.fold(&crate::hll::HyperLogLogCollector::from_bytes(other).map_err(corrupt)?);
+    acc.clear();
+    collector.write_bytes(acc);
+    Ok(())
+}

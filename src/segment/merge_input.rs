@@ -1,0 +1,227 @@
+//! The per-input side of `merge`: merged dictionaries with id remapping tables, and a cursor that
+//! walks one input segment row by row (block-cached reads, remapped ids) exposing its row key and
+//! metric values. No row is materialized beyond the cursor's current one.
+
+use std::cmp::Ordering;
+
+use super::error::SegmentError;
+use super::reader::{Column, Segment};
+use super::string_column::{StringColumn, StringDictionary, java_opt_cmp};
+use super::{double_column::DoubleColumn, float_column::FloatColumn, long_column::LongColumn};
+
+/// One dimension value of a row key.
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeyCell {
+    /// Merged dictionary ids (one for single-value dimensions).
+    Ids(Vec<u32>),
+    /// A long dimension value.
+    Long(i64),
+    /// A float dimension value.
+    Float(f32),
+    /// A double dimension value.
+    Double(f64),
+}
+
+impl KeyCell {
+    /// Druid's `Rowboat` order: id arrays by length first, then element-wise; numbers by value.
+    pub fn compare(&self, other: &KeyCell) -> Ordering {
+        match (self, other) {
+            (KeyCell::Ids(a), KeyCell::Ids(b)) => a.len().cmp(&b.len()).then_with(|| a.cmp(b)),
+            (KeyCell::Long(a), KeyCell::Long(b)) => a.cmp(b),
+            (KeyCell::Float(a), KeyCell::Float(b)) => a.total_cmp(b),
+            (KeyCell::Double(a), KeyCell::Double(b)) => a.total_cmp(b),
+            _ => Ordering::Equal,
+        }
+    }
+
+    /// Copies `other` into `self`, reusing the id buffer.
+    pub fn assign(&mut self, other: &KeyCell) {
+        match (self, other) {
+            (KeyCell::Ids(mine), KeyCell::Ids(theirs)) => mine.clone_from(theirs),
+            (me, other) => *me = other.clone(),
+        }
+    }
+}
+
+/// Compares two row keys: time, then dimensions in merged order.
+pub fn compare_keys(a_time: i64, a: &[KeyCell], b_time: i64, b: &[KeyCell]) -> Ordering {
+    a_time.cmp(&b_time).then_with(|| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| x.compare(y))
+            .find(|o| o.is_ne())
+            .unwrap_or(Ordering::Equal)
+    })
+}
+
+/// The result of merging the dictionaries of one string dimension.
+#[derive(Debug, Clone, Default)]
+pub struct MergedDictionary {
+    /// Merged entries, Java order, null first.
+    pub entries: Vec<Option<String>>,
+    /// Per input: old id → merged id (empty for inputs without the dimension).
+    pub remaps: Vec<Vec<u32>>,
+}
+
+/// K-way merges sorted dictionaries; `add_null` inserts a null entry (for inputs lacking the
+/// dimension).
+pub fn merge_dictionaries(
+    inputs: &[Option<&StringDictionary>],
+    add_null: bool,
+    name: &str,
+) -> Result<MergedDictionary, SegmentError> {
+    let mut entries: Vec<Option<String>> = if add_null { vec![None] } else { Vec::new() };
+    let mut remaps: Vec<Vec<u32>> = inputs
+        .iter()
+        .map(|d| vec![0; d.map_or(0, |d| d.len() as usize)])
+        .collect();
+    let mut heads = vec![0u32; inputs.len()];
+    loop {
+        let mut min_opt: Option<Option<&str>> = None;
+        for (input, dictionary_opt) in inputs.iter().enumerate() {
+            let Some(dictionary) = dictionary_opt else {
+                continue;
+            };
+            if heads[input] >= dictionary.len() {
+                continue;
+            }
+            let value = dictionary.get(heads[input])?;
+            if min_opt.is_none_or(|min| java_opt_cmp(value, min).is_lt()) {
+                min_opt = Some(value);
+            }
+        }
+        let Some(min) = min_opt else { break };
+        if entries
+            .last()
+            .is_none_or(|last| java_opt_cmp(last.as_deref(), min).is_lt())
+        {
+            entries.push(min.map(str::to_string));
+        }
+        let merged_id = entries.len() as u32 - 1;
+        for (input, dictionary_opt) in inputs.iter().enumerate() {
+            let Some(dictionary) = dictionary_opt else {
+                continue;
+            };
+            while heads[input] < dictionary.len()
+                && java_opt_cmp(dictionary.get(heads[input])?, min).is_eq()
+            {
+                remaps[input][heads[input] as usize] = merged_id;
+                heads[input] += 1;
+                if heads[input] < dictionary.len()
+                    && java_opt_cmp(dictionary.get(heads[input])?, min).is_lt()
+                {
+                    return Err(SegmentError::InvalidInput(format!(
+                        "dictionary of `{name}` in input {input} is not sorted"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(MergedDictionary { entries, remaps })
+}
+
+/// Where one merged dimension's values come from in one input.
+#[derive(Debug)]
+pub enum DimSource {
+    /// A string column and its remapping table.
+    String(Box<StringColumn>, Vec<u32>),
+    /// A long column.
+    Long(LongColumn),
+    /// A float column.
+    Float(FloatColumn),
+    /// A double column.
+    Double(DoubleColumn),
+    /// The input lacks the dimension: every row holds this cell.
+    Missing(KeyCell),
+}
+
+/// Where one merged metric's values come from in one input.
+#[derive(Debug)]
+pub enum MetricSource {
+    /// A column of the input.
+    Column(Box<Column>),
+    /// The input lacks the metric (zero or empty bytes).
+    Missing,
+}
+
+/// Walks one input's rows in order.
+#[derive(Debug)]
+pub struct InputCursor {
+    /// Current row.
+    pub row: u32,
+    num_rows: u32,
+    time: LongColumn,
+    dims: Vec<DimSource>,
+    /// Metric sources, in merged metric order.
+    pub metrics: Vec<MetricSource>,
+    /// Current row time.
+    pub time_ms: i64,
+    /// Current row dimension cells.
+    pub key: Vec<KeyCell>,
+    scratch: Vec<u32>,
+}
+
+impl InputCursor {
+    /// Builds a cursor positioned on the first row (check [`InputCursor::is_done`]).
+    pub fn new(
+        segment: &Segment,
+        dims: Vec<DimSource>,
+        metrics: Vec<MetricSource>,
+    ) -> Result<InputCursor, SegmentError> {
+        let key = dims
+            .iter()
+            .map(|d| match d {
+                DimSource::String(..) => KeyCell::Ids(Vec::new()),
+                DimSource::Long(_) => KeyCell::Long(0),
+                DimSource::Float(_) => KeyCell::Float(0.0),
+                DimSource::Double(_) => KeyCell::Double(0.0),
+                DimSource::Missing(cell) => cell.clone(),
+            })
+            .collect();
+        let mut cursor = InputCursor {
+            row: 0,
+            num_rows: segment.num_rows(),
+            time: segment.time_column(),
+            dims,
+            metrics,
+            time_ms: 0,
+            key,
+            scratch: Vec::new(),
+        };
+        cursor.load()?;
+        Ok(cursor)
+    }
+
+    /// True when every row was consumed.
+    pub fn is_done(&self) -> bool {
+        self.row >= self.num_rows
+    }
+
+    /// Moves to the next row.
+    pub fn advance(&mut self) -> Result<(), SegmentError> {
+        self.row += 1;
+        self.load()
+    }
+
+    fn load(&mut self) -> Result<(), SegmentError> {
+        if self.is_done() {
+            return Ok(());
+        }
+        let row = self.row;
+        self.time_ms = self.time.get(row)?;
+        for (source, cell) in self.dims.iter().zip(self.key.iter_mut()) {
+            match (source, cell) {
+                (DimSource::String(column, remap), KeyCell::Ids(ids)) => {
+                    column.row_ids(row, &mut self.scratch)?;
+                    ids.clear();
+                    ids.extend(self.scratch.iter().map(|id| remap[*id as usize]));
+                }
+                (DimSource::Long(column), KeyCell::Long(value)) => *value = column.get(row)?,
+                (DimSource::Float(column), KeyCell::Float(value)) => *value = column.get(row)?,
+                (DimSource::Double(column), KeyCell::Double(value)) => *value = column.get(row)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}

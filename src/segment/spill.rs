@@ -1,0 +1,139 @@
+//! Spill buffers: the growing byte areas of columns being written (compressed blocks, bitmaps),
+//! kept in memory for in-memory segments or in a temporary file inside the output directory, and
+//! copied into `00000.smoosh` when the segment is assembled.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// A write-once byte area that is later copied to its final place.
+#[derive(Debug)]
+pub enum Spill {
+    /// Bytes kept in memory.
+    Memory(Vec<u8>),
+    /// Bytes written to a temporary file, removed after being copied.
+    File {
+        /// Buffered writer over the temporary file.
+        writer: BufWriter<File>,
+        /// The temporary file's path.
+        path: PathBuf,
+        /// Number of bytes written so far.
+        len_bytes: u64,
+    },
+}
+
+impl Spill {
+    /// Creates an in-memory spill.
+    pub fn memory() -> Self {
+        Spill::Memory(Vec::new())
+    }
+
+    /// Creates a spill backed by a new temporary file at `path`.
+    pub fn file(path: &Path) -> io::Result<Self> {
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        Ok(Spill::File {
+            writer: BufWriter::with_capacity(256 * 1024, file),
+            path: path.to_path_buf(),
+            len_bytes: 0,
+        })
+    }
+
+    /// Creates a file spill in `dir_opt`, or an in-memory one when it is `None`.
+    pub fn new_in(dir_opt: Option<&Path>, name: &str) -> io::Result<Self> {
+        match dir_opt {
+            Some(dir) => Spill::file(&dir.join(name)),
+            None => Ok(Spill::memory()),
+        }
+    }
+
+    /// Returns the number of bytes written.
+    pub fn len_bytes(&self) -> u64 {
+        match self {
+            Spill::Memory(bytes) => bytes.len() as u64,
+            Spill::File { len_bytes, .. } => *len_bytes,
+        }
+    }
+
+    /// Appends `bytes`.
+    pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
+        match self {
+            Spill::Memory(buf) => {
+                buf.extend_from_slice(bytes);
+                Ok(())
+            }
+            Spill::File {
+                writer, len_bytes, ..
+            } => {
+                writer.write_all(bytes)?;
+                *len_bytes += bytes.len() as u64;
+                Ok(())
+            }
+        }
+    }
+
+    /// Copies every byte written to `out` and releases the spill (deleting its file).
+    pub fn copy_to(self, out: &mut dyn Write) -> io::Result<()> {
+        match self {
+            Spill::Memory(bytes) => out.write_all(&bytes),
+            Spill::File {
+                writer,
+                path,
+                len_bytes,
+            } => {
+                let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+                file.seek(SeekFrom::Start(0))?;
+                let copied = io::copy(&mut (&mut file).take(len_bytes), out)?;
+                drop(file);
+                std::fs::remove_file(&path)?;
+                if copied != len_bytes {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "spill file shorter than written",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Deletes the spill's file, if any, ignoring errors (used when a write is abandoned).
+    pub fn discard(self) {
+        if let Spill::File { writer, path, .. } = self {
+            drop(writer);
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_spill_copies_everything_and_removes_its_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = Spill::new_in(Some(dir.path()), "x.tmp").unwrap();
+        for i in 0..100_000u32 {
+            spill.write_all(&i.to_le_bytes()).unwrap();
+        }
+        assert_eq!(spill.len_bytes(), 400_000);
+        let mut out = Vec::new();
+        spill.copy_to(&mut out).unwrap();
+        assert_eq!(out.len(), 400_000);
+        assert_eq!(&out[4..8], &1u32.to_le_bytes());
+        assert!(!dir.path().join("x.tmp").exists());
+    }
+
+    #[test]
+    fn memory_spill_keeps_bytes() {
+        let mut spill = Spill::new_in(None, "unused").unwrap();
+        spill.write_all(b"abc").unwrap();
+        let mut out = Vec::new();
+        spill.copy_to(&mut out).unwrap();
+        assert_eq!(out, b"abc");
+    }
+}

@@ -1,0 +1,192 @@
+//! The writer half of `string_column`: streams dictionary ids row by row into compressed vsize
+//! blocks (V3 offsets + values for multi-value columns) and builds one roaring bitmap per
+//! dictionary id; the byte layout is drawn in `string_column`.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use roaring::RoaringBitmap;
+
+use super::bitmap::{self, BitmapKind};
+use super::block_column::ByteOrder;
+use super::column_descriptor::{ColumnDescriptor, Part, ValueType};
+use super::compression::Compression;
+use super::generic_indexed::{self, GenericIndexedWriter};
+use super::spill::Spill;
+use super::vsize_ints::{IntsWriter, VSizeIntsWriter};
+
+/// Flag of the V3 multi-value layout.
+const FLAG_MULTI_VALUE_V3: i32 = 0x02;
+
+/// Rows buffered per dictionary id before they are appended to its bitmap in one go.
+const BITMAP_BATCH_ROWS: usize = 256;
+
+/// The bitmap of one dictionary id, built from increasing row numbers: rows are collected in a
+/// small buffer and appended to the roaring bitmap in sorted batches, which costs far less than
+/// one roaring insertion per row. A row repeated (the same id twice in a multi-value row) is
+/// kept once.
+#[derive(Debug, Clone, Default)]
+struct BitmapBuilder {
+    bitmap: RoaringBitmap,
+    pending: Vec<u32>,
+}
+
+impl BitmapBuilder {
+    #[inline]
+    fn push(&mut self, row: u32) {
+        if self.pending.last() == Some(&row) {
+            return;
+        }
+        self.pending.push(row);
+        if self.pending.len() >= BITMAP_BATCH_ROWS {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        // INVARIANT: rows arrive in increasing order, so the batch is sorted and after the
+        // bitmap's maximum; a repeat of that maximum is skipped.
+        let max = self.bitmap.max();
+        let batch = self.pending.drain(..).filter(|row| max.is_none_or(|m| *row > m));
+        self.bitmap.append(batch).expect("row numbers are appended in increasing order");
+    }
+
+    fn finish(mut self) -> RoaringBitmap {
+        self.flush();
+        self.bitmap
+    }
+}
+
+/// Streams one string column.
+#[derive(Debug)]
+pub struct StringColumnWriter {
+    dictionary: Vec<Option<String>>,
+    values: VSizeIntsWriter,
+    offsets_opt: Option<IntsWriter>,
+    num_values: u32,
+    bitmaps: Vec<BitmapBuilder>,
+    num_rows: u32,
+    bitmap_spill: Spill,
+}
+
+impl StringColumnWriter {
+    /// Starts a column over a sorted `dictionary` (null only as entry 0); spill files are created
+    /// in `dir_opt` with names starting with `prefix`.
+    pub fn new(
+        dictionary: Vec<Option<String>>,
+        multi_value: bool,
+        compression: Compression,
+        dir_opt: Option<&Path>,
+        prefix: &str,
+    ) -> io::Result<Self> {
+        let cardinality = dictionary.len() as u32;
+        let values = VSizeIntsWriter::new(
+            Spill::new_in(dir_opt, &format!("{prefix}.ids"))?,
+            compression,
+            cardinality,
+        );
+        let offsets_opt = if multi_value {
+            let mut offsets = IntsWriter::new(
+                Spill::new_in(dir_opt, &format!("{prefix}.offsets"))?,
+                compression,
+            );
+            offsets.push(0)?;
+            Some(offsets)
+        } else {
+            None
+        };
+        Ok(StringColumnWriter {
+            bitmaps: vec![BitmapBuilder::default(); dictionary.len()],
+            dictionary,
+            values,
+            offsets_opt,
+            num_values: 0,
+            num_rows: 0,
+            bitmap_spill: Spill::new_in(dir_opt, &format!("{prefix}.bitmaps"))?,
+        })
+    }
+
+    /// Returns the number of dictionary entries.
+    pub fn cardinality(&self) -> u32 {
+        self.dictionary.len() as u32
+    }
+
+    /// Checks the ids of one row against the dictionary and the column's value count rule.
+    pub fn check_row(&self, ids: &[u32]) -> Result<(), String> {
+        if self.offsets_opt.is_none() && ids.len() != 1 {
+            return Err(format!("single-value column got {} ids", ids.len()));
+        }
+        match ids.iter().find(|id| **id >= self.cardinality()) {
+            Some(id) => Err(format!(
+                "id {id} beyond dictionary of {}",
+                self.cardinality()
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends one row's ids (checked with [`StringColumnWriter::check_row`] first).
+    #[inline]
+    pub fn push_row(&mut self, ids: &[u32]) -> io::Result<()> {
+        let row = self.num_rows;
+        self.num_rows += 1;
+        for id in ids {
+            self.values.push(*id)?;
+            self.bitmaps[*id as usize].push(row);
+        }
+        if let Some(offsets) = &mut self.offsets_opt {
+            self.num_values += ids.len() as u32;
+            offsets.push(self.num_values)?;
+            if ids.is_empty() && self.dictionary.first().is_some_and(Option::is_none) {
+                self.bitmaps[0].push(row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns the descriptor of this column (roaring bitmaps, little-endian ids).
+    pub fn descriptor(&self) -> ColumnDescriptor {
+        let part = Part::StringDictionary {
+            bitmap: BitmapKind::Roaring,
+            order: ByteOrder::Little,
+        };
+        ColumnDescriptor::single(ValueType::String, self.offsets_opt.is_some(), part)
+    }
+
+    /// Writes the part: version, flags, dictionary, ids, bitmaps.
+    pub fn write_to(self, out: &mut dyn Write) -> io::Result<()> {
+        let flags = if self.offsets_opt.is_some() {
+            FLAG_MULTI_VALUE_V3
+        } else {
+            0
+        };
+        let mut header = vec![0x02];
+        header.extend_from_slice(&flags.to_be_bytes());
+        out.write_all(&header)?;
+        let entries: Vec<Option<&[u8]>> = self
+            .dictionary
+            .iter()
+            .map(|e| e.as_deref().map(str::as_bytes))
+            .collect();
+        out.write_all(&generic_indexed::write_in_memory(&entries, true))?;
+        match self.offsets_opt {
+            Some(offsets) => {
+                out.write_all(&[0x03])?;
+                offsets.write_to(out)?;
+                self.values.write_to(out)?;
+            }
+            None => self.values.write_to(out)?,
+        }
+        let mut bitmaps = GenericIndexedWriter::new(self.bitmap_spill, false);
+        let mut scratch = Vec::new();
+        for builder in self.bitmaps {
+            let mut bitmap = builder.finish();
+            bitmap::encode_roaring(&mut bitmap, &mut scratch);
+            bitmaps.push(Some(&scratch))?;
+        }
+        bitmaps.write_to(out)
+    }
+}
