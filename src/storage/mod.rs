@@ -1,0 +1,4 @@
+//! Where finished segments go: deep storage, and the metadata store that publishes them.
+
+pub mod deep;
+pub mod metadata;
