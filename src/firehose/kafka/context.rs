@@ -1,0 +1,381 @@
+//! The consumer's shared state and librdkafka callbacks: rebalances (seek on assign, flush and
+//! fence on revoke), statistics (lag gauges) and logs.
+//!
+//! Lock order: `state` and `fence` are never held together, and neither is held while waiting
+//! on the ingest loop (`blocking_send`, the `Flush` reply), because the ingest loop calls
+//! [`Acknowledger::acknowledge`](crate::firehose::Acknowledger) which takes `fence`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::KafkaError;
+use rdkafka::types::RDKafkaRespErr;
+use rdkafka::{Offset, Statistics, TopicPartitionList};
+use tokio::sync::{mpsc, oneshot};
+
+use super::metrics::KafkaMetrics;
+use super::offsets::resolve_starts;
+use super::settings::{KafkaCheckpoint, KafkaSettings};
+use crate::firehose::{BatchOrigin, EventBatch, FirehoseMessage, MAX_BATCH_BYTES, to_json};
+
+/// Events read but not yet handed to the ingest loop.
+#[derive(Debug, Default)]
+pub(super) struct PollState {
+    /// Next offset to read of every partition owned now.
+    pub positions: BTreeMap<i32, i64>,
+    /// Checkpointed positions not yet used by an assignment (from the resume checkpoint, or
+    /// kept after a revoke whose flush committed nothing).
+    pub resume: BTreeMap<i32, i64>,
+    /// The batch being filled.
+    pub builder: BatchBuilder,
+    /// Sealed batches waiting for room in the channel, in order.
+    pub pending: VecDeque<EventBatch>,
+}
+
+impl PollState {
+    /// Moves the builder's events into `pending` as one batch.
+    pub fn seal(&mut self, topic: &str) {
+        if self.builder.spans.is_empty() {
+            return;
+        }
+        let checkpoint = to_json(&KafkaCheckpoint {
+            topic: topic.to_string(),
+            partitions: self.positions.clone(),
+        });
+        let batch = self.builder.take(checkpoint);
+        self.pending.push_back(batch);
+    }
+}
+
+/// Collects messages into one [`EventBatch`].
+#[derive(Debug, Default)]
+pub(super) struct BatchBuilder {
+    data: Vec<u8>,
+    spans: Vec<(u32, u32)>,
+    offsets: Vec<(i32, i64)>,
+}
+
+impl BatchBuilder {
+    /// Adds one message (a missing payload is an empty event, counted unparseable downstream).
+    pub fn push(&mut self, payload: &[u8], partition: i32, offset: i64) {
+        let start = self.data.len() as u32;
+        self.data.extend_from_slice(payload);
+        self.spans.push((start, self.data.len() as u32));
+        self.offsets.push((partition, offset));
+    }
+
+    /// True when the batch should be sealed.
+    pub fn is_full(&self) -> bool {
+        self.data.len() >= MAX_BATCH_BYTES
+    }
+
+    /// True when no event was added.
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    fn take(&mut self, checkpoint: serde_json::Value) -> EventBatch {
+        EventBatch {
+            data: std::mem::take(&mut self.data),
+            spans: std::mem::take(&mut self.spans),
+            origin: BatchOrigin::Offsets(std::mem::take(&mut self.offsets)),
+            checkpoint,
+            clip: None,
+        }
+    }
+}
+
+/// What the firehose thread, the callbacks and the acknowledger share.
+#[derive(Debug)]
+pub(super) struct Shared {
+    pub settings: KafkaSettings,
+    pub data_source: String,
+    pub tx: mpsc::Sender<FirehoseMessage>,
+    pub state: Mutex<PollState>,
+    /// Partitions owned now → the highest offset committed (or started from): acknowledgements
+    /// of other partitions, or at or below it, are stale and ignored.
+    pub fence: Mutex<BTreeMap<i32, i64>>,
+    /// Why the firehose must stop (set by a callback, sent by the poll loop).
+    pub failure: Mutex<Option<String>>,
+    /// Set when the poll loop ends: a revoke then neither sends nor waits for a flush.
+    pub closing: AtomicBool,
+    /// Set by every rebalance (the poll loop re-applies its pause).
+    pub rebalanced: AtomicBool,
+    pub metrics: Option<KafkaMetrics>,
+}
+
+impl Shared {
+    /// Records a failure; the poll loop sends it and stops.
+    pub fn fail(&self, message: String) {
+        tracing::error!("{message}");
+        let mut failure = self.failure.lock().expect("failure lock");
+        failure.get_or_insert(message);
+    }
+
+    fn topic(&self) -> &str {
+        &self.settings.topic
+    }
+}
+
+/// The librdkafka consumer context.
+#[derive(Debug)]
+pub(super) struct KafkaContext {
+    pub shared: std::sync::Arc<Shared>,
+}
+
+impl ClientContext for KafkaContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, log_message: &str) {
+        match level {
+            RDKafkaLogLevel::Emerg
+            | RDKafkaLogLevel::Alert
+            | RDKafkaLogLevel::Critical
+            | RDKafkaLogLevel::Error => {
+                tracing::error!(facility = fac, "librdkafka: {log_message}")
+            }
+            RDKafkaLogLevel::Warning => tracing::warn!(facility = fac, "librdkafka: {log_message}"),
+            RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
+                tracing::info!(facility = fac, "librdkafka: {log_message}")
+            }
+            RDKafkaLogLevel::Debug => tracing::debug!(facility = fac, "librdkafka: {log_message}"),
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        tracing::warn!(
+            topic = self.shared.topic(),
+            "kafka client error (retrying): {error}: {reason}"
+        );
+    }
+
+    fn stats(&self, statistics: Statistics) {
+        let Some(metrics) = &self.shared.metrics else {
+            return;
+        };
+        let Some(topic) = statistics.topics.get(self.shared.topic()) else {
+            return;
+        };
+        let positions = self
+            .shared
+            .state
+            .lock()
+            .expect("state lock")
+            .positions
+            .clone();
+        let lag: BTreeMap<i32, i64> = positions
+            .iter()
+            .filter_map(|(p, position)| {
+                let high = topic.partitions.get(p)?.hi_offset;
+                (high >= 0).then(|| (*p, (high - position).max(0)))
+            })
+            .collect();
+        metrics.publish(&self.shared.data_source, &lag);
+    }
+}
+
+impl ConsumerContext for KafkaContext {
+    fn rebalance(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        err: RDKafkaRespErr,
+        tpl: &mut TopicPartitionList,
+    ) {
+        match err {
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => self.on_assign(consumer, tpl),
+            RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => self.on_revoke(consumer, tpl),
+            other => {
+                tracing::warn!(
+                    topic = self.shared.topic(),
+                    "kafka rebalance error {other:?}; unassigning"
+                );
+                let revoked = consumer.assignment().unwrap_or_default();
+                self.on_revoke(consumer, &revoked);
+            }
+        }
+        self.shared.rebalanced.store(true, Ordering::Release);
+    }
+
+    fn commit_callback(
+        &self,
+        result: rdkafka::error::KafkaResult<()>,
+        offsets: &TopicPartitionList,
+    ) {
+        if let Err(e) = result {
+            tracing::warn!(
+                topic = self.shared.topic(),
+                "kafka advisory offset commit failed: {e} ({offsets:?})"
+            );
+        }
+    }
+}
+
+impl KafkaContext {
+    /// Seeks every assigned partition to its checkpointed (else committed, else reset) offset.
+    fn on_assign(&self, consumer: &BaseConsumer<Self>, tpl: &mut TopicPartitionList) {
+        let topic = self.shared.topic().to_string();
+        let partitions: Vec<i32> = tpl
+            .elements_for_topic(&topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let resume = self.shared.state.lock().expect("state lock").resume.clone();
+        match resolve_starts(consumer, &self.shared.settings, &resume, &partitions) {
+            Ok(starts) => {
+                tracing::info!(topic, ?starts, "kafka partitions assigned");
+                for &(partition, offset) in &starts {
+                    let _ = tpl.set_partition_offset(&topic, partition, Offset::Offset(offset));
+                }
+                let mut state = self.shared.state.lock().expect("state lock");
+                for &(partition, offset) in &starts {
+                    state.resume.remove(&partition);
+                    state.positions.insert(partition, offset);
+                }
+                drop(state);
+                self.shared.fence.lock().expect("fence lock").extend(starts);
+            }
+            Err(message) => self.shared.fail(message),
+        }
+        let result = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
+            _ => consumer.assign(tpl),
+        };
+        if let Err(e) = result {
+            self.shared
+                .fail(format!("kafka topic `{topic}`: assign failed: {e}"));
+        }
+    }
+
+    /// Hands everything read to the ingest loop, asks it to flush, commits the flushed offsets
+    /// of the revoked partitions to Kafka (so their next owner starts there) and fences them.
+    fn on_revoke(&self, consumer: &BaseConsumer<Self>, tpl: &TopicPartitionList) {
+        let topic = self.shared.topic().to_string();
+        let revoked: Vec<i32> = tpl
+            .elements_for_topic(&topic)
+            .iter()
+            .map(|e| e.partition())
+            .collect();
+        let committed = if self.shared.closing.load(Ordering::Acquire) {
+            None
+        } else {
+            self.flush_before_revoke()
+        };
+        let floors: BTreeMap<i32, i64> = {
+            let mut fence = self.shared.fence.lock().expect("fence lock");
+            let floors = revoked
+                .iter()
+                .filter_map(|p| fence.get(p).map(|o| (*p, *o)))
+                .collect();
+            fence.retain(|p, _| !revoked.contains(p));
+            floors
+        };
+        let mut state = self.shared.state.lock().expect("state lock");
+        let mut given_up = BTreeMap::new();
+        for partition in &revoked {
+            if let Some(offset) = state.positions.remove(partition) {
+                given_up.insert(*partition, offset);
+            }
+        }
+        drop(state);
+        let closing = self.shared.closing.load(Ordering::Acquire);
+        let handed_over = match &committed {
+            Some(checkpoint) => self.commit_revoked(consumer, &checkpoint.partitions, &revoked),
+            // Closing: the fence holds the last acknowledged offsets; commit them synchronously
+            // (an asynchronous commit may still be in flight when the consumer closes).
+            None if closing => self.commit_revoked(consumer, &floors, &revoked),
+            None => false,
+        };
+        if !handed_over {
+            // Kafka does not hold this node's position: if the partition comes back, continue
+            // where this node is rather than at an older committed offset.
+            let mut state = self.shared.state.lock().expect("state lock");
+            state.resume.extend(given_up);
+        }
+        if let Some(metrics) = &self.shared.metrics {
+            metrics.forget(&self.shared.data_source, &revoked);
+        }
+        tracing::info!(
+            topic,
+            ?revoked,
+            flushed = committed.is_some(),
+            "kafka partitions revoked"
+        );
+        let result = match consumer.rebalance_protocol() {
+            RebalanceProtocol::Cooperative => consumer.incremental_unassign(tpl),
+            _ => consumer.unassign(),
+        };
+        if let Err(e) = result {
+            tracing::warn!(topic, "kafka unassign failed: {e}");
+        }
+    }
+
+    /// Sends the batches held, then `Flush`; returns the committed checkpoint of the reply.
+    fn flush_before_revoke(&self) -> Option<KafkaCheckpoint> {
+        let held: Vec<EventBatch> = {
+            let mut state = self.shared.state.lock().expect("state lock");
+            state.seal(self.shared.topic());
+            state.pending.drain(..).collect()
+        };
+        for batch in held {
+            if self
+                .shared
+                .tx
+                .blocking_send(FirehoseMessage::Batch(batch))
+                .is_err()
+            {
+                return None;
+            }
+        }
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.shared
+            .tx
+            .blocking_send(FirehoseMessage::Flush(reply_tx))
+            .ok()?;
+        let value = reply_rx.blocking_recv().ok()?;
+        match serde_json::from_value::<KafkaCheckpoint>(value) {
+            Ok(checkpoint) => Some(checkpoint),
+            Err(e) => {
+                tracing::warn!("kafka flush reply is not a kafka checkpoint: {e}");
+                None
+            }
+        }
+    }
+
+    /// Commits the offsets of the revoked partitions synchronously; returns true when Kafka
+    /// took them (the next owner starts there).
+    fn commit_revoked(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        committed: &BTreeMap<i32, i64>,
+        revoked: &[i32],
+    ) -> bool {
+        if !self.shared.settings.has_group() {
+            return false;
+        }
+        let mut tpl = TopicPartitionList::new();
+        for partition in revoked {
+            if let Some(offset) = committed.get(partition) {
+                let _ = tpl.add_partition_offset(
+                    self.shared.topic(),
+                    *partition,
+                    Offset::Offset(*offset),
+                );
+            }
+        }
+        if tpl.count() == 0 {
+            return false;
+        }
+        match consumer.commit(&tpl, CommitMode::Sync) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!(
+                    topic = self.shared.topic(),
+                    "kafka commit before revoke failed: {e}; the next owner starts at the previously committed offset (duplicates possible)"
+                );
+                false
+            }
+        }
+    }
+}

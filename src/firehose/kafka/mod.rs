@@ -1,0 +1,351 @@
+//! The `kafka` and `kafka-0.8` firehoses: an rdkafka [`BaseConsumer`] polled on its own thread.
+//!
+//! **Positions live in the checkpoint** (`{"topic":"t","partitions":{"0":1234}}`, the next
+//! offset to read of each partition this node owns), which the plumber stores in its commit
+//! record. On start and on every assignment each partition seeks to its checkpointed offset,
+//! else Kafka's committed group offset, else `auto.offset.reset`. Offsets are committed to Kafka
+//! only by [`Acknowledger::acknowledge`], after the commit record, as an advisory copy for lag
+//! tools (and as the hand-over point of a rebalance). A checkpointed offset outside the
+//! partition's watermarks stops the firehose with a message naming the partition and
+//! `rtnode reset-offsets` ([`reset_offsets`]); librdkafka's own `auto.offset.reset` is forced to
+//! `error`, so an offset that falls out of range mid-stream stops it too: nothing is skipped
+//! silently.
+//!
+//! Two assignment modes ([`Assignment`]):
+//! - **static** (`partitions` set): partition `p` belongs to the node whose `partitionNum` is
+//!   `p % partitions`; no group protocol, no rebalance. With the commit record this is
+//!   exactly-once.
+//! - **group** (no `partitions`): `subscribe`; on revoke the firehose hands every batch it holds
+//!   to the ingest loop, sends [`FirehoseMessage::Flush`], waits for the committed checkpoint,
+//!   commits those offsets to Kafka synchronously (the next owner starts there) and fences the
+//!   partitions (later acknowledgements of them are ignored). A partition that comes back later
+//!   starts at Kafka's committed offset. Exactly-once holds while the ingest loop answers
+//!   `Flush`; a node that crashes while another takes its partitions may duplicate the events
+//!   between its last commit record and its crash when it gets them back.
+//!
+//! Messages are passed through as bytes (one event per message, a missing payload is an empty
+//! event), with `(partition, offset)` in [`BatchOrigin::Offsets`](crate::firehose::BatchOrigin).
+//! When the channel is full the consumer's partitions are paused and polling continues, so
+//! group heartbeats and `max.poll.interval.ms` are kept while the ingest loop catches up.
+
+mod context;
+pub mod metrics;
+pub mod mock;
+mod offsets;
+pub mod settings;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use rdkafka::Message as _;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::BorrowedMessage;
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::Value;
+use tokio::sync::mpsc::{self, error::TrySendError};
+
+use self::context::{KafkaContext, PollState, Shared};
+pub use self::metrics::KafkaMetrics;
+pub use self::offsets::{ResetTo, out_of_range_message, reset_offsets};
+pub use self::settings::{Assignment, KafkaCheckpoint, KafkaSettings};
+use super::{Acknowledger, FirehoseError, FirehoseMessage};
+use crate::config::FirehoseSpec;
+
+/// How long the poll loop waits while the channel is full before trying again.
+const BACKPRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+type KafkaConsumer = BaseConsumer<KafkaContext>;
+
+/// A configured Kafka firehose.
+#[derive(Debug)]
+pub struct KafkaFirehose {
+    settings: KafkaSettings,
+    data_source: String,
+    metrics: Option<KafkaMetrics>,
+}
+
+impl KafkaFirehose {
+    /// Resolves a `kafka` or `kafka-0.8` spec; `partition_num` is the node's shard number
+    /// (static assignment), `metrics` receives the lag gauges.
+    pub fn new(
+        spec: &FirehoseSpec,
+        partition_num: u32,
+        data_source: &str,
+        metrics: Option<KafkaMetrics>,
+    ) -> Result<KafkaFirehose, FirehoseError> {
+        Ok(KafkaFirehose {
+            settings: KafkaSettings::from_spec(spec, partition_num)?,
+            data_source: data_source.to_string(),
+            metrics,
+        })
+    }
+
+    /// Starts consuming on a new thread from `resume` (a recorded checkpoint); returns the
+    /// thread and the acknowledger that commits offsets.
+    pub fn spawn(
+        self,
+        resume: Option<Value>,
+        tx: mpsc::Sender<FirehoseMessage>,
+    ) -> Result<(std::thread::JoinHandle<()>, Arc<KafkaAcknowledger>), FirehoseError> {
+        let checkpoint = KafkaCheckpoint::from_resume(resume.as_ref(), &self.settings.topic)?;
+        let shared = Arc::new(Shared {
+            state: Mutex::new(PollState {
+                resume: checkpoint.partitions,
+                ..PollState::default()
+            }),
+            fence: Mutex::new(Default::default()),
+            failure: Mutex::new(None),
+            closing: AtomicBool::new(false),
+            rebalanced: AtomicBool::new(false),
+            settings: self.settings,
+            data_source: self.data_source,
+            tx,
+            metrics: self.metrics,
+        });
+        let consumer: KafkaConsumer = shared
+            .settings
+            .client_config()
+            .create_with_context(KafkaContext {
+                shared: shared.clone(),
+            })
+            .map_err(|e| FirehoseError::Broker(format!("kafka consumer: {e}")))?;
+        let consumer = Arc::new(consumer);
+        let acknowledger = Arc::new(KafkaAcknowledger {
+            consumer: Arc::downgrade(&consumer),
+        });
+        let handle = std::thread::Builder::new()
+            .name("firehose-kafka".into())
+            .spawn(move || run(consumer, shared))
+            .map_err(|source| FirehoseError::Io {
+                path: "thread".into(),
+                source,
+            })?;
+        Ok((handle, acknowledger))
+    }
+}
+
+/// The thread body: start, poll until the receiver goes away or a failure, then close.
+fn run(consumer: Arc<KafkaConsumer>, shared: Arc<Shared>) {
+    let failure = match start(&consumer, &shared) {
+        Ok(()) => poll_loop(&consumer, &shared),
+        Err(message) => Some(message),
+    };
+    shared.closing.store(true, Ordering::Release);
+    if let Some(message) = failure {
+        tracing::error!(topic = %shared.settings.topic, "kafka firehose stopped: {message}");
+        let _ = shared.tx.blocking_send(FirehoseMessage::Failed(message));
+    }
+    // Dropping the last strong reference closes the consumer (leaving the group).
+    drop(consumer);
+}
+
+/// Subscribes (group mode) or assigns the owned partitions at their start offsets.
+fn start(consumer: &KafkaConsumer, shared: &Shared) -> Result<(), String> {
+    let topic = shared.settings.topic.as_str();
+    if shared.settings.assignment == Assignment::Group {
+        return consumer
+            .subscribe(&[topic])
+            .map_err(|e| format!("kafka topic `{topic}`: subscribe failed: {e}"));
+    }
+    let owned: Vec<i32> = offsets::topic_partitions(consumer, topic)?
+        .into_iter()
+        .filter(|p| shared.settings.assignment.owns(*p))
+        .collect();
+    if owned.is_empty() {
+        return Err(format!(
+            "kafka topic `{topic}`: no partition belongs to this node ({:?})",
+            shared.settings.assignment
+        ));
+    }
+    let resume = shared.state.lock().expect("state lock").resume.clone();
+    let starts = offsets::resolve_starts(consumer, &shared.settings, &resume, &owned)?;
+    let mut tpl = TopicPartitionList::new();
+    for &(partition, offset) in &starts {
+        tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
+            .map_err(|e| e.to_string())?;
+    }
+    consumer
+        .assign(&tpl)
+        .map_err(|e| format!("kafka topic `{topic}`: assign failed: {e}"))?;
+    tracing::info!(topic, ?starts, "kafka partitions assigned (static)");
+    shared.state.lock().expect("state lock").positions = starts.iter().copied().collect();
+    shared.fence.lock().expect("fence lock").extend(starts);
+    Ok(())
+}
+
+/// Returns the failure that stopped the loop, `None` when the receiver went away.
+fn poll_loop(consumer: &KafkaConsumer, shared: &Shared) -> Option<String> {
+    let mut paused = false;
+    loop {
+        if shared.tx.is_closed() {
+            return None;
+        }
+        if let Some(message) = shared.failure.lock().expect("failure lock").take() {
+            return Some(message);
+        }
+        if shared.rebalanced.swap(false, Ordering::AcqRel) {
+            paused = false;
+        }
+        let next = shared.state.lock().expect("state lock").pending.pop_front();
+        if let Some(batch) = next {
+            match shared.tx.try_send(FirehoseMessage::Batch(batch)) {
+                Ok(()) => continue,
+                Err(TrySendError::Closed(_)) => return None,
+                Err(TrySendError::Full(FirehoseMessage::Batch(batch))) => {
+                    shared
+                        .state
+                        .lock()
+                        .expect("state lock")
+                        .pending
+                        .push_front(batch);
+                    if !paused {
+                        set_paused(consumer, true);
+                        paused = true;
+                    }
+                    // Serves heartbeats and rebalances; paused partitions deliver nothing.
+                    poll_one(consumer, shared, BACKPRESSURE_POLL);
+                    continue;
+                }
+                Err(TrySendError::Full(_)) => unreachable!("only batches are sent here"),
+            }
+        }
+        if paused {
+            set_paused(consumer, false);
+            paused = false;
+        }
+        let building = !shared.state.lock().expect("state lock").builder.is_empty();
+        let timeout = if building {
+            std::time::Duration::ZERO
+        } else {
+            shared.settings.poll_timeout
+        };
+        poll_one(consumer, shared, timeout);
+    }
+}
+
+/// Polls once and files the message (or seals the batch when nothing more is ready).
+fn poll_one(consumer: &KafkaConsumer, shared: &Shared, timeout: std::time::Duration) {
+    match consumer.poll(timeout) {
+        None => {
+            let mut state = shared.state.lock().expect("state lock");
+            state.seal(&shared.settings.topic);
+        }
+        Some(Ok(message)) => file_message(shared, &message),
+        Some(Err(e)) => on_poll_error(consumer, shared, e),
+    }
+}
+
+fn file_message(shared: &Shared, message: &BorrowedMessage<'_>) {
+    let partition = message.partition();
+    let offset = message.offset();
+    let mut state = shared.state.lock().expect("state lock");
+    let Some(position) = state.positions.get_mut(&partition) else {
+        tracing::debug!(
+            partition,
+            offset,
+            "kafka message of a partition not owned; ignored"
+        );
+        return;
+    };
+    if offset < *position {
+        return;
+    }
+    *position = offset + 1;
+    state
+        .builder
+        .push(message.payload().unwrap_or_default(), partition, offset);
+    if state.builder.is_full() {
+        state.seal(&shared.settings.topic);
+    }
+}
+
+fn on_poll_error(consumer: &KafkaConsumer, shared: &Shared, error: KafkaError) {
+    let topic = shared.settings.topic.as_str();
+    match error {
+        KafkaError::MessageConsumption(RDKafkaErrorCode::AutoOffsetReset)
+        | KafkaError::MessageConsumption(RDKafkaErrorCode::OffsetOutOfRange) => {
+            shared.fail(find_out_of_range(consumer, shared));
+        }
+        KafkaError::MessageConsumptionFatal(code) => {
+            shared.fail(format!(
+                "kafka topic `{topic}`: fatal consumer error: {code}"
+            ));
+        }
+        other => tracing::warn!(topic, "kafka poll error (retrying): {other}"),
+    }
+}
+
+/// Names the partition whose position left the retained range.
+fn find_out_of_range(consumer: &KafkaConsumer, shared: &Shared) -> String {
+    let topic = shared.settings.topic.as_str();
+    let positions = shared.state.lock().expect("state lock").positions.clone();
+    for (partition, position) in positions {
+        if let Ok((low, high)) = offsets::watermarks(consumer, topic, partition)
+            && (position < low || position > high)
+        {
+            return out_of_range_message(topic, partition, position, low, high);
+        }
+    }
+    format!(
+        "kafka topic `{topic}`: a fetch offset is out of range; run `rtnode reset-offsets --spec FILE --to earliest|latest`"
+    )
+}
+
+fn set_paused(consumer: &KafkaConsumer, paused: bool) {
+    let Ok(assignment) = consumer.assignment() else {
+        return;
+    };
+    let result = if paused {
+        consumer.pause(&assignment)
+    } else {
+        consumer.resume(&assignment)
+    };
+    if let Err(e) = result {
+        tracing::warn!("kafka pause/resume failed: {e}");
+    }
+}
+
+/// Commits acknowledged offsets to Kafka (advisory), fenced to the partitions owned now.
+#[derive(Debug)]
+pub struct KafkaAcknowledger {
+    consumer: Weak<KafkaConsumer>,
+}
+
+impl Acknowledger for KafkaAcknowledger {
+    fn acknowledge(&self, checkpoint: &Value) {
+        let Some(consumer) = self.consumer.upgrade() else {
+            return;
+        };
+        let shared = &consumer.context().shared;
+        if !shared.settings.has_group() {
+            return;
+        }
+        let checkpoint: KafkaCheckpoint = match serde_json::from_value(checkpoint.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("kafka acknowledge: not a kafka checkpoint: {e}");
+                return;
+            }
+        };
+        let topic = shared.settings.topic.as_str();
+        let mut tpl = TopicPartitionList::new();
+        // INVARIANT: the fence stays locked until the commit is queued, so a revoke (which
+        // removes partitions from the fence and then commits synchronously) is ordered after it.
+        let mut fence = shared.fence.lock().expect("fence lock");
+        for (partition, offset) in &checkpoint.partitions {
+            if let Some(floor) = fence.get_mut(partition)
+                && *offset > *floor
+            {
+                *floor = *offset;
+                let _ = tpl.add_partition_offset(topic, *partition, Offset::Offset(*offset));
+            }
+        }
+        if tpl.count() > 0
+            && let Err(e) = consumer.commit(&tpl, CommitMode::Async)
+        {
+            tracing::warn!(topic, "kafka advisory offset commit failed: {e}");
+        }
+        drop(fence);
+    }
+}

@@ -1,0 +1,249 @@
+//! Start positions: the checkpoint is the truth; Kafka's committed group offset and
+//! `auto.offset.reset` only fill in partitions the checkpoint does not name. A checkpointed
+//! offset outside `[low watermark, high watermark]` is an error naming the partition and the
+//! `rtnode reset-offsets` command; nothing is skipped silently.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext, DefaultConsumerContext};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::Value;
+
+use super::settings::{Assignment, KafkaCheckpoint, KafkaSettings, OffsetReset};
+use crate::config::FirehoseSpec;
+use crate::firehose::{FirehoseError, to_json};
+
+/// Timeout of one metadata, watermark or committed-offset request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Attempts of a watermark or metadata request before giving up (a broker may be restarting).
+const REQUEST_ATTEMPTS: u32 = 6;
+
+/// Where `rtnode reset-offsets` moves positions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetTo {
+    /// Each partition's low watermark (the oldest retained message).
+    Earliest,
+    /// Each partition's high watermark (only new messages).
+    Latest,
+}
+
+/// The message of an out-of-range checkpointed offset.
+pub fn out_of_range_message(
+    topic: &str,
+    partition: i32,
+    offset: i64,
+    low: i64,
+    high: i64,
+) -> String {
+    let why = if offset > high {
+        format!("is above the high watermark {high} (was the topic deleted and recreated?)")
+    } else {
+        format!("is below the low watermark {low} (retention deleted those messages)")
+    };
+    format!(
+        "kafka topic `{topic}` partition {partition}: the checkpointed offset {offset} {why}; \
+         nothing is skipped silently: stop the node and run \
+         `rtnode reset-offsets --spec FILE --to earliest|latest` to rewrite the commit record"
+    )
+}
+
+/// Returns `(low, high)` watermarks, retrying while the broker is unreachable.
+pub fn watermarks<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    partition: i32,
+) -> Result<(i64, i64), String> {
+    let mut last_error = String::new();
+    for attempt in 0..REQUEST_ATTEMPTS {
+        match consumer.fetch_watermarks(topic, partition, REQUEST_TIMEOUT) {
+            Ok(marks) => return Ok(marks),
+            Err(e) => {
+                tracing::warn!(topic, partition, attempt, "kafka watermarks: {e}; retrying");
+                last_error = e.to_string();
+                std::thread::sleep(Duration::from_millis(250 << attempt.min(4)));
+            }
+        }
+    }
+    Err(format!(
+        "kafka topic `{topic}` partition {partition}: cannot read watermarks: {last_error}"
+    ))
+}
+
+/// Returns the partition ids of `topic`, retrying while metadata is unavailable.
+pub fn topic_partitions<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> Result<Vec<i32>, String> {
+    let mut last_error = String::from("the topic has no partitions");
+    for attempt in 0..REQUEST_ATTEMPTS {
+        match consumer.fetch_metadata(Some(topic), REQUEST_TIMEOUT) {
+            Ok(metadata) => {
+                let partitions: Vec<i32> = metadata
+                    .topics()
+                    .iter()
+                    .filter(|t| t.name() == topic && t.error().is_none())
+                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+                    .collect();
+                if !partitions.is_empty() {
+                    return Ok(partitions);
+                }
+            }
+            Err(e) => last_error = e.to_string(),
+        }
+        tracing::warn!(topic, attempt, "kafka metadata: {last_error}; retrying");
+        std::thread::sleep(Duration::from_millis(250 << attempt.min(4)));
+    }
+    Err(format!(
+        "kafka topic `{topic}`: cannot read partitions: {last_error}"
+    ))
+}
+
+/// Resolves the start offset of each partition: checkpoint, else committed offset, else
+/// `auto.offset.reset`. Fails on a checkpointed offset out of range.
+pub fn resolve_starts<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    settings: &KafkaSettings,
+    checkpointed: &BTreeMap<i32, i64>,
+    partitions: &[i32],
+) -> Result<Vec<(i32, i64)>, String> {
+    let topic = settings.topic.as_str();
+    let committed = committed_offsets(consumer, settings, checkpointed, partitions);
+    let mut starts = Vec::with_capacity(partitions.len());
+    for &partition in partitions {
+        let (low, high) = watermarks(consumer, topic, partition)?;
+        let start = if let Some(&offset) = checkpointed.get(&partition) {
+            if offset < low || offset > high {
+                return Err(out_of_range_message(topic, partition, offset, low, high));
+            }
+            offset
+        } else {
+            match committed.get(&partition) {
+                Some(&offset) if (low..=high).contains(&offset) => offset,
+                other => {
+                    if let Some(offset) = other {
+                        tracing::warn!(
+                            topic,
+                            partition,
+                            offset,
+                            low,
+                            high,
+                            "kafka committed group offset is out of range; applying `auto.offset.reset`"
+                        );
+                    }
+                    match settings.offset_reset {
+                        OffsetReset::Earliest => low,
+                        OffsetReset::Latest => high,
+                        OffsetReset::Fail => {
+                            return Err(format!(
+                                "kafka topic `{topic}` partition {partition}: no checkpointed or committed offset and `auto.offset.reset` is `error`"
+                            ));
+                        }
+                    }
+                }
+            }
+        };
+        starts.push((partition, start));
+    }
+    Ok(starts)
+}
+
+/// Kafka's committed group offsets of the partitions the checkpoint does not name.
+fn committed_offsets<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    settings: &KafkaSettings,
+    checkpointed: &BTreeMap<i32, i64>,
+    partitions: &[i32],
+) -> BTreeMap<i32, i64> {
+    let mut tpl = TopicPartitionList::new();
+    for p in partitions.iter().filter(|p| !checkpointed.contains_key(p)) {
+        tpl.add_partition(&settings.topic, *p);
+    }
+    if tpl.count() == 0 || !settings.has_group() {
+        return BTreeMap::new();
+    }
+    match consumer.committed_offsets(tpl, REQUEST_TIMEOUT) {
+        Ok(list) => list
+            .elements()
+            .iter()
+            .filter_map(|e| match e.offset() {
+                Offset::Offset(o) => Some((e.partition(), o)),
+                _ => None,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(topic = %settings.topic, "kafka committed offsets unavailable: {e}");
+            BTreeMap::new()
+        }
+    }
+}
+
+/// Rewrites a Kafka firehose checkpoint for `rtnode reset-offsets`: with `current`, only its
+/// partitions whose offset is out of range move to `to` (the others keep their position);
+/// without, every partition this node reads starts at `to`. Returns the new checkpoint, which
+/// the caller writes into the commit record while the node is stopped.
+pub fn reset_offsets(
+    spec: &FirehoseSpec,
+    partition_num: u32,
+    current: Option<&Value>,
+    to: ResetTo,
+) -> Result<Value, FirehoseError> {
+    let settings = KafkaSettings::from_spec(spec, partition_num)?;
+    let consumer: BaseConsumer<DefaultConsumerContext> = settings
+        .client_config()
+        .create()
+        .map_err(|e| FirehoseError::Broker(format!("kafka consumer: {e}")))?;
+    let topic = settings.topic.as_str();
+    let mut checkpoint = KafkaCheckpoint::from_resume(current, topic)?;
+    let partitions: Vec<i32> = match current {
+        Some(_) => checkpoint.partitions.keys().copied().collect(),
+        None => topic_partitions(&consumer, topic)
+            .map_err(FirehoseError::Broker)?
+            .into_iter()
+            .filter(|p| settings.assignment.owns(*p))
+            .collect(),
+    };
+    for partition in partitions {
+        let (low, high) = watermarks(&consumer, topic, partition).map_err(FirehoseError::Broker)?;
+        let target = match to {
+            ResetTo::Earliest => low,
+            ResetTo::Latest => high,
+        };
+        let entry = checkpoint.partitions.entry(partition).or_insert(target);
+        if *entry < low || *entry > high {
+            tracing::info!(
+                topic,
+                partition,
+                from = *entry,
+                to = target,
+                "kafka offset reset"
+            );
+            *entry = target;
+        }
+    }
+    if let Assignment::Static { .. } = settings.assignment {
+        checkpoint
+            .partitions
+            .retain(|p, _| settings.assignment.owns(*p));
+    }
+    Ok(to_json(&checkpoint))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn out_of_range_message_names_partition_and_command() {
+        let above = out_of_range_message("wiki", 3, 2692, 0, 42);
+        assert!(above.contains("partition 3"), "{above}");
+        assert!(above.contains("above the high watermark 42"), "{above}");
+        assert!(
+            above.contains("rtnode reset-offsets --spec FILE --to earliest|latest"),
+            "{above}"
+        );
+        let below = out_of_range_message("wiki", 0, 5, 10, 42);
+        assert!(below.contains("below the low watermark 10"), "{below}");
+    }
+}
