@@ -1,0 +1,499 @@
+//! Merge, push, publish, hand off: the life of a closed sink (reference §2.8), as one async task
+//! per sink on the node runtime, CPU parts on blocking threads.
+//!
+//! 1. merge the sink's hydrants into `{sink}/merged/` (rebuilt on every attempt);
+//! 2. push `index.zip` + `descriptor.json` to deep storage;
+//! 3. publish: insert the `druid_segments` row and, in the same transaction, store the
+//!    committed firehose checkpoint in the `druid_dataSource` row (compare-and-swap on this
+//!    partition's entry); then record the sink as pushed in the commit record;
+//! 4. wait for handoff (or `handoffConditionTimeout`), unannounce, drop the sink's files.
+//!
+//! Every step is idempotent (same segment id, same deep-storage path, insert-if-absent), and a
+//! failure retries the whole attempt with exponential backoff, counted in
+//! `ingest/handoff/failed`. A completed handoff counts in `ingest/handoff/count`, and the wait
+//! from publish to handoff is observed in `ingest/handoff/time` (after a restart, from the
+//! resumed wait); a handoff given up after the timeout counts in neither.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::persist::{CheckpointState, PersistCommand};
+use crate::announce::{Announcer, HandoffNotifier, SegmentDescriptor};
+use crate::metrics::DataSourceMetrics;
+use crate::segment::descriptor::DataSegment;
+use crate::segment::merge::{MetricCombiner, merge_segments};
+use crate::segment::reader::Segment;
+use crate::segment::writer::SegmentOutput;
+use crate::storage::deep::LocalDeepStorage;
+use crate::storage::metadata::{CommitUpdate, MetadataStore};
+use crate::time::Interval;
+
+/// Longest pause between failed attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// What every handoff task of a fire department shares.
+#[derive(Debug)]
+pub struct HandoffContext {
+    /// Datasource.
+    pub data_source: String,
+    /// This node's partition.
+    pub partition: u32,
+    /// The fire department's persist directory.
+    pub dir: PathBuf,
+    /// Metric combiners by name, in spec order.
+    pub combiners: Vec<(String, MetricCombiner)>,
+    /// Metric names in spec order (the DataSegment `metrics`).
+    pub metric_names: Vec<String>,
+    /// Rollup flag of the merge.
+    pub rollup: bool,
+    /// Deep storage.
+    pub deep_storage: LocalDeepStorage,
+    /// Metadata store (`None` when `druid.publish.type` is `noop`).
+    pub metadata: Option<Arc<MetadataStore>>,
+    /// Segment announcements.
+    pub announcer: Arc<dyn Announcer>,
+    /// Handoff detection.
+    pub handoff: Arc<dyn HandoffNotifier>,
+    /// `handoffConditionTimeout` (`None`: wait forever).
+    pub handoff_timeout: Option<Duration>,
+    /// The persist worker (commit record writer).
+    pub persist: std::sync::mpsc::Sender<PersistCommand>,
+    /// Serializes publishes of this fire department (the checkpoint compare-and-swap).
+    pub publish_lock: Mutex<()>,
+    /// Metrics.
+    pub metrics: DataSourceMetrics,
+}
+
+/// A sink ready to go: its identity and persisted hydrant directories.
+#[derive(Debug, Clone)]
+pub struct SinkToHandOff {
+    /// The realtime segment (identity: interval, version, shard spec).
+    pub realtime: DataSegment,
+    /// Hydrant directories in number order.
+    pub hydrant_dirs: Vec<PathBuf>,
+    /// Set when the sink was already published (restart after publish).
+    pub already_pushed: Option<DataSegment>,
+}
+
+/// What a handoff task reports to the ingest loop.
+#[derive(Debug)]
+pub enum HandoffEvent {
+    /// Published.
+    Pushed {
+        /// Sink interval.
+        interval: Interval,
+        /// The published segment.
+        segment: Box<DataSegment>,
+        /// Rows in the merged segment.
+        rows: u64,
+    },
+    /// Publishing failed in a way retrying cannot fix; the node must stop.
+    Failed {
+        /// Sink interval.
+        interval: Interval,
+        /// Why.
+        message: String,
+    },
+    /// Handed off (or given up after the timeout); the sink is gone.
+    Done {
+        /// Sink interval.
+        interval: Interval,
+        /// False when the timeout expired first.
+        handed_off: bool,
+    },
+}
+
+/// Runs the whole life of a closed sink.
+pub async fn run(
+    ctx: Arc<HandoffContext>,
+    sink: SinkToHandOff,
+    events: mpsc::Sender<HandoffEvent>,
+) {
+    let interval = sink.realtime.interval;
+    let segment = match sink.already_pushed.clone() {
+        Some(segment) => segment,
+        None => match push_with_retries(&ctx, &sink, &events).await {
+            Ok(segment) => segment,
+            Err(message) => {
+                let _ = events
+                    .send(HandoffEvent::Failed { interval, message })
+                    .await;
+                return;
+            }
+        },
+    };
+    let published_at = Instant::now();
+    let handed_off = wait_for_handoff(&ctx, &segment).await;
+    let waited = published_at.elapsed();
+    ctx.announcer.unannounce(&sink.realtime);
+    let (reply, done) = oneshot::channel();
+    if ctx
+        .persist
+        .send(PersistCommand::Remove { interval, reply })
+        .is_ok()
+    {
+        let _ = done.await;
+    }
+    if handed_off {
+        let node = ctx.metrics.node();
+        node.handoff_count.get_or_create(ctx.metrics.labels()).inc();
+        node.handoff_time
+            .get_or_create(ctx.metrics.labels())
+            .observe(waited.as_secs_f64());
+    }
+    let _ = events
+        .send(HandoffEvent::Done {
+            interval,
+            handed_off,
+        })
+        .await;
+}
+
+async fn push_with_retries(
+    ctx: &Arc<HandoffContext>,
+    sink: &SinkToHandOff,
+    events: &mpsc::Sender<HandoffEvent>,
+) -> Result<DataSegment, String> {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match push_once(ctx, sink).await {
+            Ok((segment, rows)) => {
+                let _ = events
+                    .send(HandoffEvent::Pushed {
+                        interval: segment.interval,
+                        segment: Box::new(segment.clone()),
+                        rows,
+                    })
+                    .await;
+                return Ok(segment);
+            }
+            Err(PushFailure::Fatal(message)) => return Err(message),
+            Err(e) => {
+                ctx.metrics
+                    .node()
+                    .handoff_failed
+                    .get_or_create(ctx.metrics.labels())
+                    .inc();
+                tracing::error!(data_source = %ctx.data_source, segment = %sink.realtime.identifier(), error = %e, retry_in_ms = backoff.as_millis() as u64, "merge/push/publish failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+            }
+        }
+    }
+}
+
+/// Why an attempt failed.
+#[derive(Debug)]
+enum PushFailure {
+    /// Worth another attempt (I/O, the metadata store unreachable, …).
+    Retry(String),
+    /// Retrying cannot help: the node must stop.
+    Fatal(String),
+}
+
+impl std::fmt::Display for PushFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PushFailure::Retry(m) | PushFailure::Fatal(m) => f.write_str(m),
+        }
+    }
+}
+
+/// One attempt: merge, push, publish, record as pushed.
+async fn push_once(
+    ctx: &Arc<HandoffContext>,
+    sink: &SinkToHandOff,
+) -> Result<(DataSegment, u64), PushFailure> {
+    let gone = || PushFailure::Retry("the persist worker is gone".to_string());
+    let started = Instant::now();
+    let (pushed, rows) = {
+        let (ctx, sink) = (ctx.clone(), sink.clone());
+        tokio::task::spawn_blocking(move || merge_and_push(&ctx, &sink))
+            .await
+            .map_err(|e| PushFailure::Retry(e.to_string()))?
+            .map_err(PushFailure::Retry)?
+    };
+    ctx.metrics
+        .node()
+        .merge_time
+        .get_or_create(ctx.metrics.labels())
+        .observe(started.elapsed().as_secs_f64());
+    let _guard = ctx.publish_lock.lock().await;
+    let (reply, state) = oneshot::channel();
+    ctx.persist
+        .send(PersistCommand::Checkpoints(reply))
+        .map_err(|_| gone())?;
+    let state = state.await.map_err(|_| gone())?;
+    if let Some(store) = &ctx.metadata {
+        publish(ctx, store, &pushed, &state).await?;
+    }
+    crate::failpoint::hit("handoff.after_publish");
+    let (reply, done) = oneshot::channel();
+    let command = PersistCommand::MarkPushed {
+        interval: pushed.interval,
+        segment: pushed.clone(),
+        published_checkpoint: state.committed,
+        reply,
+    };
+    ctx.persist.send(command).map_err(|_| gone())?;
+    done.await.map_err(|_| gone())?;
+    tracing::info!(data_source = %ctx.data_source, segment = %pushed.identifier(), rows, size_bytes = pushed.size_bytes, "segment pushed and published");
+    Ok((pushed, rows))
+}
+
+/// Merges the hydrants into `{sink}/merged/` and pushes it; blocking.
+fn merge_and_push(
+    ctx: &HandoffContext,
+    sink: &SinkToHandOff,
+) -> Result<(DataSegment, u64), String> {
+    let sink_dir = super::sink::Sink::dir(&ctx.dir, &sink.realtime.interval);
+    let merged_dir = sink_dir.join("merged");
+    if merged_dir.exists() {
+        std::fs::remove_dir_all(&merged_dir)
+            .map_err(|e| format!("{}: {e}", merged_dir.display()))?;
+    }
+    let inputs = sink
+        .hydrant_dirs
+        .iter()
+        .map(|d| Segment::open(d).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    let merged = merge_segments(
+        &inputs,
+        &ctx.combiners,
+        ctx.rollup,
+        SegmentOutput::Directory(merged_dir.clone()),
+    )
+    .map_err(|e| e.to_string())?;
+    crate::failpoint::hit("handoff.after_merge");
+    let mut template = sink.realtime.clone();
+    template.metrics = ctx.metric_names.clone();
+    template.dimensions = merged.dimensions.clone();
+    let pushed = ctx
+        .deep_storage
+        .push(&merged_dir, &template)
+        .map_err(|e| e.to_string())?;
+    crate::failpoint::hit("handoff.after_push");
+    Ok((pushed.segment, merged.num_rows as u64))
+}
+
+/// Inserts the segment row and, in the same transaction, sets this partition's entry of the
+/// `druid_dataSource` row to `{"writerId", "checkpoint"}`. The entry must be absent or written by
+/// this persisted state (same writer id — e.g. again after a crash between publish and commit
+/// record); an entry of another writer means another node ingests the same partition, which is
+/// fatal — unless this state never published (fresh local state), which takes over with a
+/// warning. Retried when another partition changed the row in between.
+async fn publish(
+    ctx: &HandoffContext,
+    store: &MetadataStore,
+    segment: &DataSegment,
+    state: &CheckpointState,
+) -> Result<(), PushFailure> {
+    let key = ctx.partition.to_string();
+    let retry = |e: crate::storage::metadata::MetadataError| PushFailure::Retry(e.to_string());
+    for _ in 0..10 {
+        let current = store
+            .read_commit_metadata(&ctx.data_source)
+            .await
+            .map_err(retry)?;
+        let ours = current
+            .as_ref()
+            .and_then(|c| c.get("partitions"))
+            .and_then(|p| p.get(&key));
+        let owner = ours.and_then(|o| o.get("writerId")).and_then(Value::as_str);
+        if let Some(owner) = owner
+            && owner != state.writer_id
+        {
+            if state.published.is_some() {
+                return Err(PushFailure::Fatal(format!(
+                    "the metadata store's checkpoint for datasource `{}` partition {} was written by another node (writer {owner}); two nodes must not ingest the same partition",
+                    ctx.data_source, ctx.partition
+                )));
+            }
+            tracing::warn!(data_source = %ctx.data_source, partition = ctx.partition, previous_writer = owner, "taking over a partition checkpoint this node's local state does not know (local state was reset?)");
+        }
+        let mut next = current
+            .clone()
+            .filter(Value::is_object)
+            .unwrap_or_else(|| json!({"type": "rtnode", "partitions": {}}));
+        next["partitions"][&key] =
+            json!({"writerId": state.writer_id, "checkpoint": state.committed});
+        let update = CommitUpdate {
+            data_source: ctx.data_source.clone(),
+            expected_previous: current,
+            new: next,
+        };
+        match store
+            .publish(std::slice::from_ref(segment), Some(update))
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_commit_conflict() => continue,
+            Err(e) => return Err(retry(e)),
+        }
+    }
+    Err(PushFailure::Retry(
+        "the druid_dataSource row kept changing under concurrent publishes".into(),
+    ))
+}
+
+/// Waits for a historical to serve the segment, or for the timeout.
+async fn wait_for_handoff(ctx: &HandoffContext, segment: &DataSegment) -> bool {
+    let notified = ctx.handoff.watch(SegmentDescriptor::of(segment));
+    let outcome = match ctx.handoff_timeout {
+        Some(timeout) => tokio::time::timeout(timeout, notified).await.ok(),
+        None => Some(notified.await),
+    };
+    match outcome {
+        Some(Ok(())) => true,
+        Some(Err(_)) => {
+            tracing::warn!(segment = %segment.identifier(), "handoff notifier stopped; dropping the sink");
+            false
+        }
+        None => {
+            tracing::warn!(segment = %segment.identifier(), timeout_ms = ctx.handoff_timeout.map(|t| t.as_millis() as u64), "handoff did not complete within handoffConditionTimeout; dropping the local copy (the segment is in deep storage and the metadata store)");
+            false
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex as StdMutex;
+
+    use super::*;
+    use crate::announce::ImmediateHandoffNotifier;
+    use crate::metrics::NodeMetrics;
+    use crate::segment::descriptor::ShardSpec;
+
+    /// Records unannounced identifiers.
+    #[derive(Debug, Default)]
+    struct Recorder(StdMutex<Vec<String>>);
+
+    impl Announcer for Recorder {
+        fn announce(&self, _segment: &DataSegment) {}
+        fn unannounce(&self, segment: &DataSegment) {
+            self.0.lock().unwrap().push(segment.identifier());
+        }
+    }
+
+    /// A notifier that never fires (the sender is kept alive).
+    #[derive(Debug, Default)]
+    struct Never(StdMutex<Vec<oneshot::Sender<()>>>);
+
+    impl HandoffNotifier for Never {
+        fn watch(&self, _segment: SegmentDescriptor) -> oneshot::Receiver<()> {
+            let (sender, receiver) = oneshot::channel();
+            self.0.lock().unwrap().push(sender);
+            receiver
+        }
+    }
+
+    fn realtime() -> DataSegment {
+        DataSegment {
+            data_source: "wiki".into(),
+            interval: "2015-09-12T01/2015-09-12T02".parse().unwrap(),
+            version: "2015-09-12T01:00:00.000Z".into(),
+            load_spec: serde_json::Map::new(),
+            dimensions: vec![],
+            metrics: vec!["count".into()],
+            shard_spec: ShardSpec::None,
+            binary_version: None,
+            size_bytes: 0,
+        }
+    }
+
+    /// Runs one already-published sink to the end; returns its `Done` flag, what was
+    /// unannounced, the sink removed from the record, and the metrics text.
+    async fn hand_off(
+        notifier: Arc<dyn HandoffNotifier>,
+        timeout: Option<Duration>,
+    ) -> (bool, Vec<String>, Vec<Interval>, String) {
+        let metrics = NodeMetrics::new();
+        let recorder = Arc::new(Recorder::default());
+        let (persist, commands) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let mut removed = Vec::new();
+            for command in commands {
+                if let PersistCommand::Remove { interval, reply } = command {
+                    removed.push(interval);
+                    let _ = reply.send(());
+                }
+            }
+            removed
+        });
+        let ctx = Arc::new(HandoffContext {
+            data_source: "wiki".into(),
+            partition: 0,
+            dir: PathBuf::from("/nonexistent"),
+            combiners: vec![],
+            metric_names: vec!["count".into()],
+            rollup: true,
+            deep_storage: LocalDeepStorage::new("/nonexistent"),
+            metadata: None,
+            announcer: recorder.clone(),
+            handoff: notifier,
+            handoff_timeout: timeout,
+            persist,
+            publish_lock: Mutex::new(()),
+            metrics: metrics.for_data_source("wiki"),
+        });
+        let mut pushed = realtime();
+        pushed.binary_version = Some(9);
+        let sink = SinkToHandOff {
+            realtime: realtime(),
+            hydrant_dirs: vec![],
+            already_pushed: Some(pushed),
+        };
+        let (events, mut received) = mpsc::channel(4);
+        run(ctx, sink, events).await;
+        let Some(HandoffEvent::Done {
+            interval,
+            handed_off,
+        }) = received.recv().await
+        else {
+            panic!("expected a `Done` event");
+        };
+        assert_eq!(interval, realtime().interval);
+        let removed = worker.join().unwrap();
+        let unannounced = recorder.0.lock().unwrap().clone();
+        (handed_off, unannounced, removed, metrics.encode())
+    }
+
+    #[tokio::test]
+    async fn a_handoff_drops_the_sink_and_counts_its_time() {
+        let (handed_off, unannounced, removed, text) =
+            hand_off(Arc::new(ImmediateHandoffNotifier), None).await;
+        assert!(handed_off);
+        assert_eq!(unannounced, [realtime().identifier()]);
+        assert_eq!(removed, [realtime().interval]);
+        assert!(
+            text.contains("druid_ingest_handoff_count_total{dataSource=\"wiki\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("druid_ingest_handoff_time_count{dataSource=\"wiki\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_timed_out_handoff_drops_the_sink_without_counting() {
+        let (handed_off, unannounced, removed, text) =
+            hand_off(Arc::new(Never::default()), Some(Duration::from_millis(50))).await;
+        assert!(!handed_off);
+        assert_eq!(unannounced, [realtime().identifier()]);
+        assert_eq!(removed, [realtime().interval]);
+        assert!(
+            !text.contains("druid_ingest_handoff_count_total{"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("druid_ingest_handoff_time_count{dataSource=\"wiki\"} 1"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,252 @@
+//! The ingestor: parses each event of a batch, asks the plumber to add it, and counts the
+//! outcome — processed, thrown away (by reason) or unparseable. Counters are kept in plain
+//! integers and published to the metrics once per batch. The fire chief ([`super::chief`])
+//! drives it; tests and benchmarks use it directly.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::parse_errors::{ParseErrorLog, shorten};
+use super::{Outcome, Plumber};
+use crate::firehose::{EventBatch, FirehoseMessage};
+use crate::metrics::DataSourceMetrics;
+use crate::parse::{InputRowParser, LineKind, ParsedRow};
+
+/// Events counted by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestCounts {
+    /// Added to a sink.
+    pub processed: u64,
+    /// Refused as too late.
+    pub thrown_away_late: u64,
+    /// Refused as too early.
+    pub thrown_away_early: u64,
+    /// Outside the `clipped` firehose's interval.
+    pub thrown_away_clipped: u64,
+    /// Failed to parse.
+    pub unparseable: u64,
+}
+
+impl IngestCounts {
+    /// Thrown away for any reason.
+    pub fn thrown_away(&self) -> u64 {
+        self.thrown_away_late + self.thrown_away_early + self.thrown_away_clipped
+    }
+}
+
+/// Why ingestion stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// `reportParseExceptions` is on and an event did not parse.
+    #[error("unparseable event at {position}: {message}; input: {input}")]
+    ParseException {
+        /// Where the event came from.
+        position: String,
+        /// What is wrong.
+        message: String,
+        /// The input, quoted (shortened).
+        input: String,
+    },
+    /// More unparseable events than `maxParseExceptions`.
+    #[error("{count} unparseable events exceed maxParseExceptions {limit}")]
+    TooManyParseExceptions {
+        /// Unparseable events so far.
+        count: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The firehose failed.
+    #[error("firehose failed: {0}")]
+    Firehose(String),
+    /// Persisting failed (after retries); nothing unpersisted was acknowledged.
+    #[error("persist failed: {0}")]
+    Persist(String),
+    /// Publishing a segment failed in a way retrying cannot fix.
+    #[error("{0}")]
+    Publish(String),
+}
+
+/// How the loop ended.
+#[derive(Debug)]
+pub struct ChiefReport {
+    /// Final counts.
+    pub counts: IngestCounts,
+    /// The checkpoint after the last event, when the input ended.
+    pub end_checkpoint: Option<Value>,
+}
+
+/// Parsing and adding events for one fire department.
+#[derive(Debug)]
+pub struct Ingestor {
+    parser: InputRowParser,
+    plumber: Plumber,
+    metrics: DataSourceMetrics,
+    parse_errors: Arc<ParseErrorLog>,
+    report_parse_exceptions: bool,
+    max_parse_exceptions: u64,
+    counts: IngestCounts,
+    last_checkpoint: Option<Value>,
+}
+
+impl Ingestor {
+    /// An ingestor over a parser and a plumber.
+    pub fn new(
+        parser: InputRowParser,
+        plumber: Plumber,
+        metrics: DataSourceMetrics,
+        parse_errors: Arc<ParseErrorLog>,
+        report_parse_exceptions: bool,
+        max_parse_exceptions: u64,
+    ) -> Ingestor {
+        Ingestor {
+            parser,
+            plumber,
+            metrics,
+            parse_errors,
+            report_parse_exceptions,
+            max_parse_exceptions,
+            counts: IngestCounts::default(),
+            last_checkpoint: None,
+        }
+    }
+
+    /// Ingests until the firehose ends or fails, without persisting (tests and tools).
+    pub fn run(
+        &mut self,
+        mut rx: mpsc::Receiver<FirehoseMessage>,
+    ) -> Result<ChiefReport, IngestError> {
+        while let Some(message) = rx.blocking_recv() {
+            match message {
+                FirehoseMessage::Batch(batch) => self.ingest_batch(&batch)?,
+                FirehoseMessage::End(checkpoint) => {
+                    return Ok(ChiefReport {
+                        counts: self.counts,
+                        end_checkpoint: Some(checkpoint),
+                    });
+                }
+                FirehoseMessage::Failed(e) => return Err(IngestError::Firehose(e)),
+                // Nothing is persisted here: dropping the reply tells the firehose that nothing
+                // was committed (see the `firehose` module doc).
+                FirehoseMessage::Flush(reply) => drop(reply),
+            }
+        }
+        Ok(ChiefReport {
+            counts: self.counts,
+            end_checkpoint: None,
+        })
+    }
+
+    /// Parses and adds every event of a batch.
+    pub fn ingest_batch(&mut self, batch: &EventBatch) -> Result<(), IngestError> {
+        let before = self.counts;
+        let now_ms = self.plumber.rejector().now_ms();
+        let mut row = ParsedRow::default();
+        for i in 0..batch.len() {
+            let event = batch.event(i);
+            let parsed = self.parser.parse_bytes(event, &mut row);
+            let result = match parsed {
+                Ok(LineKind::Skipped) => continue,
+                Ok(LineKind::Event)
+                    if batch.clip.is_some_and(|c| !c.contains(row.timestamp_ms)) =>
+                {
+                    self.counts.thrown_away_clipped += 1;
+                    continue;
+                }
+                Ok(LineKind::Event) => self
+                    .plumber
+                    .add(&row, self.parser.schema().dimensions(), now_ms)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match result {
+                Ok(Outcome::Processed) => self.counts.processed += 1,
+                Ok(Outcome::ThrownAway(r)) => match r {
+                    super::rejection::Rejection::Late => self.counts.thrown_away_late += 1,
+                    super::rejection::Rejection::Early => self.counts.thrown_away_early += 1,
+                },
+                Err(message) => self.unparseable(batch, i, message)?,
+            }
+        }
+        self.last_checkpoint = Some(batch.checkpoint.clone());
+        self.publish(before);
+        Ok(())
+    }
+
+    fn unparseable(
+        &mut self,
+        batch: &EventBatch,
+        i: usize,
+        message: String,
+    ) -> Result<(), IngestError> {
+        self.counts.unparseable += 1;
+        let position = batch.describe_position(i);
+        if self.report_parse_exceptions {
+            return Err(IngestError::ParseException {
+                position,
+                message,
+                input: shorten(batch.event(i)),
+            });
+        }
+        self.parse_errors.record(
+            &self.plumber.settings().data_source,
+            position,
+            batch.event(i),
+            message,
+        );
+        if self.counts.unparseable > self.max_parse_exceptions {
+            return Err(IngestError::TooManyParseExceptions {
+                count: self.counts.unparseable,
+                limit: self.max_parse_exceptions,
+            });
+        }
+        Ok(())
+    }
+
+    fn publish(&self, before: IngestCounts) {
+        self.metrics
+            .processed
+            .inc_by(self.counts.processed - before.processed);
+        self.metrics
+            .unparseable
+            .inc_by(self.counts.unparseable - before.unparseable);
+        self.metrics.thrown_away(
+            "late",
+            self.counts.thrown_away_late - before.thrown_away_late,
+        );
+        self.metrics.thrown_away(
+            "early",
+            self.counts.thrown_away_early - before.thrown_away_early,
+        );
+        self.metrics.thrown_away(
+            "outOfInterval",
+            self.counts.thrown_away_clipped - before.thrown_away_clipped,
+        );
+    }
+
+    /// Counts so far.
+    pub fn counts(&self) -> IngestCounts {
+        self.counts
+    }
+
+    /// The plumber.
+    pub fn plumber(&self) -> &Plumber {
+        &self.plumber
+    }
+
+    /// The plumber, mutably.
+    pub fn plumber_mut(&mut self) -> &mut Plumber {
+        &mut self.plumber
+    }
+
+    /// The checkpoint after the last ingested batch.
+    pub fn last_checkpoint(&self) -> Option<&Value> {
+        self.last_checkpoint.as_ref()
+    }
+
+    /// The parser's row layout.
+    pub fn schema(&self) -> &crate::parse::RowSchema {
+        self.parser.schema()
+    }
+}

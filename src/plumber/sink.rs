@@ -1,0 +1,208 @@
+//! A sink: one segment-to-be (an interval, a version and a partition) and its hydrants — the
+//! persisted pieces (mmapped segments), the pieces being persisted, and the current in-memory
+//! index.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use serde_json::Map;
+
+use super::commit::SinkState;
+use crate::index::persist::write_index;
+use crate::index::{Added, IncrementalIndex, IndexSettings, RowError};
+use crate::parse::{DimensionDef, ParsedRow};
+use crate::segment::descriptor::{DataSegment, ShardSpec};
+use crate::segment::error::SegmentError;
+use crate::segment::reader::Segment;
+use crate::segment::writer::{SegmentOutput, WriteOptions};
+use crate::time::Interval;
+
+/// A persisted hydrant.
+#[derive(Debug, Clone)]
+pub struct Hydrant {
+    /// Directory number under the sink.
+    pub number: u32,
+    /// The persist that wrote it.
+    pub generation: u64,
+    /// Rows it holds.
+    pub rows: u64,
+    /// The mmapped segment.
+    pub segment: Arc<Segment>,
+}
+
+/// An index handed to the persist worker and not yet on disk.
+#[derive(Debug, Clone)]
+pub struct InFlight {
+    /// The hydrant number it will get.
+    pub number: u32,
+    /// The frozen index.
+    pub index: Arc<IncrementalIndex>,
+    /// Its in-memory segment for queries, made on first use.
+    pub snapshot: Arc<OnceLock<Arc<Segment>>>,
+    /// The sink interval (the snapshot's interval).
+    pub interval: Interval,
+}
+
+impl InFlight {
+    /// The frozen index as a queryable in-memory segment (made once).
+    pub fn snapshot(&self) -> Result<Arc<Segment>, SegmentError> {
+        if let Some(segment) = self.snapshot.get() {
+            return Ok(segment.clone());
+        }
+        let segment = snapshot_of(&self.index, self.interval)?;
+        Ok(self.snapshot.get_or_init(|| segment).clone())
+    }
+}
+
+/// Writes an index as an uncompressed in-memory segment for queries.
+pub fn snapshot_of(
+    index: &IncrementalIndex,
+    interval: Interval,
+) -> Result<Arc<Segment>, SegmentError> {
+    let written = write_index(
+        index,
+        interval,
+        None,
+        SegmentOutput::Memory,
+        WriteOptions { compress: false },
+    )?;
+    Ok(Arc::new(Segment::from_written(written)?))
+}
+
+/// One segment interval being built.
+#[derive(Debug)]
+pub struct Sink {
+    /// The segment interval.
+    pub interval: Interval,
+    /// The segment version.
+    pub version: String,
+    /// The partition.
+    pub shard_spec: ShardSpec,
+    /// Lifecycle state.
+    pub state: SinkState,
+    /// Persisted hydrants, in number order.
+    pub hydrants: Vec<Hydrant>,
+    /// Hydrants being persisted.
+    pub in_flight: Vec<InFlight>,
+    /// The current in-memory index (the last hydrant).
+    pub current: IncrementalIndex,
+    /// Number the next hydrant gets.
+    pub next_hydrant: u32,
+    /// The published segment, once pushed.
+    pub pushed: Option<DataSegment>,
+    /// True while a merge/push/handoff task owns the sink.
+    pub handing_off: bool,
+    /// Snapshot of the current index for queries, with the index version it shows.
+    current_snapshot: Option<(u64, Arc<Segment>)>,
+}
+
+impl Sink {
+    /// A sink with an empty index.
+    pub fn new(
+        interval: Interval,
+        version: String,
+        shard_spec: ShardSpec,
+        settings: &IndexSettings,
+    ) -> Sink {
+        Sink {
+            interval,
+            version,
+            shard_spec,
+            state: SinkState::Open,
+            hydrants: Vec::new(),
+            in_flight: Vec::new(),
+            current: IncrementalIndex::new(settings, interval.start_ms),
+            next_hydrant: 0,
+            pushed: None,
+            handing_off: false,
+            current_snapshot: None,
+        }
+    }
+
+    /// Adds an event to the current index.
+    pub fn add(&mut self, row: &ParsedRow<'_>, dims: &[DimensionDef]) -> Result<Added, RowError> {
+        self.current.add(row, dims)
+    }
+
+    /// Rows held in memory (current index only).
+    pub fn rows_in_memory(&self) -> usize {
+        self.current.num_rows()
+    }
+
+    /// Bytes held in memory: the current index and those waiting to be persisted.
+    pub fn bytes_in_memory(&self) -> usize {
+        self.current.estimated_bytes()
+            + self
+                .in_flight
+                .iter()
+                .map(|f| f.index.estimated_bytes())
+                .sum::<usize>()
+    }
+
+    /// Swaps a non-empty current index out for persisting; returns it with its hydrant number.
+    pub fn swap(&mut self, settings: &IndexSettings) -> Option<InFlight> {
+        if self.current.is_empty() {
+            return None;
+        }
+        let fresh = IncrementalIndex::new(settings, self.interval.start_ms);
+        let index = Arc::new(std::mem::replace(&mut self.current, fresh));
+        let flight = InFlight {
+            number: self.next_hydrant,
+            index,
+            snapshot: Arc::new(OnceLock::new()),
+            interval: self.interval,
+        };
+        self.next_hydrant += 1;
+        self.in_flight.push(flight.clone());
+        Some(flight)
+    }
+
+    /// Replaces an in-flight index by its persisted hydrant.
+    pub fn persisted(&mut self, hydrant: Hydrant) {
+        self.in_flight.retain(|f| f.number != hydrant.number);
+        let at = self.hydrants.partition_point(|h| h.number < hydrant.number);
+        self.hydrants.insert(at, hydrant);
+    }
+
+    /// The current index as a queryable segment, cached until the index changes; `None` when
+    /// it is empty.
+    pub fn current_snapshot(&mut self) -> Result<Option<Arc<Segment>>, SegmentError> {
+        if self.current.is_empty() {
+            return Ok(None);
+        }
+        let version = self.current.version();
+        if let Some((cached, segment)) = &self.current_snapshot
+            && *cached == version
+        {
+            return Ok(Some(segment.clone()));
+        }
+        let segment = snapshot_of(&self.current, self.interval)?;
+        self.current_snapshot = Some((version, segment.clone()));
+        Ok(Some(segment))
+    }
+
+    /// Rows in persisted hydrants.
+    pub fn persisted_rows(&self) -> u64 {
+        self.hydrants.iter().map(|h| h.rows).sum()
+    }
+
+    /// The segment as announced while realtime: empty load spec and dimensions, size 0.
+    pub fn realtime_segment(&self, data_source: &str, metrics: &[String]) -> DataSegment {
+        DataSegment {
+            data_source: data_source.to_string(),
+            interval: self.interval,
+            version: self.version.clone(),
+            load_spec: Map::new(),
+            dimensions: Vec::new(),
+            metrics: metrics.to_vec(),
+            shard_spec: self.shard_spec.clone(),
+            binary_version: None,
+            size_bytes: 0,
+        }
+    }
+
+    /// The sink's directory under a fire department's persist directory.
+    pub fn dir(base: &Path, interval: &Interval) -> PathBuf {
+        base.join(interval.to_path_component())
+    }
+}
