@@ -1,0 +1,177 @@
+//! The `rtnode` binary: exit codes, stdout/stderr discipline and the summary line.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+
+fn rtnode(args: &[&str], cwd: &Path) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    if args.first() == Some(&"run") {
+        all.extend(["-D", "druid.plaintextPort=0"]);
+    }
+    Command::new(env!("CARGO_BIN_EXE_rtnode"))
+        .args(&all)
+        .current_dir(cwd)
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap()
+}
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn spec_file(dir: &Path, base_dir: &Path, tuning: Value) -> PathBuf {
+    let spec = json!([{
+        "dataSchema": {
+            "dataSource": "cli",
+            "parser": {"type": "string", "parseSpec": {"format": "json", "timestampSpec": {"column": "ts"}, "dimensionsSpec": {"dimensions": ["page"]}}},
+            "metricsSpec": [{"type": "count", "name": "count"}],
+            "granularitySpec": {"segmentGranularity": "HOUR", "queryGranularity": "NONE"}
+        },
+        "ioConfig": {"type": "realtime", "firehose": {"type": "local", "baseDir": base_dir.display().to_string(), "filter": "*.json"}},
+        "tuningConfig": tuning
+    }]);
+    let path = dir.join("spec.json");
+    std::fs::write(&path, spec.to_string()).unwrap();
+    path
+}
+
+#[test]
+fn validate_prints_the_resolved_spec() {
+    let out = rtnode(
+        &["validate", "--spec", "specs/wikipedia-local.json"],
+        &repo(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(resolved[0]["tuningConfig"]["maxPendingPersists"], 0);
+    assert_eq!(
+        resolved[0]["tuningConfig"]["indexSpec"]["bitmap"]["type"],
+        "roaring"
+    );
+    assert_eq!(
+        resolved[0]["dataSchema"]["granularitySpec"]["queryGranularity"],
+        "MINUTE"
+    );
+}
+
+#[test]
+fn validate_refuses_with_the_json_path_and_exit_code_1() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = spec_file(tmp.path(), tmp.path(), json!({"maxRowsInMemory": "lots"}));
+    let out = rtnode(&["validate", "--spec", path.to_str().unwrap()], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("$[0].tuningConfig.maxRowsInMemory"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn run_exit_when_done_prints_the_summary_as_the_last_stdout_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("in");
+    std::fs::create_dir(&data).unwrap();
+    let lines = [
+        "{\"ts\":\"2015-09-12T00:00:00Z\",\"page\":\"a\"}",
+        "{broken",
+        "{\"ts\":\"2015-09-12T01:00:00Z\",\"page\":\"b\"}",
+    ];
+    std::fs::write(data.join("a.json"), lines.join("\n")).unwrap();
+    let path = spec_file(
+        tmp.path(),
+        &data,
+        json!({"rejectionPolicy": {"type": "none"}}),
+    );
+    let out = rtnode(
+        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let ds = &last["dataSources"][0];
+    assert_eq!(
+        (
+            ds["dataSource"].as_str(),
+            ds["processed"].as_u64(),
+            ds["unparseable"].as_u64()
+        ),
+        (Some("cli"), Some(2), Some(1))
+    );
+    assert_eq!(ds["thrownAway"], 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unparseable event skipped"),
+        "parse errors are logged to stderr"
+    );
+}
+
+#[test]
+fn report_parse_exceptions_stops_with_the_input_quoted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("in");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(
+        data.join("a.json"),
+        "{\"ts\":\"2015-09-12T00:00:00Z\"}\n{\"ts\":\"never\",\"page\":\"boom\"}\n",
+    )
+    .unwrap();
+    let path = spec_file(
+        tmp.path(),
+        &data,
+        json!({"rejectionPolicy": {"type": "none"}, "reportParseExceptions": true}),
+    );
+    let out = rtnode(
+        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(r#"{"ts":"never","page":"boom"}"#) && stderr.contains("a.json:2"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn dump_segment_prints_druid_rows() {
+    let path = repo().join("../shared/druid/segments/druid-indexing-hadoop-test-segment/index.zip");
+    let out = rtnode(&["dump-segment", path.to_str().unwrap()], &repo());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1]["host"], "b.example.com");
+    assert_eq!(rows[1]["visited_sum"], 150);
+    let out = rtnode(
+        &["dump-segment", "--metadata", path.to_str().unwrap()],
+        &repo(),
+    );
+    let meta: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(meta["numRows"], 3);
+    assert_eq!(meta["columns"]["host"]["cardinality"], 3);
+    let damaged =
+        repo().join("../shared/druid/segments/druid-v9SegmentPersistDir-segmentWithDamagedFile");
+    let out = rtnode(&["dump-segment", damaged.to_str().unwrap()], &repo());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("count"));
+}

@@ -1,0 +1,99 @@
+//! Shared helpers of the integration tests: paths into ../shared, spec building, in-process
+//! ingestion through the real parser, plumber and local firehose.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rtnode::config::{self, FireDepartment};
+use rtnode::firehose::local::LocalFirehose;
+use rtnode::firehose::{self, FirehoseMessage};
+use rtnode::metrics::NodeMetrics;
+use rtnode::parse::InputRowParser;
+use rtnode::plumber::clock::ManualClock;
+use rtnode::plumber::ingest::{ChiefReport, Ingestor};
+use rtnode::plumber::parse_errors::ParseErrorLog;
+use rtnode::plumber::{Plumber, PlumberSettings};
+use serde_json::Value;
+
+/// A path under `../shared` (the read-only Druid fixtures).
+pub fn shared(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared")
+        .join(path)
+}
+
+/// A one-department spec reading `base_dir`/`filter` with the given data schema pieces.
+pub fn local_spec(
+    base_dir: &Path,
+    filter: &str,
+    data_schema: Value,
+    tuning: Value,
+) -> FireDepartment {
+    let mut tuning = tuning;
+    if tuning.get("rejectionPolicy").is_none() {
+        tuning["rejectionPolicy"] = serde_json::json!({"type": "none"});
+    }
+    let spec = serde_json::json!([{
+        "dataSchema": data_schema,
+        "ioConfig": {"type": "realtime", "firehose": {"type": "local", "baseDir": base_dir.display().to_string(), "filter": filter}},
+        "tuningConfig": tuning,
+    }]);
+    config::load_spec_str(&spec.to_string())
+        .unwrap_or_else(|e| panic!("{e}"))
+        .remove(0)
+}
+
+/// Ingests a department's local firehose to its end, in process; returns the chief (holding the
+/// plumber and its sinks) and the report.
+pub fn ingest(department: &FireDepartment, now_ms: i64) -> (Ingestor, ChiefReport) {
+    let parser = InputRowParser::new(department).unwrap();
+    let clock = Arc::new(ManualClock::new(now_ms));
+    let settings = PlumberSettings::from_spec(department, parser.schema(), now_ms);
+    let plumber = Plumber::new(settings, department, clock);
+    let metrics = NodeMetrics::new().for_data_source(&department.data_schema.data_source);
+    let tuning = &department.tuning_config;
+    let mut chief = Ingestor::new(
+        parser,
+        plumber,
+        metrics,
+        Arc::new(ParseErrorLog::new(100)),
+        tuning.report_parse_exceptions,
+        tuning.max_parse_exceptions,
+    );
+    let (tx, rx) = firehose::channel();
+    let rtnode::config::FirehoseSpec::Local(local) = &department.io_config.firehose else {
+        panic!("local firehose expected")
+    };
+    let handle = LocalFirehose::new(local, false)
+        .unwrap()
+        .spawn(None, tx)
+        .unwrap();
+    let report = chief.run(rx).unwrap();
+    handle.join().unwrap();
+    (chief, report)
+}
+
+/// Feeds raw lines straight into a chief (no firehose thread).
+pub fn feed_lines(chief: &mut Ingestor, lines: &[String]) {
+    let mut batch = rtnode::firehose::EventBatch::default();
+    for line in lines {
+        let start = batch.data.len() as u32;
+        batch.data.extend_from_slice(line.as_bytes());
+        batch.spans.push((start, batch.data.len() as u32));
+    }
+    chief.ingest_batch(&batch).unwrap();
+    let _ = FirehoseMessage::End(Value::Null);
+}
+
+/// Reads a gzipped JSON-lines file into values.
+pub fn read_json_lines_gz(path: &Path) -> Vec<Value> {
+    use std::io::BufRead;
+    let file = std::fs::File::open(path).unwrap();
+    let reader = std::io::BufReader::new(flate2::read::MultiGzDecoder::new(file));
+    reader
+        .lines()
+        .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
+        .collect()
+}

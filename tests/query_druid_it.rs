@@ -1,0 +1,147 @@
+//! Druid's own integration queries (`../shared/druid/it`) against segments ingested from the
+//! same folder through the real ingest path, queried over HTTP: every expected result must match.
+
+mod query_support;
+
+use query_support::{app, ingest_segments, json_matches, load_queries, query, shared, to_segments};
+use serde_json::{Value, json};
+
+const SKETCH_TYPES: [&str; 3] = ["thetaSketch", "quantilesDoublesSketch", "HLLSketchBuild"];
+
+/// `wikipedia_index_task.json`'s dataSchema without the sketch metrics.
+fn wikipedia_index_schema(data_source: &str) -> Value {
+    let text = std::fs::read_to_string(shared("druid/it/wikipedia_index_task.json"))
+        .unwrap()
+        .replace("%%DATASOURCE%%", data_source)
+        .replace("%%SEGMENT_AVAIL_TIMEOUT_MILLIS%%", "0");
+    let task: Value = serde_json::from_str(&text).unwrap();
+    let mut schema = task["spec"]["dataSchema"].clone();
+    let metrics: Vec<Value> = schema["metricsSpec"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !SKETCH_TYPES.contains(&m["type"].as_str().unwrap()))
+        .cloned()
+        .collect();
+    schema["metricsSpec"] = Value::Array(metrics);
+    schema
+}
+
+/// `wikipedia_union_index_task.json`'s dataSchema, reading JSON lines (the task's events are
+/// posted as JSON maps to its receiver firehose).
+fn union_schema(data_source: &str) -> Value {
+    let text = std::fs::read_to_string(shared("druid/it/wikipedia_union_index_task.json"))
+        .unwrap()
+        .replace("%%DATASOURCE%%", data_source);
+    let task: Value = serde_json::from_str(&text).unwrap();
+    let mut schema = task["spec"]["dataSchema"].clone();
+    let parse_spec = &schema["parser"]["parseSpec"];
+    schema["parser"] = json!({
+        "type": "string",
+        "parseSpec": {
+            "format": "json",
+            "timestampSpec": parse_spec["timestampSpec"],
+            "dimensionsSpec": parse_spec["dimensionsSpec"],
+        }
+    });
+    schema
+}
+
+async fn check_queries(app: &axum::Router, queries: &[Value]) -> usize {
+    let mut checked = 0;
+    for case in queries {
+        let description = case["description"].as_str().unwrap_or("(no description)");
+        let aggs = case["query"]["aggregations"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let sketch = aggs.iter().find_map(|a| {
+            let t = a["type"].as_str().unwrap_or("");
+            ["HLLSketchMerge", "thetaSketch", "quantilesDoublesSketch"]
+                .contains(&t)
+                .then_some(t)
+        });
+        let (status, body) = query(app, &case["query"]).await;
+        if let Some(kind) = sketch {
+            assert_eq!(status, 400, "{description}: {body}");
+            let message = body["errorMessage"].as_str().unwrap();
+            assert!(
+                message.contains(kind),
+                "{description}: `{message}` does not name `{kind}`"
+            );
+            assert_eq!(body["error"], "Unsupported operation");
+            continue;
+        }
+        assert_eq!(status, 200, "{description}: {body}");
+        if let Err(diff) = json_matches(&case["expectedResults"], &body, "$") {
+            panic!(
+                "{description}: {diff}\nexpected {}\nactual   {body}",
+                case["expectedResults"]
+            );
+        }
+        checked += 1;
+    }
+    checked
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn wikipedia_index_queries_match_druid() {
+    let data_source = "wikipedia_index_test";
+    let base = shared("druid/it");
+    let mut hydrants = Vec::new();
+    for file in [
+        "wikipedia_index_data1.json",
+        "wikipedia_index_data2.json",
+        "wikipedia_index_data3.json",
+    ] {
+        hydrants.extend(ingest_segments(
+            &base,
+            file,
+            wikipedia_index_schema(data_source),
+            None,
+        ));
+    }
+    let segments = to_segments(data_source, hydrants);
+    assert_eq!(segments.len(), 2, "one segment per day");
+    assert!(
+        segments.iter().all(|s| s.hydrants.len() >= 2),
+        "days split over hydrants"
+    );
+    let app = app(segments);
+    let queries = load_queries("druid/it/wikipedia_index_queries.json", data_source);
+    assert_eq!(runtime().block_on(check_queries(&app, &queries)), 3);
+}
+
+#[test]
+fn union_queries_match_druid() {
+    let base = shared("druid/it/union_query");
+    let prefix = "wikipedia_index_test";
+    let dir = tempfile::tempdir().unwrap();
+    let mut segments = Vec::new();
+    for i in 0..3 {
+        let data_source = format!("{prefix}{i}");
+        let sub = dir.path().join(&data_source);
+        std::fs::create_dir_all(&sub).unwrap();
+        let hydrants = ingest_segments(
+            &base,
+            "wikipedia_index_data.json",
+            union_schema(&data_source),
+            Some(&sub),
+        );
+        segments.extend(to_segments(&data_source, hydrants));
+    }
+    let app = app(segments);
+    let queries = load_queries("druid/it/union_queries.json", prefix);
+    assert_eq!(
+        runtime().block_on(check_queries(&app, &queries)),
+        queries.len()
+    );
+}

@@ -1,0 +1,252 @@
+//! Merge tests: any split of rows into pieces merges into the same segment as writing all rows at
+//! once (with rollup), plus dictionary remapping, metadata merging and missing columns.
+
+mod common;
+
+use std::cmp::Ordering;
+
+use common::{TestRow, WORDS, read, write};
+use proptest::prelude::*;
+use rtnode::segment::merge::{MetricCombiner, merge_segments};
+use rtnode::segment::string_column::java_opt_cmp;
+use rtnode::segment::{Segment, SegmentOutput, WriteOptions};
+
+fn combiners() -> Vec<(String, MetricCombiner)> {
+    vec![
+        ("count".into(), MetricCombiner::LongSum),
+        ("sum_f".into(), MetricCombiner::FloatSum),
+        ("sum_d".into(), MetricCombiner::DoubleSum),
+        ("blob".into(), MetricCombiner::HyperUnique),
+    ]
+}
+
+/// Druid's row order over test rows (dictionary order of values, arrays by length first).
+fn row_order(a: &TestRow, b: &TestRow) -> Ordering {
+    let tags = |x: &TestRow, y: &TestRow| {
+        x.tags.len().cmp(&y.tags.len()).then_with(|| {
+            x.tags
+                .iter()
+                .zip(&y.tags)
+                .map(|(p, q)| java_opt_cmp(p.as_deref(), q.as_deref()))
+                .find(|o| o.is_ne())
+                .unwrap_or(Ordering::Equal)
+        })
+    };
+    a.time_ms
+        .cmp(&b.time_ms)
+        .then_with(|| java_opt_cmp(a.page.as_deref(), b.page.as_deref()))
+        .then_with(|| tags(a, b))
+        .then_with(|| a.n.cmp(&b.n))
+        .then_with(|| a.ratio.total_cmp(&b.ratio))
+}
+
+fn rolled_up(sorted: &[TestRow]) -> Vec<TestRow> {
+    let mut out: Vec<TestRow> = Vec::new();
+    for row in sorted {
+        match out.last_mut() {
+            Some(last) if row_order(last, row).is_eq() => {
+                last.count += row.count;
+                last.sum_f += row.sum_f;
+                last.sum_d += row.sum_d;
+            }
+            _ => out.push(row.clone()),
+        }
+    }
+    out
+}
+
+fn row_strategy() -> impl Strategy<Value = TestRow> {
+    let word = (0..5usize).prop_map(|i| {
+        if i == 0 {
+            None
+        } else {
+            Some(WORDS[i + 1].to_string())
+        }
+    });
+    let tag = (2..5usize).prop_map(|i| Some(WORDS[i + 1].to_string()));
+    (
+        0..3i64,
+        word,
+        prop::collection::vec(tag, 0..3),
+        0..2i64,
+        0..2u8,
+        1..4i64,
+        0..8u8,
+        0..8u8,
+    )
+        .prop_map(|(t, page, mut tags, n, ratio, count, f, d)| {
+            tags.sort_by(|a, b| java_opt_cmp(a.as_deref(), b.as_deref()));
+            TestRow {
+                time_ms: 1_600_000_000_000 + t * 60_000,
+                page,
+                tags,
+                empty: None,
+                n,
+                ratio: ratio as f64 / 4.0,
+                count,
+                sum_f: f as f32,
+                sum_d: d as f64 * 0.25,
+                blob: Vec::new(),
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn merging_any_split_equals_writing_everything_at_once(
+        mut rows in prop::collection::vec(row_strategy(), 1..120),
+        pieces in 1..=8usize,
+        assignment in prop::collection::vec(0..8usize, 120),
+    ) {
+        rows.sort_by(row_order);
+        let mut split: Vec<Vec<TestRow>> = vec![Vec::new(); pieces];
+        for (row, piece) in rows.iter().zip(&assignment) {
+            split[piece % pieces].push(row.clone());
+        }
+        let inputs: Vec<Segment> = split
+            .iter()
+            .map(|piece| Segment::from_written(write(piece, SegmentOutput::Memory, WriteOptions::default())).unwrap())
+            .collect();
+        let merged = Segment::from_written(merge_segments(&inputs, &combiners(), true, SegmentOutput::Memory).unwrap()).unwrap();
+        let expected = rolled_up(&rows);
+        let at_once = Segment::from_written(write(&expected, SegmentOutput::Memory, WriteOptions::default())).unwrap();
+        prop_assert_eq!(read(&merged), read(&at_once));
+        prop_assert_eq!(read(&merged), expected);
+    }
+}
+
+#[test]
+fn merge_without_rollup_keeps_every_row_and_complex_bytes() {
+    let mut rows = common::generate(30_000, 50, 9);
+    rows.sort_by(row_order);
+    let split = |modulo: usize| -> Vec<TestRow> {
+        rows.iter()
+            .enumerate()
+            .filter(|(i, _)| i % 3 == modulo)
+            .map(|(_, r)| r.clone())
+            .collect()
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let inputs: Vec<Segment> = (0..3)
+        .map(|m| {
+            Segment::from_written(write(
+                &split(m),
+                SegmentOutput::Directory(tmp.path().join(format!("p{m}"))),
+                WriteOptions::default(),
+            ))
+            .unwrap()
+        })
+        .collect();
+    let written = merge_segments(
+        &inputs,
+        &combiners(),
+        false,
+        SegmentOutput::Directory(tmp.path().join("merged")),
+    )
+    .unwrap();
+    assert_eq!(written.num_rows, 30_000);
+    let merged = Segment::from_written(written).unwrap();
+    let merged_rows = read(&merged);
+    // Equal keys keep input order, which may differ from the generated order: compare as sorted
+    // multisets of rows per key.
+    assert_eq!(merged_rows.len(), rows.len());
+    for window in merged_rows.windows(2) {
+        assert!(row_order(&window[0], &window[1]).is_le());
+    }
+    let key = |r: &TestRow| format!("{r:?}");
+    let mut a: Vec<String> = merged_rows.iter().map(key).collect();
+    let mut b: Vec<String> = rows.iter().map(key).collect();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b);
+}
+
+#[test]
+fn merge_fills_missing_dimensions_with_null_and_merges_metadata() {
+    use rtnode::segment::{
+        Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
+        RowRef, SegmentSchema, SegmentWriter,
+    };
+    let make = |dims: &[&str], values: &[&str], container_key: &str| {
+        let mut metadata = rtnode::segment::Metadata::default();
+        metadata.container.insert(container_key.into(), "x".into());
+        metadata.rollup = Some(true);
+        let schema = SegmentSchema {
+            interval: rtnode::time::Interval::new(0, 100),
+            dimensions: dims
+                .iter()
+                .map(|d| DimensionSchema {
+                    name: d.to_string(),
+                    kind: DimensionKind::String,
+                    has_multiple_values: false,
+                })
+                .collect(),
+            metrics: vec![MetricSchema {
+                name: "count".into(),
+                kind: MetricKind::Long,
+            }],
+            metadata: Some(metadata),
+        };
+        let dictionaries = values
+            .iter()
+            .map(|v| Some(Dictionary(vec![Some(v.to_string())])))
+            .collect();
+        let mut writer = SegmentWriter::new(
+            schema,
+            dictionaries,
+            SegmentOutput::Memory,
+            WriteOptions::default(),
+        )
+        .unwrap();
+        let dim_cells: Vec<DimCell> = values.iter().map(|_| DimCell::Ids(&[0])).collect();
+        writer
+            .add_row(RowRef {
+                time_ms: 10,
+                dims: &dim_cells,
+                metrics: &[MetricCell::Long(2)],
+            })
+            .unwrap();
+        Segment::from_written(writer.finish().unwrap()).unwrap()
+    };
+    let a = make(&["x"], &["ax"], "a");
+    let b = make(&["x", "y"], &["bx", "by"], "b");
+    let merged = merge_segments(
+        &[a, b],
+        &[("count".into(), MetricCombiner::LongSum)],
+        true,
+        SegmentOutput::Memory,
+    )
+    .unwrap();
+    let merged = Segment::from_written(merged).unwrap();
+    assert_eq!(merged.dimension_names(), ["x", "y"]);
+    let mut out = Vec::new();
+    rtnode::segment::dump::write_rows(&merged, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "{\"__time\":10,\"x\":\"ax\",\"y\":null,\"count\":2}\n{\"__time\":10,\"x\":\"bx\",\"y\":\"by\",\"count\":2}\n"
+    );
+    let metadata = merged.metadata().unwrap();
+    assert_eq!((metadata.container.len(), metadata.rollup), (2, Some(true)));
+    let incompatible = merge_segments(
+        &[
+            make(&["x", "y"], &["1", "2"], "a"),
+            make(&["y", "x"], &["1", "2"], "b"),
+        ],
+        &[("count".into(), MetricCombiner::LongSum)],
+        true,
+        SegmentOutput::Memory,
+    );
+    assert!(incompatible.is_err());
+    assert!(
+        merge_segments(
+            &[make(&["x"], &["1"], "a")],
+            &[],
+            true,
+            SegmentOutput::Memory
+        )
+        .is_err(),
+        "missing combiner"
+    );
+}
