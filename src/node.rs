@@ -127,11 +127,34 @@ pub async fn run_async(
     options: &RunOptions,
     metrics: &NodeMetrics,
 ) -> Result<Vec<DepartmentSummary>, NodeError> {
+    run_node(departments, properties, options, metrics, None).await
+}
+
+/// [`run_async`], serving HTTP on `listener` instead of binding `druid.plaintextPort`: an
+/// in-process caller binds port 0 itself and so knows where the node listens.
+pub async fn run_async_on(
+    listener: tokio::net::TcpListener,
+    departments: Vec<FireDepartment>,
+    properties: &RuntimeProperties,
+    options: &RunOptions,
+    metrics: &NodeMetrics,
+) -> Result<Vec<DepartmentSummary>, NodeError> {
+    run_node(departments, properties, options, metrics, Some(listener)).await
+}
+
+async fn run_node(
+    departments: Vec<FireDepartment>,
+    properties: &RuntimeProperties,
+    options: &RunOptions,
+    metrics: &NodeMetrics,
+    listener: Option<tokio::net::TcpListener>,
+) -> Result<Vec<DepartmentSummary>, NodeError> {
     let node_announcer =
         NodeAnnouncer::from_properties(properties).map_err(|e| NodeError::Setup(e.to_string()))?;
     let result = match services(properties, &node_announcer, metrics, options).await {
         Ok(services) => {
-            let result = run_departments(departments, &services, options, properties).await;
+            let result =
+                run_departments(departments, &services, options, properties, listener).await;
             if let Some(store) = &services.metadata {
                 store.close().await;
             }
@@ -177,6 +200,7 @@ async fn run_departments(
     services: &Arc<Services>,
     options: &RunOptions,
     properties: &RuntimeProperties,
+    listener: Option<tokio::net::TcpListener>,
 ) -> Result<Vec<DepartmentSummary>, NodeError> {
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let shutdown_tx = Arc::new(shutdown_tx);
@@ -198,7 +222,7 @@ async fn run_departments(
             shutdown_rx.clone(),
         )?);
     }
-    let server = start_server(properties, services, &chiefs, shutdown_rx.clone()).await?;
+    let server = start_server(properties, services, &chiefs, shutdown_rx.clone(), listener).await?;
     let mut summaries = Vec::new();
     for StartedChief {
         data_source,
@@ -229,27 +253,33 @@ async fn run_departments(
 /// How long a fire chief may go without a loop turn before `/status/health` says false.
 const WEDGED_AFTER_MS: i64 = 60_000;
 
-/// Serves queries, status, metrics and the receiver firehose on `druid.plaintextPort` (or
-/// `druid.port`, default 8084; 0 picks a free port) until shutdown.
+/// Serves queries, status, metrics and the receiver firehose on `listener`, else on
+/// `druid.plaintextPort` (or `druid.port`, default 8084; 0 picks a free port) until shutdown.
 async fn start_server(
     properties: &RuntimeProperties,
     services: &Arc<Services>,
     chiefs: &[StartedChief],
     mut shutdown: watch::Receiver<bool>,
+    listener: Option<tokio::net::TcpListener>,
 ) -> Result<tokio::task::JoinHandle<()>, NodeError> {
     let setup = |e: &dyn std::fmt::Display| NodeError::Setup(format!("HTTP server: {e}"));
-    let port = match properties
-        .get_u64("druid.plaintextPort")
-        .map_err(|e| setup(&e))?
-    {
-        Some(port) => port,
-        None => properties
-            .get_u64_or("druid.port", 8084)
-            .map_err(|e| setup(&e))?,
+    let listener = match listener {
+        Some(listener) => listener,
+        None => {
+            let port = match properties
+                .get_u64("druid.plaintextPort")
+                .map_err(|e| setup(&e))?
+            {
+                Some(port) => port,
+                None => properties
+                    .get_u64_or("druid.port", 8084)
+                    .map_err(|e| setup(&e))?,
+            };
+            tokio::net::TcpListener::bind(("0.0.0.0", port as u16))
+                .await
+                .map_err(|e| setup(&format!("cannot listen on port {port}: {e}")))?
+        }
     };
-    let listener = tokio::net::TcpListener::bind(("0.0.0.0", port as u16))
-        .await
-        .map_err(|e| setup(&format!("cannot listen on port {port}: {e}")))?;
     let address = listener.local_addr().map_err(|e| setup(&e))?;
     tracing::info!(%address, "serving queries, status and metrics over HTTP");
     let heartbeats: Vec<_> = chiefs.iter().map(|c| c.heartbeat.clone()).collect();
