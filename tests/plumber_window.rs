@@ -50,7 +50,7 @@ struct TestNode {
     metrics: NodeMetrics,
     url: String,
     http: reqwest::Client,
-    _stop: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
     node: Option<JoinHandle<Result<Vec<DepartmentSummary>, NodeError>>>,
     store: Option<MetadataStore>,
 }
@@ -60,6 +60,15 @@ impl TestNode {
     /// `exit_when_done` (the node stops once the receiver's input ended and every sink is
     /// handed off), handoff `none`.
     async fn start(now_ms: i64, spec_for: impl FnOnce(&Path) -> Value) -> TestNode {
+        TestNode::start_with(now_ms, true, spec_for).await
+    }
+
+    /// [`TestNode::start`], choosing `exit_when_done`: without it the node runs until stopped.
+    async fn start_with(
+        now_ms: i64,
+        exit_when_done: bool,
+        spec_for: impl FnOnce(&Path) -> Value,
+    ) -> TestNode {
         let dir = tempfile::tempdir().unwrap();
         let spec = spec_for(dir.path());
         let departments = rtnode::config::load_spec_str(&spec.to_string())
@@ -81,7 +90,7 @@ impl TestNode {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let options = RunOptions {
-            exit_when_done: true,
+            exit_when_done,
             clock: Some(Arc::new(clock.clone())),
             stop: Some(stop_rx),
         };
@@ -96,7 +105,7 @@ impl TestNode {
             metrics,
             url,
             http: reqwest::Client::new(),
-            _stop: stop_tx,
+            stop: stop_tx,
             node: Some(node),
             store: None,
         };
@@ -249,6 +258,18 @@ impl TestNode {
     /// Ends the receiver's input (Druid's `finishJob` follows: every sink is pushed) and waits
     /// for the node to stop.
     async fn end_input(&mut self) -> Vec<DepartmentSummary> {
+        self.shut_receiver().await;
+        self.wait_stopped().await
+    }
+
+    /// Stops the node (graceful: persist and commit) and waits for it.
+    async fn stop(&mut self) -> Vec<DepartmentSummary> {
+        self.stop.send(true).unwrap();
+        self.wait_stopped().await
+    }
+
+    /// Ends the receiver's input.
+    async fn shut_receiver(&self) {
         let response = self
             .http
             .post(format!(
@@ -259,10 +280,13 @@ impl TestNode {
             .await
             .unwrap();
         assert_eq!(response.status().as_u16(), 200);
+    }
+
+    async fn wait_stopped(&mut self) -> Vec<DepartmentSummary> {
         let node = self.node.take().expect("running");
         tokio::time::timeout(WAIT, node)
             .await
-            .expect("the node stops once its input ended and every sink is handed off")
+            .expect("the node stops")
             .unwrap()
             .unwrap_or_else(|e| panic!("node failed: {e}"))
     }
@@ -528,6 +552,34 @@ async fn none_rejects_nothing_and_pushes_only_when_the_input_ends() {
     assert_eq!(published.len(), 4);
     assert!(published.iter().all(|s| pushed_rows(s) == 1));
     assert_eq!(node.descriptors().len(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_the_input_pushes_every_sink_also_when_the_node_keeps_running() {
+    // Reference §2.1: when the firehose is exhausted the chief calls `finishJob`, which pushes
+    // every sink whatever the policy; the node itself keeps serving (no `--exit-when-done`).
+    let now = ms("2024-06-01T10:30:00Z");
+    let mut node = TestNode::start_with(now, false, |d| window_spec("kept", "none", d)).await;
+    node.push(&[event(now - DAY, "old"), event(now, "now")])
+        .await;
+    node.wait_ingested(2).await;
+    tokio::time::sleep(SETTLE).await;
+    node.assert_nothing_pushed().await;
+    node.shut_receiver().await;
+    let published = node.wait_published(2).await;
+    assert!(published.iter().all(|s| pushed_rows(s) == 1));
+    wait_until("2 handoffs", || node.handoffs() >= 2).await;
+    // Still running and serving: the sinks were handed off, so the node holds no rows.
+    let (status, _) = node.get("/status/health").await;
+    assert_eq!(status, 200);
+    assert_eq!(node.pages().await, pages(&[]));
+    let summaries = node.stop().await;
+    let summary = summary_of(&summaries);
+    assert_eq!(
+        (&summary["processed"], &summary["rowsInMemory"]),
+        (&json!(2), &json!(0))
+    );
+    assert_eq!(summary["segments"].as_array().unwrap().len(), 2);
 }
 
 async fn wait_until_async<F: std::future::Future<Output = bool>>(mut done: impl FnMut() -> F) {

@@ -213,17 +213,17 @@ impl FireChief {
             Some(FirehoseMessage::End(checkpoint)) => {
                 self.input_ended = true;
                 tracing::info!(data_source = %self.handoff.data_source, checkpoint = %checkpoint, "input ended");
-                if self.exit_when_done {
-                    let open: Vec<Interval> = self
-                        .ingestor
-                        .plumber()
-                        .sinks()
-                        .values()
-                        .filter(|s| s.state == SinkState::Open)
-                        .map(|s| s.interval)
-                        .collect();
-                    self.close(open);
-                }
+                // Druid's `finishJob`: every sink is pushed whatever its age or the policy,
+                // also when the node keeps running (no more rows can come for them).
+                let open: Vec<Interval> = self
+                    .ingestor
+                    .plumber()
+                    .sinks()
+                    .values()
+                    .filter(|s| s.state == SinkState::Open)
+                    .map(|s| s.interval)
+                    .collect();
+                self.close(open);
                 self.persist_all().await
             }
             Some(FirehoseMessage::Failed(e)) => Err(IngestError::Firehose(e)),
