@@ -11,13 +11,13 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rtnode::firehose::EventBatch;
-use rtnode::index::persist::{write_index, PersistMetadata};
-use rtnode::segment::writer::{SegmentOutput, WriteOptions};
+use rtnode::index::persist::{PersistMetadata, write_index};
 use rtnode::parse::InputRowParser;
 use rtnode::plumber::clock::ManualClock;
 use rtnode::plumber::ingest::Ingestor;
 use rtnode::plumber::parse_errors::ParseErrorLog;
 use rtnode::plumber::{Plumber, PlumberSettings};
+use rtnode::segment::writer::{SegmentOutput, WriteOptions};
 
 const EVENTS: usize = 1_000_000;
 
@@ -119,7 +119,14 @@ fn bench_ingest(c: &mut Criterion) {
         b.iter(|| {
             n += 1;
             let dir = tmp.path().join(n.to_string());
-            write_index(&sink.current, sink.interval, Some(&metadata), SegmentOutput::Directory(dir.clone()), WriteOptions::default()).unwrap();
+            write_index(
+                &sink.current,
+                sink.interval,
+                Some(&metadata),
+                SegmentOutput::Directory(dir.clone()),
+                WriteOptions::default(),
+            )
+            .unwrap();
             std::fs::remove_dir_all(dir).unwrap();
         })
     });

@@ -67,6 +67,9 @@ pub struct MetricColumns {
     defs: Vec<MetricDef>,
     columns: Vec<Column>,
     prepared: Vec<Prepared>,
+    /// Heap bytes of every HyperLogLog collector's registers, kept up to date as rows change
+    /// (summing them on demand would cost O(rows) per memory check).
+    hll_heap_bytes: usize,
 }
 
 impl MetricColumns {
@@ -77,6 +80,7 @@ impl MetricColumns {
             prepared: Vec::with_capacity(defs.len()),
             defs,
             columns,
+            hll_heap_bytes: 0,
         }
     }
 
@@ -102,12 +106,16 @@ impl MetricColumns {
     pub fn init_row(&mut self, row: &ParsedRow<'_>) {
         for i in 0..self.defs.len() {
             init(&self.defs[i], &mut self.columns[i], &self.prepared[i], row);
+            if let Column::Hll(v) = &self.columns[i] {
+                self.hll_heap_bytes += v.last().map_or(0, HyperLogLogCollector::heap_bytes);
+            }
         }
     }
 
     /// Folds the prepared inputs into row `row_id`.
     pub fn fold_row(&mut self, row_id: usize, row: &ParsedRow<'_>) {
         for i in 0..self.defs.len() {
+            let before = hll_bytes_at(&self.columns[i], row_id);
             fold(
                 &self.defs[i],
                 &mut self.columns[i],
@@ -115,6 +123,10 @@ impl MetricColumns {
                 &self.prepared[i],
                 row,
             );
+            if let Some(before) = before {
+                let after = hll_bytes_at(&self.columns[i], row_id).unwrap_or(0);
+                self.hll_heap_bytes = self.hll_heap_bytes + after - before;
+            }
         }
     }
 
@@ -127,14 +139,10 @@ impl MetricColumns {
                 Column::Double(v) => v.capacity() * 8,
                 Column::Float(v) => v.capacity() * 4,
                 Column::Timed { times, bits } => times.capacity() * 8 + bits.capacity() * 8,
-                Column::Hll(v) => {
-                    v.capacity() * std::mem::size_of::<HyperLogLogCollector>()
-                        + v.iter()
-                            .map(HyperLogLogCollector::heap_bytes)
-                            .sum::<usize>()
-                }
+                Column::Hll(v) => v.capacity() * std::mem::size_of::<HyperLogLogCollector>(),
             })
-            .sum()
+            .sum::<usize>()
+            + self.hll_heap_bytes
     }
 
     /// The aggregated value of metric `metric` in row `row_id`.
@@ -353,6 +361,14 @@ fn compare_bits(kind: AggregatorKind, a: u64, b: u64) -> std::cmp::Ordering {
     }
 }
 
+/// Heap bytes of row `id`'s collector when `column` is a HyperLogLog column.
+fn hll_bytes_at(column: &Column, id: usize) -> Option<usize> {
+    match column {
+        Column::Hll(v) => Some(v[id].heap_bytes()),
+        _ => None,
+    }
+}
+
 fn init(def: &MetricDef, column: &mut Column, p: &Prepared, row: &ParsedRow<'_>) {
     match column {
         Column::Long(v) => v.push(long_of(p)),
@@ -436,5 +452,39 @@ mod tests {
         assert_eq!(read_long(&FieldValue::Str("abc".into())), None);
         assert_eq!(read_double(&FieldValue::Str(" 1.5 ".into())), Some(1.5));
         assert_eq!(read_double(&FieldValue::List(vec![])), None);
+    }
+
+    #[test]
+    fn hll_heap_bytes_are_tracked_as_collectors_grow() {
+        let def = MetricDef {
+            name: "u".into(),
+            kind: AggregatorKind::HyperUnique,
+            field_slot: Some(0),
+            is_input_hyper_unique: false,
+        };
+        let mut columns = MetricColumns::new(vec![def]);
+        let summed = |c: &MetricColumns| match &c.columns[0] {
+            Column::Hll(v) => v
+                .iter()
+                .map(HyperLogLogCollector::heap_bytes)
+                .sum::<usize>(),
+            _ => unreachable!(),
+        };
+        for i in 0..5000 {
+            let value = format!("user-{i}");
+            let row = ParsedRow {
+                timestamp_ms: 0,
+                dims: vec![],
+                fields: vec![FieldValue::Str(value.as_str().into())],
+            };
+            columns.prepare(&row).unwrap();
+            if i < 3 {
+                columns.init_row(&row);
+            } else {
+                columns.fold_row(i % 3, &row);
+            }
+            assert_eq!(columns.hll_heap_bytes, summed(&columns), "after event {i}");
+        }
+        assert!(columns.hll_heap_bytes > 0, "collectors left inline storage");
     }
 }

@@ -66,19 +66,34 @@ struct Inner {
     _extracted_opt: Option<super::package::ExtractedDir>,
 }
 
-fn map_file(path: &Path) -> Result<Bytes, SegmentError> {
+/// A mapped chunk file (`None` when the file is empty: zero-length maps are refused).
+fn map_file(path: &Path) -> Result<Option<memmap2::Mmap>, SegmentError> {
     let file = File::open(path).map_err(|e| SegmentError::io(path, e))?;
     let len = file
         .metadata()
         .map_err(|e| SegmentError::io(path, e))?
         .len();
     if len == 0 {
-        return Ok(Bytes::new());
+        return Ok(None);
     }
     // SAFETY: segment files are immutable once published (written to a temporary directory and
     // renamed); nothing in this process writes to a mapped file.
     let mmap = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| SegmentError::io(path, e))?;
-    Ok(Bytes::from_owner(mmap))
+    Ok(Some(mmap))
+}
+
+/// Hands a verified chunk's pages back to the page cache: the checksum pass touched every
+/// page, which would otherwise stay counted in the process's resident memory until unmapped.
+fn into_bytes(mmap_opt: Option<memmap2::Mmap>) -> Bytes {
+    match mmap_opt {
+        Some(mmap) => {
+            // SAFETY: a read-only shared file mapping; dropped pages are read again from the
+            // (immutable) file on the next access, so no data can change or be lost.
+            let _ = unsafe { mmap.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+            Bytes::from_owner(mmap)
+        }
+        None => Bytes::new(),
+    }
 }
 
 fn read_small(path: &Path) -> Result<Vec<u8>, SegmentError> {
@@ -108,17 +123,21 @@ impl Segment {
         let meta_text = String::from_utf8(meta_text)
             .map_err(|_| SegmentError::corrupt_file(&meta_label, "not UTF-8"))?;
         let meta = SmooshMeta::parse(&meta_text).map_err(|e| Ctx::new(&meta_label, "-").err(e))?;
-        let mut chunks = Vec::new();
+        let mut maps = Vec::new();
         for index in 0..meta.num_chunks.min(100_000) {
             let path = dir.join(smoosh::chunk_file_name(index));
-            chunks.push((
+            maps.push((
                 format!("{label}/{}", smoosh::chunk_file_name(index)),
                 map_file(&path)?,
             ));
         }
         if let Some(checks) = checks_opt {
-            verify_checksums(dir, &checks, &chunks)?;
+            verify_checksums(dir, &checks, &maps)?;
         }
+        let chunks = maps
+            .into_iter()
+            .map(|(label, mmap_opt)| (label, into_bytes(mmap_opt)))
+            .collect();
         Segment::assemble(label.to_string(), &version, meta, chunks, extracted_opt)
     }
 
@@ -383,7 +402,7 @@ fn internal_file(
 fn verify_checksums(
     dir: &Path,
     checks: &[checksum::FileChecksum],
-    chunks: &[(String, Bytes)],
+    chunks: &[(String, Option<memmap2::Mmap>)],
 ) -> Result<(), SegmentError> {
     for check in checks {
         let chunk_opt = chunks.iter().find(|(label, _)| {
@@ -392,7 +411,7 @@ fn verify_checksums(
                 .is_some_and(|n| n == check.name.as_str())
         });
         match chunk_opt {
-            Some((_, bytes)) => checksum::verify(check, bytes)?,
+            Some((_, mmap_opt)) => checksum::verify(check, mmap_opt.as_deref().unwrap_or(&[]))?,
             None => {
                 let path: PathBuf = dir.join(&check.name);
                 let content = read_small(&path)?;
