@@ -1,15 +1,18 @@
-//! The `rtnode` command line: `run`, `validate`, `dump-segment`. Errors become exit codes: 0 on
-//! success, 1 on a refused spec or a failed run. Logs go to stderr; only results go to stdout.
+//! The `rtnode` command line: `run`, `validate`, `dump-segment`, `reset-offsets`. Errors become
+//! exit codes: 0 on success, 1 on a refused spec or a failed run. Logs go to stderr; only
+//! results go to stdout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use rtnode::config::properties::RuntimeProperties;
-use rtnode::config::{self, FireDepartment};
+use rtnode::config::{self, FireDepartment, FirehoseSpec};
+use rtnode::firehose::kafka::{self, ResetTo};
 use rtnode::metrics::NodeMetrics;
 use rtnode::node::{self, RunOptions};
+use rtnode::plumber::commit::CommitRecord;
 
 /// The spec `rtnode run` uses when `--spec` is not given.
 const DEFAULT_SPEC: &str = include_str!("../specs/wikipedia-local.json");
@@ -56,6 +59,30 @@ enum Command {
         #[arg(long)]
         metadata: bool,
     },
+    /// Rewrite the Kafka positions in the commit record of every Kafka fire department of the
+    /// spec (stop the node first). By default only positions outside the partition's retained
+    /// range move; the others keep exactly-once. Prints one JSON line per fire department.
+    ResetOffsets {
+        /// Realtime spec file (the one the node runs).
+        #[arg(long)]
+        spec: PathBuf,
+        /// `earliest`: the oldest retained message; `latest`: only messages produced from now.
+        #[arg(long, value_enum)]
+        to: ResetTarget,
+        /// Move every partition the node reads, in range or not (skips or re-reads events:
+        /// a deliberate break of exactly-once).
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Where `reset-offsets` moves positions.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ResetTarget {
+    /// Each partition's low watermark.
+    Earliest,
+    /// Each partition's high watermark.
+    Latest,
 }
 
 fn main() -> ExitCode {
@@ -103,6 +130,13 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             std::io::Write::flush(&mut out)?;
             Ok(())
         }
+        Command::ResetOffsets { spec, to, all } => {
+            let to = match to {
+                ResetTarget::Earliest => ResetTo::Earliest,
+                ResetTarget::Latest => ResetTo::Latest,
+            };
+            reset_offsets(&spec, to, all)
+        }
         Command::Run {
             spec,
             exit_when_done,
@@ -121,5 +155,72 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             println!("{}", node::summary_json(&summaries));
             Ok(())
         }
+    }
+}
+
+/// `rtnode reset-offsets`: for each fire department reading Kafka (directly or through a `timed`
+/// or `clipped` wrapper, which pass the checkpoint through), computes the new positions from the
+/// partitions' watermarks and writes them into its commit record, atomically. Without a commit
+/// record (the node never persisted) one is created holding only the positions.
+fn reset_offsets(spec: &Path, to: ResetTo, all: bool) -> anyhow::Result<()> {
+    let departments = config::load_spec_file(spec)?;
+    let mut kafka_departments = 0;
+    for department in &departments {
+        let data_source = &department.data_schema.data_source;
+        let Some(firehose) = kafka_firehose(&department.io_config.firehose) else {
+            tracing::info!(
+                data_source,
+                "no kafka firehose: its commit record is left as it is"
+            );
+            continue;
+        };
+        kafka_departments += 1;
+        let tuning = &department.tuning_config;
+        let partition_num = tuning.shard_spec.partition_num();
+        let dir = node::persist_dir(
+            Path::new(&tuning.base_persist_directory),
+            data_source,
+            partition_num,
+        );
+        let record = CommitRecord::read(&dir)?;
+        let before = record.as_ref().and_then(|r| r.checkpoint.clone());
+        let current = if all { None } else { before.as_ref() };
+        let after = kafka::reset_offsets(firehose, partition_num, current, to)
+            .with_context(|| format!("datasource `{data_source}`: cannot reset offsets"))?;
+        let changed = before.as_ref() != Some(&after);
+        if changed {
+            let mut record =
+                record.unwrap_or_else(|| CommitRecord::new(data_source, partition_num));
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create `{}`", dir.display()))?;
+            record.checkpoint = Some(after.clone());
+            record.write(&dir)?;
+            tracing::info!(data_source, dir = %dir.display(), "commit record rewritten");
+        }
+        let line = serde_json::json!({
+            "dataSource": data_source,
+            "partitionNum": partition_num,
+            "before": before,
+            "after": after,
+            "changed": changed,
+        });
+        println!("{line}");
+    }
+    if kafka_departments == 0 {
+        anyhow::bail!(
+            "`{}` has no fire department reading Kafka: nothing to reset",
+            spec.display()
+        );
+    }
+    Ok(())
+}
+
+/// The Kafka firehose of a spec, looking through wrappers that keep its checkpoint as it is.
+fn kafka_firehose(spec: &FirehoseSpec) -> Option<&FirehoseSpec> {
+    match spec {
+        FirehoseSpec::Kafka(_) | FirehoseSpec::Kafka08(_) => Some(spec),
+        FirehoseSpec::Timed(timed) => kafka_firehose(&timed.delegate),
+        FirehoseSpec::Clipped(clipped) => kafka_firehose(&clipped.delegate),
+        _ => None,
     }
 }

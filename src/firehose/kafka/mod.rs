@@ -114,14 +114,39 @@ impl KafkaFirehose {
         let acknowledger = Arc::new(KafkaAcknowledger {
             consumer: Arc::downgrade(&consumer),
         });
+        let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();
         let handle = std::thread::Builder::new()
             .name("firehose-kafka".into())
-            .spawn(move || run(consumer, shared))
+            .spawn(move || {
+                run(consumer, shared);
+                drop(closed_tx);
+            })
             .map_err(|source| FirehoseError::Io {
                 path: "thread".into(),
                 source,
             })?;
+        hold_runtime_until_closed(closed_rx);
         Ok((handle, acknowledger))
+    }
+}
+
+/// Longest wait, when the node stops, for the consumer to close.
+const CLOSE_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// Keeps the current tokio runtime (the node's) from finishing its shutdown until the consumer
+/// has closed, at most [`CLOSE_WAIT`]: a runtime waits for its blocking tasks when dropped, and
+/// the node drops it just before the process exits. Closing leaves the group — the next owner
+/// gets the partitions at once, not a session timeout later — and commits the acknowledged
+/// offsets synchronously (see `on_revoke`), so the next owner starts where the commit record
+/// ends. Without this wait a graceful stop could exit first: the group would wait for the
+/// session timeout, and a last asynchronous offset commit still in flight would be lost
+/// (the next owner would re-read events this node made durable).
+fn hold_runtime_until_closed(closed: std::sync::mpsc::Receiver<()>) {
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn_blocking(move || {
+            // Disconnected (the thread ended) or timed out: either way, stop waiting.
+            let _ = closed.recv_timeout(CLOSE_WAIT);
+        });
     }
 }
 
