@@ -7,6 +7,7 @@
 //! (`tests/segment_golden.rs`).
 
 pub mod bitmap;
+mod bitmap_builder;
 pub mod block_column;
 pub mod checksum;
 pub mod column_descriptor;

@@ -5,9 +5,8 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use roaring::RoaringBitmap;
-
 use super::bitmap::{self, BitmapKind};
+use super::bitmap_builder::BitmapIndexBuilder;
 use super::block_column::ByteOrder;
 use super::column_descriptor::{ColumnDescriptor, Part, ValueType};
 use super::compression::Compression;
@@ -18,48 +17,6 @@ use super::vsize_ints::{IntsWriter, VSizeIntsWriter};
 /// Flag of the V3 multi-value layout.
 const FLAG_MULTI_VALUE_V3: i32 = 0x02;
 
-/// Rows buffered per dictionary id before they are appended to its bitmap in one go.
-const BITMAP_BATCH_ROWS: usize = 256;
-
-/// The bitmap of one dictionary id, built from increasing row numbers: rows are collected in a
-/// small buffer and appended to the roaring bitmap in sorted batches, which costs far less than
-/// one roaring insertion per row. A row repeated (the same id twice in a multi-value row) is
-/// kept once.
-#[derive(Debug, Clone, Default)]
-struct BitmapBuilder {
-    bitmap: RoaringBitmap,
-    pending: Vec<u32>,
-}
-
-impl BitmapBuilder {
-    #[inline]
-    fn push(&mut self, row: u32) {
-        if self.pending.last() == Some(&row) {
-            return;
-        }
-        self.pending.push(row);
-        if self.pending.len() >= BITMAP_BATCH_ROWS {
-            self.flush();
-        }
-    }
-
-    fn flush(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        // INVARIANT: rows arrive in increasing order, so the batch is sorted and after the
-        // bitmap's maximum; a repeat of that maximum is skipped.
-        let max = self.bitmap.max();
-        let batch = self.pending.drain(..).filter(|row| max.is_none_or(|m| *row > m));
-        self.bitmap.append(batch).expect("row numbers are appended in increasing order");
-    }
-
-    fn finish(mut self) -> RoaringBitmap {
-        self.flush();
-        self.bitmap
-    }
-}
-
 /// Streams one string column.
 #[derive(Debug)]
 pub struct StringColumnWriter {
@@ -67,7 +24,7 @@ pub struct StringColumnWriter {
     values: VSizeIntsWriter,
     offsets_opt: Option<IntsWriter>,
     num_values: u32,
-    bitmaps: Vec<BitmapBuilder>,
+    bitmaps: BitmapIndexBuilder,
     num_rows: u32,
     bitmap_spill: Spill,
 }
@@ -99,7 +56,7 @@ impl StringColumnWriter {
             None
         };
         Ok(StringColumnWriter {
-            bitmaps: vec![BitmapBuilder::default(); dictionary.len()],
+            bitmaps: BitmapIndexBuilder::new(dictionary.len()),
             dictionary,
             values,
             offsets_opt,
@@ -135,13 +92,13 @@ impl StringColumnWriter {
         self.num_rows += 1;
         for id in ids {
             self.values.push(*id)?;
-            self.bitmaps[*id as usize].push(row);
+            self.bitmaps.push(row, *id);
         }
         if let Some(offsets) = &mut self.offsets_opt {
             self.num_values += ids.len() as u32;
             offsets.push(self.num_values)?;
             if ids.is_empty() && self.dictionary.first().is_some_and(Option::is_none) {
-                self.bitmaps[0].push(row);
+                self.bitmaps.push(row, 0);
             }
         }
         Ok(())
@@ -182,8 +139,7 @@ impl StringColumnWriter {
         }
         let mut bitmaps = GenericIndexedWriter::new(self.bitmap_spill, false);
         let mut scratch = Vec::new();
-        for builder in self.bitmaps {
-            let mut bitmap = builder.finish();
+        for mut bitmap in self.bitmaps.finish() {
             bitmap::encode_roaring(&mut bitmap, &mut scratch);
             bitmaps.push(Some(&scratch))?;
         }
