@@ -227,12 +227,14 @@ async fn run_departments(
     for StartedChief {
         data_source,
         handle,
+        firehose,
         ..
     } in chiefs
     {
         let result = tokio::task::spawn_blocking(move || handle.join())
             .await
             .map_err(|e| NodeError::Setup(e.to_string()))?;
+        join_firehose(&data_source, firehose).await;
         let summary = result.map_err(|_| {
             NodeError::Setup(format!(
                 "datasource `{data_source}`: the fire chief panicked"
@@ -248,6 +250,28 @@ async fn run_departments(
     }
     server.abort();
     Ok(summaries)
+}
+
+/// How long a stopped chief's firehose may take to finish (its last acknowledgements).
+const FIREHOSE_STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Waits (bounded) for an async firehose whose chief has stopped: dropping the chief's receiver
+/// stops it, and it may still be sending the acknowledgement of the last commit (RabbitMQ).
+/// Thread firehoses are left to stop on their own: a local one may be blocked reading stdin, and
+/// the Kafka one holds the runtime until its consumer has closed.
+async fn join_firehose(data_source: &str, firehose: dispatch::FirehoseHandle) {
+    let dispatch::FirehoseHandle::Task(task) = firehose else {
+        return;
+    };
+    if tokio::time::timeout(FIREHOSE_STOP_TIMEOUT, task)
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            data_source,
+            "the firehose did not stop in time; exiting without it"
+        );
+    }
 }
 
 /// How long a fire chief may go without a loop turn before `/status/health` says false.
@@ -420,7 +444,7 @@ fn start_department(
         receivers: services.receivers.clone(),
         rabbitmq_prefetch: crate::firehose::rabbitmq::DEFAULT_PREFETCH_COUNT,
     };
-    let (_firehose_handle, acknowledger) = dispatch::start(
+    let (firehose_handle, acknowledger) = dispatch::start(
         &department.io_config.firehose,
         recovered.resume.clone(),
         &context,
@@ -496,6 +520,7 @@ fn start_department(
     Ok(StartedChief {
         data_source,
         handle,
+        firehose: firehose_handle,
         parse_errors,
         heartbeat,
     })
@@ -505,6 +530,8 @@ fn start_department(
 struct StartedChief {
     data_source: String,
     handle: ChiefHandle,
+    /// Joined after the chief: a stopping firehose finishes its acknowledgements.
+    firehose: dispatch::FirehoseHandle,
     parse_errors: Arc<ParseErrorLog>,
     heartbeat: Arc<std::sync::atomic::AtomicI64>,
 }
