@@ -99,7 +99,7 @@ impl Stream {
         let h = mix(m);
         if Self::is_malformed(m) {
             let ts = DAY_START_MS + (h % 1000) as i64;
-            let bytes = match (m / MALFORMED_EVERY) % 8 {
+            let bytes = match (m / MALFORMED_EVERY) % 9 {
                 0 => format!("{{\"ts\":{ts},\"page\":\"p").into_bytes(),
                 1 => format!("not json {m}").into_bytes(),
                 2 => vec![0xff, 0xfe, b'{', b'}', 0xc3],
@@ -107,6 +107,7 @@ impl Stream {
                 4 => format!("{{\"ts\":\"the {m}th of never\",\"added\":1}}").into_bytes(),
                 5 => b"{\"ts\":null,\"page\":\"p\"}".to_vec(),
                 6 => format!("[{ts},\"p\"]").into_bytes(),
+                7 => b"  \n".to_vec(),
                 _ => format!("{{\"ts\":{ts},,\"added\":2}}").into_bytes(),
             };
             return (bytes, None);

@@ -128,6 +128,17 @@ pub enum BatchOrigin {
     Unknown,
 }
 
+impl BatchOrigin {
+    /// True when every event is a broker message (Kafka, RabbitMQ): an empty one is a bad
+    /// event, not a blank line between events.
+    pub fn is_messages(&self) -> bool {
+        matches!(
+            self,
+            BatchOrigin::Offsets(_) | BatchOrigin::DeliveryTags { .. }
+        )
+    }
+}
+
 /// What a firehose sends.
 #[derive(Debug)]
 pub enum FirehoseMessage {

@@ -147,6 +147,11 @@ impl Ingestor {
             let event = batch.event(i);
             let parsed = self.parser.parse_bytes(event, &mut row);
             let result = match parsed {
+                // A blank file line separates nothing; an empty broker message is an event
+                // that cannot be parsed.
+                Ok(LineKind::Skipped) if batch.origin.is_messages() && is_blank(event) => {
+                    Err("empty message".to_string())
+                }
                 Ok(LineKind::Skipped) => continue,
                 Ok(LineKind::Event)
                     if batch.clip.is_some_and(|c| !c.contains(row.timestamp_ms)) =>
@@ -248,5 +253,75 @@ impl Ingestor {
     /// The parser's row layout.
     pub fn schema(&self) -> &crate::parse::RowSchema {
         self.parser.schema()
+    }
+}
+
+/// True for an event of only whitespace (what the parser skips as a blank line).
+fn is_blank(event: &[u8]) -> bool {
+    std::str::from_utf8(event).is_ok_and(|text| text.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::firehose::{BatchOrigin, EventBatch};
+    use crate::plumber::clock::ManualClock;
+    use crate::plumber::{Plumber, PlumberSettings};
+
+    fn ingestor() -> Ingestor {
+        let text = r#"{"dataSchema":{"dataSource":"t","parser":{"type":"string","parseSpec":{"format":"json",
+            "timestampSpec":{"column":"ts","format":"millis"},"dimensionsSpec":{"dimensions":["d"]}}},
+            "metricsSpec":[{"type":"count","name":"count"}],
+            "granularitySpec":{"segmentGranularity":"HOUR","queryGranularity":"NONE"}},
+          "ioConfig":{"type":"realtime","firehose":{"type":"local","baseDir":".","filter":"*"}},
+          "tuningConfig":{"type":"realtime","rejectionPolicy":{"type":"none"}}}"#;
+        let department = crate::config::load_spec_str(text).unwrap().remove(0);
+        let parser = InputRowParser::new(&department).unwrap();
+        let settings = PlumberSettings::from_spec(&department, parser.schema(), 0);
+        let plumber = Plumber::new(settings, &department, Arc::new(ManualClock::new(0)));
+        let metrics = crate::metrics::NodeMetrics::new().for_data_source("t");
+        Ingestor::new(
+            parser,
+            plumber,
+            metrics,
+            Arc::new(ParseErrorLog::new(10)),
+            false,
+            u64::MAX,
+        )
+    }
+
+    fn batch(events: &[&str], origin: BatchOrigin) -> EventBatch {
+        let mut batch = EventBatch::default();
+        for event in events {
+            let start = batch.data.len() as u32;
+            batch.data.extend_from_slice(event.as_bytes());
+            batch.spans.push((start, batch.data.len() as u32));
+        }
+        batch.origin = origin;
+        batch
+    }
+
+    #[test]
+    fn an_empty_broker_message_is_unparseable_but_a_blank_file_line_is_skipped() {
+        let events = [r#"{"ts":1000,"d":"a"}"#, "", "  ", r#"{"ts":2000,"d":"b"}"#];
+        let mut from_kafka = ingestor();
+        let offsets = BatchOrigin::Offsets((0..4).map(|o| (0, o)).collect());
+        from_kafka.ingest_batch(&batch(&events, offsets)).unwrap();
+        assert_eq!(
+            (from_kafka.counts.processed, from_kafka.counts.unparseable),
+            (2, 2)
+        );
+        let mut from_file = ingestor();
+        let lines = BatchOrigin::Lines {
+            source: "f".into(),
+            first_line: 1,
+        };
+        from_file.ingest_batch(&batch(&events, lines)).unwrap();
+        assert_eq!(
+            (from_file.counts.processed, from_file.counts.unparseable),
+            (2, 0)
+        );
     }
 }
