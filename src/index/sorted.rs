@@ -5,7 +5,6 @@
 //! a sorted dictionary of the values rows actually use, with null as entry 0 when any row lacks a
 //! value (Druid's null rule); a dimension no row has a value for is dropped.
 
-
 use super::dimension::{DimensionIndexer, cell_values, compare_cells, number_ranks, string_ranks};
 use super::incremental::IncrementalIndex;
 use crate::config::DimensionType;
@@ -89,7 +88,9 @@ fn dimension_ranks(dim: &DimensionIndexer) -> (Vec<u32>, Vec<u32>) {
 /// so the sort compares plain integer slices.
 fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u32> {
     let dims = ranks.len();
-    let cell_ranks: Vec<Vec<u32>> = (0..dims).map(|slot| list_ranks(index, slot, &ranks[slot].1)).collect();
+    let cell_ranks: Vec<Vec<u32>> = (0..dims)
+        .map(|slot| list_ranks(index, slot, &ranks[slot].1))
+        .collect();
     let rows = index.num_rows();
     let mut keys = vec![0u32; rows * dims];
     for row in 0..rows {
@@ -100,7 +101,10 @@ fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u3
     let mut order: Vec<u32> = (0..rows as u32).collect();
     order.sort_unstable_by(|&a, &b| {
         let (a, b) = (a as usize, b as usize);
-        index.row_time(a).cmp(&index.row_time(b)).then_with(|| keys[a * dims..(a + 1) * dims].cmp(&keys[b * dims..(b + 1) * dims]))
+        index
+            .row_time(a)
+            .cmp(&index.row_time(b))
+            .then_with(|| keys[a * dims..(a + 1) * dims].cmp(&keys[b * dims..(b + 1) * dims]))
     });
     order
 }
@@ -110,16 +114,27 @@ fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u3
 fn cell_rank(cell: u32, value_ranks: &[u32], list_ranks: &[u32]) -> u32 {
     match cell {
         0 => 0,
-        c if c & super::dimension::MULTI_FLAG != 0 => 1 + value_ranks.len() as u32 + list_ranks[(c & !super::dimension::MULTI_FLAG) as usize],
+        c if c & super::dimension::MULTI_FLAG != 0 => {
+            1 + value_ranks.len() as u32 + list_ranks[(c & !super::dimension::MULTI_FLAG) as usize]
+        }
         c => 1 + value_ranks[(c - 1) as usize],
     }
 }
 
 /// Ranks of the multi-value lists of a string dimension: by length, then value by value.
 fn list_ranks(index: &IncrementalIndex, slot: usize, value_ranks: &[u32]) -> Vec<u32> {
-    let DimensionIndexer::String { lists, .. } = index.dimension(slot) else { return Vec::new() };
+    let DimensionIndexer::String { lists, .. } = index.dimension(slot) else {
+        return Vec::new();
+    };
     let mut order: Vec<u32> = (0..lists.len() as u32).collect();
-    order.sort_unstable_by(|a, b| compare_cells(super::dimension::MULTI_FLAG | a, super::dimension::MULTI_FLAG | b, value_ranks, Some(lists)));
+    order.sort_unstable_by(|a, b| {
+        compare_cells(
+            super::dimension::MULTI_FLAG | a,
+            super::dimension::MULTI_FLAG | b,
+            value_ranks,
+            Some(lists),
+        )
+    });
     let mut list_rank = vec![0u32; order.len()];
     for (rank, list) in order.iter().enumerate() {
         list_rank[*list as usize] = rank as u32;

@@ -244,7 +244,11 @@ impl FireChief {
 
     async fn on_tick(&mut self) -> Result<(), IngestError> {
         let metrics = &self.handoff.metrics;
-        metrics.node().sink_count.get_or_create(metrics.labels()).set(self.ingestor.plumber().sinks().len() as i64);
+        metrics
+            .node()
+            .sink_count
+            .get_or_create(metrics.labels())
+            .set(self.ingestor.plumber().sinks().len() as i64);
         let to_close = self.ingestor.plumber().sinks_to_close();
         let closing = !to_close.is_empty();
         self.close(to_close);
