@@ -18,11 +18,11 @@
 //! firehose whose shutoff time has passed: it resumes at the commit record, reads nothing, and
 //! `--exit-when-done` closes, merges, pushes and publishes every sink left.
 
+mod e2e_support;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -32,6 +32,8 @@ use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer as _, Threa
 use rtnode::firehose::kafka::mock::MockKafka;
 use rtnode::storage::metadata::{MetadataStore, MetadataStoreConfig};
 use serde_json::{Value, json};
+
+use e2e_support::{Node, Rng, STEP_TIMEOUT, http_get, workdir};
 
 const TOPIC: &str = "events";
 const PARTITIONS: i32 = 4;
@@ -43,26 +45,12 @@ const SPAN_HOURS: i64 = 6;
 const MALFORMED_EVERY: u64 = 101;
 /// How far (messages per partition) the producer may run ahead of the commit record.
 const LAG_LIMIT: u64 = 50_000;
-/// Longest wait for any one step.
-const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Event count and sum of `added`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 struct Totals {
     count: i64,
     added: i64,
-}
-
-/// xorshift64*, seeded: the test's random choices repeat run to run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
 }
 
 /// A hash of `i`, for event contents independent of the production order.
@@ -370,177 +358,15 @@ fn committed(dir: &Path, partition_num: u32) -> BTreeMap<i32, i64> {
         .unwrap_or_default()
 }
 
-/// An `rtnode run` process, its output in `{dir}/{name}.log` / `.out`; killed on drop.
-struct Node {
-    child: Child,
-    log: PathBuf,
-    out: PathBuf,
-    port: u16,
-}
-
-impl Node {
-    fn start(dir: &Path, spec: &Path, name: &str, exit_when_done: bool) -> Node {
-        Self::start_with(dir, spec, name, exit_when_done, &[])
-    }
-
-    fn start_with(
-        dir: &Path,
-        spec: &Path,
-        name: &str,
-        exit_when_done: bool,
-        props: &[String],
-    ) -> Node {
-        let port = free_port();
-        let log = dir.join(format!("{name}.log"));
-        let out = dir.join(format!("{name}.out"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rtnode"));
-        command
-            .arg("run")
-            .arg("--spec")
-            .arg(spec)
-            .args(["-D", &format!("druid.plaintextPort={port}")]);
-        for prop in props {
-            command.arg("-D").arg(prop);
-        }
-        if exit_when_done {
-            command.arg("--exit-when-done");
-        }
-        let child = command
-            .current_dir(dir)
-            .env(
-                "RUST_LOG",
-                std::env::var("RTNODE_E2E_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start rtnode");
-        Node {
-            child,
-            log,
-            out,
-            port,
-        }
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    /// Panics with the log when the node stopped by itself.
-    fn assert_running(&mut self) {
-        if !self.running() {
-            panic!(
-                "the node stopped by itself: {:?}\n{}",
-                self.child.try_wait(),
-                self.log_tail()
-            );
-        }
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-
-    /// Waits until the node serves HTTP (its signal handlers are installed by then), then
-    /// sends SIGTERM: a graceful stop.
-    fn stop(&mut self) {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        while http_get(self.port, "/status/health").is_none() {
-            self.assert_running();
-            assert!(Instant::now() < deadline, "the node never served HTTP");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        self.terminate();
-    }
-
-    /// SIGTERM.
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-    }
-
-    fn wait(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the node did not exit within {timeout:?}\n{}",
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits for exit 0 and returns the summary line's datasource entry.
-    fn wait_summary(&mut self, timeout: Duration) -> Value {
-        let status = self.wait(timeout);
-        assert!(status.success(), "rtnode: {status}\n{}", self.log_tail());
-        let out = std::fs::read_to_string(&self.out).unwrap();
-        let summary: Value = serde_json::from_str(out.lines().last().expect("a summary")).unwrap();
-        summary["dataSources"][0].clone()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// Partitions the node reads now (its `druid_ingest_kafka_partitionlag` gauges).
-    fn owned_partitions(port: u16) -> usize {
-        http_get(port, "/metrics")
-            .map(|body| {
-                body.lines()
-                    .filter(|l| l.starts_with("druid_ingest_kafka_partitionlag{"))
-                    .count()
-            })
-            .unwrap_or(0)
-    }
-
-    /// `ingest/events/unparseable` of `wiki` from `GET /metrics` (`None` until served).
-    fn unparseable_metric(&self) -> Option<u64> {
-        let body = http_get(self.port, "/metrics")?;
-        body.lines()
-            .filter(|l| l.starts_with("druid_ingest_events_unparseable"))
-            .find(|l| l.contains("dataSource=\"wiki\""))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if self.running() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.").then(|| body.to_string())
+/// Partitions the node reads now (its `druid_ingest_kafka_partitionlag` gauges).
+fn owned_partitions(port: u16) -> usize {
+    http_get(port, "/metrics")
+        .map(|body| {
+            body.lines()
+                .filter(|l| l.starts_with("druid_ingest_kafka_partitionlag{"))
+                .count()
+        })
+        .unwrap_or(0)
 }
 
 /// Waits until `done` or panics after [`STEP_TIMEOUT`]; `node` must keep running meanwhile.
@@ -596,20 +422,6 @@ fn published(dir: &Path) -> (Totals, Vec<String>) {
     (totals, identifiers)
 }
 
-/// A temporary working directory; kept (and named on stderr) when `RTNODE_E2E_KEEP` is set.
-fn workdir() -> tempfile::TempDir {
-    let keep = std::env::var_os("RTNODE_E2E_KEEP").is_some();
-    let tmp = tempfile::Builder::new()
-        .prefix("e2e-kafka-")
-        .disable_cleanup(keep)
-        .tempdir()
-        .unwrap();
-    if keep {
-        eprintln!("working directory: {}", tmp.path().display());
-    }
-    tmp
-}
-
 fn new_cluster() -> MockKafka {
     let kafka = MockKafka::new(1).expect("mock cluster");
     kafka.create_topic(TOPIC, PARTITIONS).expect("topic");
@@ -621,7 +433,7 @@ fn a_million_events_through_fifteen_kills_are_published_exactly_once() {
     let started = Instant::now();
     let kafka = new_cluster();
     let brokers = kafka.bootstrap_servers();
-    let tmp = workdir();
+    let tmp = workdir("e2e-kafka-");
     let dir = tmp.path();
     let stream = Stream { events: 1_000_000 };
     let expected = stream.totals();
@@ -701,7 +513,7 @@ fn total_position(positions: &BTreeMap<i32, i64>) -> u64 {
 fn a_second_group_member_joining_and_leaving_mid_stream_repeats_and_loses_nothing() {
     let kafka = new_cluster();
     let brokers = kafka.bootstrap_servers();
-    let tmp = workdir();
+    let tmp = workdir("e2e-kafka-");
     let dir = tmp.path();
     let stream = Stream { events: 1_000_000 };
     let expected = stream.totals();
@@ -724,7 +536,7 @@ fn a_second_group_member_joining_and_leaving_mid_stream_repeats_and_loses_nothin
         let mut b = Node::start(dir, &spec_b, "b", false);
         let b_port = b.port;
         wait_for("B to own partitions", &mut [&mut a, &mut b], || {
-            Node::owned_partitions(b_port) > 0
+            owned_partitions(b_port) > 0
         });
         eprintln!("B owns partitions at {:?}", t0.elapsed());
         production.allow(0.6);
@@ -779,7 +591,7 @@ fn a_second_group_member_joining_and_leaving_mid_stream_repeats_and_loses_nothin
 fn the_broker_going_down_and_up_mid_stream_is_survived_exactly_once() {
     let kafka = new_cluster();
     let brokers = kafka.bootstrap_servers();
-    let tmp = workdir();
+    let tmp = workdir("e2e-kafka-");
     let dir = tmp.path();
     let stream = Stream { events: 1_000_000 };
     let expected = stream.totals();
@@ -930,7 +742,7 @@ fn consume_to(dir: &Path, spec: &Path, name: &str, end: &BTreeMap<i32, i64>) -> 
 fn reset_offsets_rewrites_the_commit_record_and_the_node_resumes_where_asked() {
     let kafka = new_cluster();
     let brokers = kafka.bootstrap_servers();
-    let tmp = workdir();
+    let tmp = workdir("e2e-kafka-");
     let dir = tmp.path();
     let producer = Producer::new(brokers);
     let firehose = kafka_firehose(brokers, None);

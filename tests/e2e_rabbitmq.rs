@@ -24,12 +24,12 @@
 //! So for every event: `count = 1 + (crash windows holding it) + (0 or 1 inside the one
 //! broker-restart window)`.
 
+mod e2e_support;
+
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use lapin::options::{
@@ -40,6 +40,8 @@ use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use rtnode::storage::metadata::{MetadataStore, MetadataStoreConfig};
 use serde_json::{Value, json};
 
+use e2e_support::{Node, Rng, STEP_TIMEOUT, workdir};
+
 /// 2016-06-27T00:00:00Z.
 const DAY_START_MS: i64 = 1_466_985_600_000;
 /// Event times span three hours.
@@ -49,26 +51,12 @@ const EVENTS: u64 = 300_000;
 const MALFORMED_EVERY: u64 = 31;
 /// The node's `basic.qos` prefetch (`rabbitmq::DEFAULT_PREFETCH_COUNT`).
 const PREFETCH: u64 = rtnode::firehose::rabbitmq::DEFAULT_PREFETCH_COUNT as u64;
-/// Longest wait for any one step.
-const STEP_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The tests of this file take turns: one restarts the broker.
 static BROKER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn addr() -> String {
     std::env::var("AMQP_ADDR").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-/// xorshift64*, seeded: the test's random choices repeat run to run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
 }
 
 fn messages() -> u64 {
@@ -290,148 +278,6 @@ fn committed(dir: &Path) -> (u64, u64) {
     )
 }
 
-/// An `rtnode run` process, its output in `{dir}/{name}.log` / `.out`; killed on drop.
-struct Node {
-    child: Child,
-    log: PathBuf,
-    out: PathBuf,
-    port: u16,
-}
-
-impl Node {
-    fn start(dir: &Path, spec: &Path, name: &str, exit_when_done: bool) -> Node {
-        let port = free_port();
-        let log = dir.join(format!("{name}.log"));
-        let out = dir.join(format!("{name}.out"));
-        let mut command = Command::new(env!("CARGO_BIN_EXE_rtnode"));
-        command
-            .arg("run")
-            .arg("--spec")
-            .arg(spec)
-            .args(["-D", &format!("druid.plaintextPort={port}")]);
-        if exit_when_done {
-            command.arg("--exit-when-done");
-        }
-        let child = command
-            .current_dir(dir)
-            .env(
-                "RUST_LOG",
-                std::env::var("RTNODE_E2E_LOG").unwrap_or_else(|_| "info".into()),
-            )
-            .stdin(Stdio::null())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start rtnode");
-        Node {
-            child,
-            log,
-            out,
-            port,
-        }
-    }
-
-    fn running(&mut self) -> bool {
-        self.child.try_wait().expect("try_wait").is_none()
-    }
-
-    fn assert_running(&mut self) {
-        if !self.running() {
-            panic!(
-                "the node stopped by itself: {:?}\n{}",
-                self.child.try_wait(),
-                self.log_tail()
-            );
-        }
-    }
-
-    fn kill(&mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reap");
-    }
-
-    /// Waits until the node serves HTTP (its signal handlers are installed by then), then
-    /// sends SIGTERM: a graceful stop.
-    fn stop(&mut self) {
-        let deadline = Instant::now() + STEP_TIMEOUT;
-        while http_get(self.port, "/status/health").is_none() {
-            self.assert_running();
-            assert!(Instant::now() < deadline, "the node never served HTTP");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill -TERM");
-        assert!(status.success());
-    }
-
-    fn wait(&mut self, timeout: Duration) -> ExitStatus {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the node did not exit within {timeout:?}\n{}",
-                self.log_tail()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Waits for exit 0 and returns the summary line's datasource entry.
-    fn wait_summary(&mut self, timeout: Duration) -> Value {
-        let status = self.wait(timeout);
-        assert!(status.success(), "rtnode: {status}\n{}", self.log_tail());
-        let out = std::fs::read_to_string(&self.out).unwrap();
-        let summary: Value = serde_json::from_str(out.lines().last().expect("a summary")).unwrap();
-        summary["dataSources"][0].clone()
-    }
-
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(40)..].join("\n")
-    }
-
-    /// `ingest/events/unparseable` of `wiki` from `GET /metrics`.
-    fn unparseable_metric(&self) -> Option<u64> {
-        let body = http_get(self.port, "/metrics")?;
-        body.lines()
-            .filter(|l| l.starts_with("druid_ingest_events_unparseable"))
-            .find(|l| l.contains("dataSource=\"wiki\""))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        if self.running() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn http_get(port: u16, path: &str) -> Option<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.").then(|| body.to_string())
-}
-
 /// Waits until `done`, the node running meanwhile; panics with its log after [`STEP_TIMEOUT`].
 fn wait_for(what: &str, node: &mut Node, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + STEP_TIMEOUT;
@@ -479,26 +325,12 @@ fn published_events(dir: &Path) -> (BTreeMap<u64, (i64, i64)>, usize) {
     (events, segments.len())
 }
 
-/// A temporary working directory; kept (and named on stderr) when `RTNODE_E2E_KEEP` is set.
-fn workdir() -> tempfile::TempDir {
-    let keep = std::env::var_os("RTNODE_E2E_KEEP").is_some();
-    let tmp = tempfile::Builder::new()
-        .prefix("e2e-rabbitmq-")
-        .disable_cleanup(keep)
-        .tempdir()
-        .unwrap();
-    if keep {
-        eprintln!("working directory: {}", tmp.path().display());
-    }
-    tmp
-}
-
 #[test]
 fn three_hundred_thousand_events_through_ten_kills_and_a_broker_restart_arrive_at_least_once() {
     let _broker = BROKER.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let tmp = workdir();
+    let tmp = workdir("e2e-rabbitmq-");
     let dir = tmp.path();
     let queue = format!("rtnode-e2e-{}", std::process::id());
     runtime.block_on(delete_queue(&queue));
@@ -648,7 +480,7 @@ fn three_hundred_thousand_events_through_ten_kills_and_a_broker_restart_arrive_a
 fn a_graceful_stop_mid_stream_acknowledges_everything_it_committed() {
     let _broker = BROKER.lock().unwrap_or_else(|e| e.into_inner());
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let tmp = workdir();
+    let tmp = workdir("e2e-rabbitmq-");
     let dir = tmp.path();
     let queue = format!("rtnode-e2e-graceful-{}", std::process::id());
     runtime.block_on(delete_queue(&queue));
