@@ -64,9 +64,6 @@ struct Live {
     acked_tag: u64,
 }
 
-/// How long a stopping firehose waits for the acks of the last commit to reach the broker.
-const ACK_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// A configured RabbitMQ firehose.
 #[derive(Debug, Clone)]
 pub struct RabbitMqFirehose {
@@ -109,12 +106,8 @@ impl RabbitMqFirehose {
             ..Live::default()
         }));
         let (ack_tx, ack_rx) = watch::channel(RabbitCheckpoint::default());
-        let (done_tx, done_rx) = watch::channel(RabbitCheckpoint::default());
-        let acknowledger = Arc::new(RabbitAcknowledger {
-            requests: ack_tx,
-            done: done_rx,
-        });
-        runtime.spawn(ack_worker(live.clone(), ack_rx, done_tx));
+        let acknowledger = Arc::new(RabbitAcknowledger { requests: ack_tx });
+        runtime.spawn(ack_worker(live.clone(), ack_rx));
         let reader = Reader {
             uri: connection_uri(&self.spec.connection),
             spec: self.spec,
@@ -131,32 +124,6 @@ impl RabbitMqFirehose {
 #[derive(Debug)]
 pub struct RabbitAcknowledger {
     requests: watch::Sender<RabbitCheckpoint>,
-    /// The last checkpoint whose ack the broker's channel accepted (or that was dropped as
-    /// stale); a stopping reader waits for it to reach the last request.
-    done: watch::Receiver<RabbitCheckpoint>,
-}
-
-impl RabbitAcknowledger {
-    /// Waits (bounded) until every ack requested for `generation` has been sent, so a stopping
-    /// node does not leave its last commit unacknowledged (redelivered and counted again).
-    async fn drain(&self, generation: u64) {
-        let target = *self.requests.borrow();
-        if target.channel != generation {
-            return;
-        }
-        let mut done = self.done.clone();
-        let reached =
-            done.wait_for(|d| (d.channel, d.delivery_tag) >= (target.channel, target.delivery_tag));
-        if tokio::time::timeout(ACK_DRAIN_TIMEOUT, reached)
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                ?target,
-                "rabbitmq: the last acks did not finish in time; the broker will redeliver them"
-            );
-        }
-    }
 }
 
 impl Acknowledger for RabbitAcknowledger {
@@ -176,42 +143,32 @@ impl Acknowledger for RabbitAcknowledger {
     }
 }
 
-async fn ack_worker(
-    live: Arc<Mutex<Live>>,
-    mut requests: watch::Receiver<RabbitCheckpoint>,
-    done: watch::Sender<RabbitCheckpoint>,
-) {
+async fn ack_worker(live: Arc<Mutex<Live>>, mut requests: watch::Receiver<RabbitCheckpoint>) {
     while requests.changed().await.is_ok() {
         let request = *requests.borrow_and_update();
-        send_ack(&live, request).await;
-        done.send_replace(request);
-    }
-}
-
-/// Acks `request` on the live channel when it belongs to it and is new.
-async fn send_ack(live: &Mutex<Live>, request: RabbitCheckpoint) {
-    let channel = {
-        let mut live = live.lock().expect("live lock");
-        if request.channel != live.generation || request.delivery_tag <= live.acked_tag {
-            if request.channel != live.generation {
-                tracing::debug!(
+        let channel = {
+            let mut live = live.lock().expect("live lock");
+            if request.channel != live.generation || request.delivery_tag <= live.acked_tag {
+                if request.channel != live.generation {
+                    tracing::debug!(
+                        ?request,
+                        live = live.generation,
+                        "rabbitmq ack of a dead channel ignored"
+                    );
+                }
+                continue;
+            }
+            live.acked_tag = request.delivery_tag;
+            live.channel.clone()
+        };
+        if let Some(channel) = channel {
+            let options = BasicAckOptions { multiple: true };
+            if let Err(e) = channel.basic_ack(request.delivery_tag, options).await {
+                tracing::warn!(
                     ?request,
-                    live = live.generation,
-                    "rabbitmq ack of a dead channel ignored"
+                    "rabbitmq ack failed (the broker will redeliver): {e}"
                 );
             }
-            return;
-        }
-        live.acked_tag = request.delivery_tag;
-        live.channel.clone()
-    };
-    if let Some(channel) = channel {
-        let options = BasicAckOptions { multiple: true };
-        if let Err(e) = channel.basic_ack(request.delivery_tag, options).await {
-            tracing::warn!(
-                ?request,
-                "rabbitmq ack failed (the broker will redeliver): {e}"
-            );
         }
     }
 }
@@ -246,9 +203,6 @@ impl Reader {
                 Ok((connection, consumer, generation)) => {
                     failures = 0;
                     let end = self.consume(consumer, generation).await;
-                    if matches!(end, SessionEnd::Stopped) {
-                        self.acknowledger.drain(generation).await;
-                    }
                     self.live.lock().expect("live lock").channel = None;
                     let _ = connection.close(200, "rtnode firehose stops".into()).await;
                     end
