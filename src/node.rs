@@ -401,6 +401,13 @@ fn start_department(
     };
     let parser = InputRowParser::new(&department).map_err(|e| setup("parser", &e))?;
     let settings = PlumberSettings::from_spec(&department, parser.schema(), services.node_start_ms);
+    // The spec's dimensions (none when schemaless): the merge's dimension order hint.
+    let dimension_hint: Vec<String> = parser
+        .schema()
+        .dimensions()
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
     let tuning = &department.tuning_config;
     let shard_spec = tuning.shard_spec.clone();
     let base = PathBuf::from(&tuning.base_persist_directory);
@@ -475,6 +482,7 @@ fn start_department(
         dir,
         combiners: settings.combiners(),
         metric_names: settings.metric_names.clone(),
+        dimension_hint,
         rollup: department.data_schema.granularity_spec.rollup,
         deep_storage: services.deep_storage.clone(),
         metadata: services.metadata.clone(),

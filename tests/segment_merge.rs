@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 
 use common::{TestRow, WORDS, read, write};
 use proptest::prelude::*;
-use rtnode::segment::merge::{MetricCombiner, merge_segments};
+use rtnode::segment::merge::{MetricCombiner, merge_segments, merge_segments_ordered};
 use rtnode::segment::string_column::java_opt_cmp;
 use rtnode::segment::{Segment, SegmentOutput, WriteOptions};
 
@@ -109,7 +109,10 @@ proptest! {
             .iter()
             .map(|piece| Segment::from_written(write(piece, SegmentOutput::Memory, WriteOptions::default())).unwrap())
             .collect();
-        let merged = Segment::from_written(merge_segments(&inputs, &combiners(), true, SegmentOutput::Memory).unwrap()).unwrap();
+        // Pieces omit dimensions without values; the hint is the ingest order, as the plumber's.
+        let hint: Vec<String> = ["page", "tags", "empty", "n", "ratio"].map(String::from).to_vec();
+        let merged = merge_segments_ordered(&inputs, &combiners(), true, &hint, SegmentOutput::Memory).unwrap();
+        let merged = Segment::from_written(merged).unwrap();
         let expected = rolled_up(&rows);
         let at_once = Segment::from_written(write(&expected, SegmentOutput::Memory, WriteOptions::default())).unwrap();
         prop_assert_eq!(read(&merged), read(&at_once));
@@ -229,16 +232,6 @@ fn merge_fills_missing_dimensions_with_null_and_merges_metadata() {
     );
     let metadata = merged.metadata().unwrap();
     assert_eq!((metadata.container.len(), metadata.rollup), (2, Some(true)));
-    let incompatible = merge_segments(
-        &[
-            make(&["x", "y"], &["1", "2"], "a"),
-            make(&["y", "x"], &["1", "2"], "b"),
-        ],
-        &[("count".into(), MetricCombiner::LongSum)],
-        true,
-        SegmentOutput::Memory,
-    );
-    assert!(incompatible.is_err());
     assert!(
         merge_segments(
             &[make(&["x"], &["1"], "a")],
@@ -249,4 +242,119 @@ fn merge_fills_missing_dimensions_with_null_and_merges_metadata() {
         .is_err(),
         "missing combiner"
     );
+}
+
+/// Writes string-dimension rows `(time, values)` in the order of `dims`, sorted as a segment is.
+fn string_segment(dims: &[&str], rows: &[(i64, [&str; 2])]) -> Segment {
+    use rtnode::segment::{
+        Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
+        RowRef, SegmentSchema, SegmentWriter,
+    };
+    let mut dictionaries: Vec<Vec<&str>> = vec![Vec::new(); dims.len()];
+    for (_, values) in rows {
+        for (d, value) in values.iter().enumerate() {
+            dictionaries[d].push(value);
+        }
+    }
+    for dictionary in &mut dictionaries {
+        dictionary.sort();
+        dictionary.dedup();
+    }
+    let mut keyed: Vec<(i64, [u32; 2])> = rows
+        .iter()
+        .map(|(t, v)| {
+            let id = |d: usize| dictionaries[d].iter().position(|x| *x == v[d]).unwrap() as u32;
+            (*t, [id(0), id(1)])
+        })
+        .collect();
+    keyed.sort();
+    let schema = SegmentSchema {
+        interval: rtnode::time::Interval::new(0, 1000),
+        dimensions: dims
+            .iter()
+            .map(|d| DimensionSchema {
+                name: d.to_string(),
+                kind: DimensionKind::String,
+                has_multiple_values: false,
+            })
+            .collect(),
+        metrics: vec![MetricSchema {
+            name: "count".into(),
+            kind: MetricKind::Long,
+        }],
+        metadata: None,
+    };
+    let dictionaries = dictionaries
+        .iter()
+        .map(|d| Some(Dictionary(d.iter().map(|v| Some(v.to_string())).collect())))
+        .collect();
+    let mut writer = SegmentWriter::new(
+        schema,
+        dictionaries,
+        SegmentOutput::Memory,
+        WriteOptions::default(),
+    )
+    .unwrap();
+    for (time_ms, [a, b]) in keyed {
+        writer
+            .add_row(RowRef {
+                time_ms,
+                dims: &[DimCell::Ids(&[a]), DimCell::Ids(&[b])],
+                metrics: &[MetricCell::Long(1)],
+            })
+            .unwrap();
+    }
+    Segment::from_written(writer.finish().unwrap()).unwrap()
+}
+
+#[test]
+fn inputs_with_conflicting_dimension_orders_are_re_sorted_not_refused() {
+    // A schemaless spec restarted: the hydrant before the restart discovered `x` first, the one
+    // after it `y` first. Druid's merger does not refuse this; neither do we.
+    let xy = string_segment(
+        &["x", "y"],
+        &[
+            (1, ["b", "p"]),
+            (1, ["a", "q"]),
+            (1, ["c", "p"]),
+            (2, ["a", "p"]),
+        ],
+    );
+    let yx = string_segment(
+        &["y", "x"],
+        &[(1, ["p", "b"]), (1, ["q", "d"]), (1, ["p", "a"])],
+    );
+    let combiner = [("count".to_string(), MetricCombiner::LongSum)];
+    // The earlier input's order wins; the other input's rows are re-sorted into it.
+    for (inputs, expected) in [
+        (
+            [yx.clone(), xy.clone()],
+            // (time, y, x) order; (1, p, b) rolled up from both inputs.
+            "1 x=a y=p 1|1 x=b y=p 2|1 x=c y=p 1|1 x=a y=q 1|1 x=d y=q 1|2 x=a y=p 1",
+        ),
+        (
+            [xy.clone(), yx.clone()],
+            "1 x=a y=p 1|1 x=a y=q 1|1 x=b y=p 2|1 x=c y=p 1|1 x=d y=q 1|2 x=a y=p 1",
+        ),
+    ] {
+        let merged = merge_segments(&inputs, &combiner, true, SegmentOutput::Memory).unwrap();
+        let merged = Segment::from_written(merged).unwrap();
+        let mut out = Vec::new();
+        rtnode::segment::dump::write_rows(&merged, &mut out).unwrap();
+        let rows: Vec<String> = String::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                format!(
+                    "{} x={} y={} {}",
+                    v["__time"],
+                    v["x"].as_str().unwrap(),
+                    v["y"].as_str().unwrap(),
+                    v["count"]
+                )
+            })
+            .collect();
+        assert_eq!(rows.join("|"), expected);
+    }
 }

@@ -25,7 +25,7 @@ use super::persist::{CheckpointState, PersistCommand};
 use crate::announce::{Announcer, HandoffNotifier, SegmentDescriptor};
 use crate::metrics::DataSourceMetrics;
 use crate::segment::descriptor::DataSegment;
-use crate::segment::merge::{MetricCombiner, merge_segments};
+use crate::segment::merge::{MetricCombiner, merge_segments_ordered};
 use crate::segment::reader::Segment;
 use crate::segment::writer::SegmentOutput;
 use crate::storage::deep::LocalDeepStorage;
@@ -48,6 +48,9 @@ pub struct HandoffContext {
     pub combiners: Vec<(String, MetricCombiner)>,
     /// Metric names in spec order (the DataSegment `metrics`).
     pub metric_names: Vec<String>,
+    /// The spec's dimension order (empty when schemaless): ties and conflicts of the hydrants'
+    /// dimension orders are settled by it at merge.
+    pub dimension_hint: Vec<String>,
     /// Rollup flag of the merge.
     pub rollup: bool,
     /// Deep storage.
@@ -261,10 +264,11 @@ fn merge_and_push(
         .iter()
         .map(|d| Segment::open(d).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    let merged = merge_segments(
+    let merged = merge_segments_ordered(
         &inputs,
         &ctx.combiners,
         ctx.rollup,
+        &ctx.dimension_hint,
         SegmentOutput::Directory(merged_dir.clone()),
     )
     .map_err(|e| e.to_string())?;
@@ -431,6 +435,7 @@ mod tests {
             dir: PathBuf::from("/nonexistent"),
             combiners: vec![],
             metric_names: vec!["count".into()],
+            dimension_hint: vec![],
             rollup: true,
             deep_storage: LocalDeepStorage::new("/nonexistent"),
             metadata: None,

@@ -2,8 +2,9 @@
 //!
 //! ```text
 //! dimensions : the union of the inputs' orders, each input's order kept (Druid's common
-//!              case: hydrants share the spec order, all-null dimensions omitted); an error
-//!              when two inputs order dimensions differently
+//!              case: hydrants share the spec order, all-null dimensions omitted), ties by
+//!              the caller's hint; an input that disagrees has its rows re-sorted
+//!              (`merge_order`)
 //! dictionaries: per string dimension, a k-way merge of the inputs' sorted dictionaries
 //!              (+ null when some input lacks the dimension); old id -> merged id tables
 //! rows       : inputs are walked with one cursor each; the smallest row key (time, then
@@ -22,6 +23,7 @@ use super::error::SegmentError;
 use super::merge_input::{
     DimSource, InputCursor, KeyCell, MetricSource, compare_keys, merge_dictionaries,
 };
+use super::merge_order::{DimensionOrder, merged_dimension_order};
 use super::metadata_drd::Metadata;
 use super::reader::{Column, Segment};
 use super::writer::{
@@ -104,52 +106,29 @@ fn metric_kind(column: &Column) -> MetricKind {
     }
 }
 
-fn merged_dimension_order(inputs: &[Segment]) -> Result<Vec<String>, SegmentError> {
-    // Each input's dimensions are placed into the merged order: a new name goes right before the
-    // next of that input's names already placed (else at the end). When inputs share one order
-    // with some dimensions omitted (all-null ones are) or appended, this rebuilds that order.
-    let mut merged: Vec<String> = Vec::new();
-    for segment in inputs {
-        let dims = segment.dimension_names();
-        for (index, dim) in dims.iter().enumerate() {
-            if merged.contains(dim) {
-                continue;
-            }
-            let successor_opt = dims[index + 1..]
-                .iter()
-                .find_map(|next| merged.iter().position(|m| m == next));
-            match successor_opt {
-                Some(position) => merged.insert(position, dim.clone()),
-                None => merged.push(dim.clone()),
-            }
-        }
-    }
-    for segment in inputs {
-        let mut position = 0;
-        for dim in segment.dimension_names() {
-            match merged[position..].iter().position(|d| d == dim) {
-                Some(offset) => position += offset + 1,
-                None => {
-                    return Err(SegmentError::InvalidInput(format!(
-                        "input `{}` orders its dimensions incompatibly with {merged:?}",
-                        segment.label()
-                    )));
-                }
-            }
-        }
-    }
-    Ok(merged)
-}
-
 /// Merges `inputs` into one segment. `combiners` names the combining function of every metric
-/// of the inputs; with `rollup`, rows with equal time and dimensions become one row.
+/// of the inputs; with `rollup`, rows with equal time and dimensions become one row. The
+/// dimension order is rebuilt from the inputs' orders alone (see [`merge_segments_ordered`]).
 pub fn merge_segments(
     inputs: &[Segment],
     combiners: &[(String, MetricCombiner)],
     rollup: bool,
     output: SegmentOutput,
 ) -> Result<WrittenSegment, SegmentError> {
-    let plan = Plan::build(inputs, combiners)?;
+    merge_segments_ordered(inputs, combiners, rollup, &[], output)
+}
+
+/// [`merge_segments`] with a dimension order hint (the spec's dimensions, or the order ingest
+/// discovered them in): it decides what the inputs' own orders leave open, and wins when
+/// inputs disagree (those inputs' rows are then re-sorted; see [`super::merge_order`]).
+pub fn merge_segments_ordered(
+    inputs: &[Segment],
+    combiners: &[(String, MetricCombiner)],
+    rollup: bool,
+    dimension_hint: &[String],
+    output: SegmentOutput,
+) -> Result<WrittenSegment, SegmentError> {
+    let plan = Plan::build(inputs, combiners, dimension_hint)?;
     let mut writer = SegmentWriter::new(
         plan.schema.clone(),
         plan.dictionaries.clone(),
@@ -158,7 +137,18 @@ pub fn merge_segments(
     )?;
     let mut cursors = Vec::with_capacity(inputs.len());
     for (index, segment) in inputs.iter().enumerate() {
-        cursors.push(plan.cursor(segment, index)?);
+        let cursor = plan.cursor(segment, index)?;
+        if plan.conforming[index] {
+            cursors.push(cursor);
+        } else {
+            tracing::warn!(
+                input = %segment.label(),
+                dimensions = ?segment.dimension_names(),
+                merged = ?plan.schema.dimensions.iter().map(|d| &d.name).collect::<Vec<_>>(),
+                "input orders its dimensions differently from the merge; re-sorting its rows"
+            );
+            cursors.push(cursor.into_sorted()?);
+        }
     }
     let mut merger = Merger {
         pending_opt: None,
@@ -202,14 +192,24 @@ struct Plan {
     dictionaries: Vec<Option<Dictionary>>,
     remaps: Vec<Vec<Vec<u32>>>,
     combiners: Vec<MetricCombiner>,
+    /// Per input: its rows already follow the merged dimension order.
+    conforming: Vec<bool>,
 }
 
 impl Plan {
     fn build(
         inputs: &[Segment],
         combiners: &[(String, MetricCombiner)],
+        dimension_hint: &[String],
     ) -> Result<Plan, SegmentError> {
-        let dim_names = merged_dimension_order(inputs)?;
+        let orders: Vec<Vec<String>> = inputs
+            .iter()
+            .map(|s| s.dimension_names().to_vec())
+            .collect();
+        let DimensionOrder {
+            names: dim_names,
+            conforming,
+        } = merged_dimension_order(&orders, dimension_hint);
         let mut dimensions = Vec::new();
         let mut dictionaries = Vec::new();
         let mut remaps = Vec::new();
@@ -277,6 +277,7 @@ impl Plan {
             dictionaries,
             remaps,
             combiners: metric_combiners,
+            conforming,
         })
     }
 
@@ -467,7 +468,7 @@ fn read_metrics(
         .metrics
         .iter()
         .zip(combiners)
-        .map(|(source, combiner)| read_metric(source, cursor.row, *combiner))
+        .map(|(source, combiner)| read_metric(source, cursor.row(), *combiner))
         .collect()
 }
 
@@ -477,7 +478,7 @@ fn combine_row(
     combiners: &[MetricCombiner],
 ) -> Result<(), SegmentError> {
     for ((acc, source), combiner) in accs.iter_mut().zip(&cursor.metrics).zip(combiners) {
-        let value = read_metric(source, cursor.row, *combiner)?;
+        let value = read_metric(source, cursor.row(), *combiner)?;
         combine(acc, value, *combiner)?;
     }
     Ok(())

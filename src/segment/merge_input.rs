@@ -147,9 +147,11 @@ pub enum MetricSource {
 /// Walks one input's rows in order.
 #[derive(Debug)]
 pub struct InputCursor {
-    /// Current row.
-    pub row: u32,
+    /// Position in the walk (a row number unless `order_opt` permutes it).
+    position: u32,
     num_rows: u32,
+    /// Row numbers in walk order, for an input whose own row order is not the merged one.
+    order_opt: Option<Vec<u32>>,
     time: LongColumn,
     dims: Vec<DimSource>,
     /// Metric sources, in merged metric order.
@@ -179,8 +181,9 @@ impl InputCursor {
             })
             .collect();
         let mut cursor = InputCursor {
-            row: 0,
+            position: 0,
             num_rows: segment.num_rows(),
+            order_opt: None,
             time: segment.time_column(),
             dims,
             metrics,
@@ -192,14 +195,43 @@ impl InputCursor {
         Ok(cursor)
     }
 
+    /// Re-walks the input in the merged key order, for an input whose dimension order is not a
+    /// subsequence of the merged one (its rows are sorted differently). Reads every key once and
+    /// keeps a row permutation: 4 bytes per row plus the keys while sorting; rows are then read
+    /// by random access. Druid's merger falls back to a lexicographic order in this case.
+    pub fn into_sorted(mut self) -> Result<InputCursor, SegmentError> {
+        let mut keys = Vec::with_capacity(self.num_rows as usize);
+        while !self.is_done() {
+            keys.push((self.time_ms, self.key.clone()));
+            self.advance()?;
+        }
+        let mut order: Vec<u32> = (0..self.num_rows).collect();
+        order.sort_by(|&a, &b| {
+            let (a, b) = (&keys[a as usize], &keys[b as usize]);
+            compare_keys(a.0, &a.1, b.0, &b.1)
+        });
+        self.order_opt = Some(order);
+        self.position = 0;
+        self.load()?;
+        Ok(self)
+    }
+
+    /// The row number of the current row.
+    pub fn row(&self) -> u32 {
+        match &self.order_opt {
+            Some(order) => order[self.position as usize],
+            None => self.position,
+        }
+    }
+
     /// True when every row was consumed.
     pub fn is_done(&self) -> bool {
-        self.row >= self.num_rows
+        self.position >= self.num_rows
     }
 
     /// Moves to the next row.
     pub fn advance(&mut self) -> Result<(), SegmentError> {
-        self.row += 1;
+        self.position += 1;
         self.load()
     }
 
@@ -207,7 +239,7 @@ impl InputCursor {
         if self.is_done() {
             return Ok(());
         }
-        let row = self.row;
+        let row = self.row();
         self.time_ms = self.time.get(row)?;
         for (source, cell) in self.dims.iter().zip(self.key.iter_mut()) {
             match (source, cell) {

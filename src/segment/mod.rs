@@ -25,6 +25,7 @@ pub mod index_drd;
 pub mod long_column;
 pub mod merge;
 pub mod merge_input;
+pub mod merge_order;
 pub mod metadata_drd;
 pub mod package;
 pub mod reader;
