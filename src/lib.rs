@@ -54,6 +54,8 @@
 //! | [`plumber`] | sinks, rejection, persist and commit record, recovery, merge-push-publish-handoff |
 //! | [`storage`] | deep storage and the metadata store (SQLite, PostgreSQL, MySQL) |
 //! | [`announce`] | ZooKeeper announcements and handoff notifiers |
+//! | [`query`] | Druid native queries over the timeline: filters, aggregators, engines per query type |
+//! | [`server`] | HTTP: `/druid/v2`, status and health, datasources, `/metrics`, parse errors, receiver pushes |
 //! | [`metrics`] | Prometheus metrics with Druid's names |
 //! | [`node`] | wiring: services, fire chiefs, signals |
 //! | [`time`] | instants, periods and intervals as Druid writes them |
