@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use rtnode::config::properties::RuntimeProperties;
-use rtnode::config::{self, FireDepartment, FirehoseSpec};
+use rtnode::config::{self, FireDepartment, FirehoseSpec, SpecOverrides};
 use rtnode::firehose::kafka::{self, ResetTo};
 use rtnode::metrics::NodeMetrics;
 use rtnode::node::{self, RunOptions};
@@ -30,6 +30,10 @@ struct Cli {
     /// A runtime property override, `key=value`; repeatable.
     #[arg(short = 'D', global = true, value_name = "KEY=VALUE")]
     overrides: Vec<String>,
+    /// This machine's partition: sets `tuningConfig.shardSpec.partitionNum` of every fire
+    /// department (a `none` shardSpec becomes `linear`), so one spec serves every machine.
+    #[arg(long, global = true, env = "RTNODE_PARTITION_NUM", value_name = "N")]
+    partition_num: Option<u32>,
     #[command(subcommand)]
     command: Command,
 }
@@ -109,9 +113,12 @@ fn init_tracing() {
 fn execute(cli: Cli) -> anyhow::Result<()> {
     let properties = RuntimeProperties::load(&cli.properties, &cli.overrides)
         .context("cannot load runtime properties")?;
+    let overrides = SpecOverrides {
+        partition_num: cli.partition_num,
+    };
     match cli.command {
         Command::Validate { spec } => {
-            let departments = config::load_spec_file(&spec)?;
+            let departments = config::load_spec_file_with(&spec, &overrides)?;
             let resolved: Vec<_> = departments
                 .iter()
                 .map(FireDepartment::to_resolved_json)
@@ -135,15 +142,16 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 ResetTarget::Earliest => ResetTo::Earliest,
                 ResetTarget::Latest => ResetTo::Latest,
             };
-            reset_offsets(&spec, to, all)
+            reset_offsets(&spec, &overrides, to, all)
         }
         Command::Run {
             spec,
             exit_when_done,
         } => {
             let departments = match &spec {
-                Some(path) => config::load_spec_file(path)?,
-                None => config::load_spec_str(DEFAULT_SPEC).context("the embedded default spec")?,
+                Some(path) => config::load_spec_file_with(path, &overrides)?,
+                None => config::load_spec_str_with(DEFAULT_SPEC, &overrides)
+                    .context("the embedded default spec")?,
             };
             let metrics = NodeMetrics::new();
             let summaries = node::run(
@@ -162,8 +170,13 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 /// or `clipped` wrapper, which pass the checkpoint through), computes the new positions from the
 /// partitions' watermarks and writes them into its commit record, atomically. Without a commit
 /// record (the node never persisted) one is created holding only the positions.
-fn reset_offsets(spec: &Path, to: ResetTo, all: bool) -> anyhow::Result<()> {
-    let departments = config::load_spec_file(spec)?;
+fn reset_offsets(
+    spec: &Path,
+    overrides: &SpecOverrides,
+    to: ResetTo,
+    all: bool,
+) -> anyhow::Result<()> {
+    let departments = config::load_spec_file_with(spec, overrides)?;
     let mut kafka_departments = 0;
     for department in &departments {
         let data_source = &department.data_schema.data_source;

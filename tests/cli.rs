@@ -175,3 +175,90 @@ fn dump_segment_prints_druid_rows() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("count"));
 }
+
+#[test]
+fn one_spec_serves_every_machine_through_the_partition_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("in");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(
+        data.join("a.json"),
+        "{\"ts\":\"2015-09-12T00:00:00Z\",\"page\":\"a\"}\n",
+    )
+    .unwrap();
+    let path = spec_file(
+        tmp.path(),
+        &data,
+        json!({"rejectionPolicy": {"type": "none"}}),
+    );
+    let spec = path.to_str().unwrap();
+    // The environment variable (as a per-machine unit file would set it) and the flag.
+    let out = Command::new(env!("CARGO_BIN_EXE_rtnode"))
+        .args([
+            "run",
+            "--spec",
+            spec,
+            "--exit-when-done",
+            "-D",
+            "druid.plaintextPort=0",
+        ])
+        .current_dir(tmp.path())
+        .env("RTNODE_PARTITION_NUM", "2")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let segment = &last["dataSources"][0]["segments"][0];
+    let zip = PathBuf::from(segment["path"].as_str().unwrap());
+    let descriptor: Value =
+        serde_json::from_slice(&std::fs::read(zip.with_file_name("descriptor.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        descriptor["shardSpec"],
+        json!({"type": "linear", "partitionNum": 2})
+    );
+    assert!(zip.parent().unwrap().ends_with("2"), "{}", zip.display());
+
+    let out = rtnode(
+        &["validate", "--spec", spec, "--partition-num", "7"],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        resolved[0]["tuningConfig"]["shardSpec"],
+        json!({"type": "linear", "partitionNum": 7})
+    );
+
+    let numbered = spec_file(
+        tmp.path(),
+        &data,
+        json!({"shardSpec": {"type": "numbered", "partitionNum": 0, "partitions": 4}}),
+    );
+    let out = rtnode(
+        &[
+            "validate",
+            "--spec",
+            numbered.to_str().unwrap(),
+            "--partition-num",
+            "4",
+        ],
+        tmp.path(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("$[0].tuningConfig.shardSpec.partitionNum")
+            && stderr.contains("must be below partitions 4"),
+        "{stderr}"
+    );
+}

@@ -68,25 +68,78 @@ impl From<SpecPathError> for SpecError {
     }
 }
 
+/// What the command line changes in a spec before it is validated, so that one spec file can
+/// serve every machine (Druid's realtime node needed one file per machine).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SpecOverrides {
+    /// Sets `tuningConfig.shardSpec.partitionNum` of every fire department; a `none` (or
+    /// absent) shardSpec becomes `linear`. Kafka partitions are then split by it as well.
+    pub partition_num: Option<u32>,
+}
+
+impl SpecOverrides {
+    fn apply(&self, department: &mut Value) {
+        let Some(partition_num) = self.partition_num else {
+            return;
+        };
+        let Some(object) = department.as_object_mut() else {
+            return;
+        };
+        let tuning = object
+            .entry("tuningConfig")
+            .or_insert_with(|| serde_json::json!({"type": "realtime"}));
+        let Some(tuning) = tuning.as_object_mut() else {
+            return;
+        };
+        let shard = tuning
+            .entry("shardSpec")
+            .or_insert_with(|| serde_json::json!({"type": "none"}));
+        if let Some(shard) = shard.as_object_mut() {
+            if shard.get("type").and_then(Value::as_str) == Some("none") {
+                shard.insert("type".into(), "linear".into());
+            }
+            shard.insert("partitionNum".into(), partition_num.into());
+        }
+    }
+}
+
 /// Reads and validates a spec file.
 pub fn load_spec_file(path: &Path) -> Result<Vec<FireDepartment>, SpecError> {
+    load_spec_file_with(path, &SpecOverrides::default())
+}
+
+/// Reads a spec file, applies the command line's overrides and validates the result.
+pub fn load_spec_file_with(
+    path: &Path,
+    overrides: &SpecOverrides,
+) -> Result<Vec<FireDepartment>, SpecError> {
     let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    load_spec_str(&text)
+    load_spec_str_with(&text, overrides)
 }
 
 /// Reads and validates a spec from its JSON text.
 pub fn load_spec_str(text: &str) -> Result<Vec<FireDepartment>, SpecError> {
+    load_spec_str_with(text, &SpecOverrides::default())
+}
+
+/// [`load_spec_str`] with the command line's overrides applied before validation (so a
+/// mistake they cause is reported at the JSON path it lands on).
+pub fn load_spec_str_with(
+    text: &str,
+    overrides: &SpecOverrides,
+) -> Result<Vec<FireDepartment>, SpecError> {
     let value: Value = serde_json::from_str(text).map_err(|e| SpecError::Json(e.to_string()))?;
     let entries = split_fire_departments(value)?;
     if entries.is_empty() {
         return Err(SpecPathError::new("$", "the spec holds no fire department").into());
     }
     let mut departments = Vec::with_capacity(entries.len());
-    for (root, value) in entries {
+    for (root, mut value) in entries {
         validate::check_raw(&root, &value)?;
+        overrides.apply(&mut value);
         let department: FireDepartment = serde_path_to_error::deserialize(value)
             .map_err(|e| SpecPathError::from_path_error(&root, e))?;
         departments.push((root, department));
