@@ -150,11 +150,7 @@ pub fn merge_segments_ordered(
             cursors.push(cursor.into_sorted()?);
         }
     }
-    let mut merger = Merger {
-        pending_opt: None,
-        combiners: plan.combiners.clone(),
-        rollup,
-    };
+    let mut merger = Merger::new(plan.combiners.clone(), rollup);
     while let Some(next) = smallest(&cursors) {
         merger.take(&mut cursors[next], &mut writer)?;
         cursors[next].advance()?;
@@ -384,36 +380,80 @@ fn merge_dimension(inputs: &[Segment], name: &str) -> Result<DimensionPlan, Segm
     Ok((schema, Some(Dictionary(merged.entries)), merged.remaps))
 }
 
-/// The pending output row and the rollup logic.
+/// The pending output row and the rollup logic. Its buffers (key cells, metric accumulators)
+/// are reused from row to row: the merge allocates nothing per row but the writer's cells.
 struct Merger {
-    pending_opt: Option<(i64, Vec<KeyCell>, Vec<Acc>)>,
+    has_pending: bool,
+    time_ms: i64,
+    key: Vec<KeyCell>,
+    accs: Vec<Acc>,
     combiners: Vec<MetricCombiner>,
     rollup: bool,
 }
 
 impl Merger {
+    fn new(combiners: Vec<MetricCombiner>, rollup: bool) -> Merger {
+        let accs = combiners
+            .iter()
+            .map(|c| empty_acc(c.column_kind()))
+            .collect();
+        Merger {
+            has_pending: false,
+            time_ms: 0,
+            key: Vec::new(),
+            accs,
+            combiners,
+            rollup,
+        }
+    }
+
     fn take(
         &mut self,
         cursor: &mut InputCursor,
         writer: &mut SegmentWriter,
     ) -> Result<(), SegmentError> {
-        if let Some((time_ms, key, accs)) = &mut self.pending_opt
+        if self.has_pending
             && self.rollup
-            && compare_keys(*time_ms, key, cursor.time_ms, &cursor.key).is_eq()
+            && compare_keys(self.time_ms, &self.key, cursor.time_ms, &cursor.key).is_eq()
         {
-            return combine_row(cursor, accs, &self.combiners);
+            return self.for_each_metric(cursor, combine_metric);
         }
         self.flush(writer)?;
-        let accs = read_metrics(cursor, &self.combiners)?;
-        self.pending_opt = Some((cursor.time_ms, cursor.key.clone(), accs));
+        self.time_ms = cursor.time_ms;
+        if self.key.len() == cursor.key.len() {
+            for (mine, theirs) in self.key.iter_mut().zip(&cursor.key) {
+                mine.assign(theirs);
+            }
+        } else {
+            self.key.clone_from(&cursor.key);
+        }
+        self.has_pending = true;
+        self.for_each_metric(cursor, load_metric)
+    }
+
+    fn for_each_metric(
+        &mut self,
+        cursor: &InputCursor,
+        apply: fn(&mut Acc, &MetricSource, u32, MetricCombiner) -> Result<(), SegmentError>,
+    ) -> Result<(), SegmentError> {
+        let row = cursor.row();
+        for ((acc, source), combiner) in self
+            .accs
+            .iter_mut()
+            .zip(&cursor.metrics)
+            .zip(&self.combiners)
+        {
+            apply(acc, source, row, *combiner)?;
+        }
         Ok(())
     }
 
     fn flush(&mut self, writer: &mut SegmentWriter) -> Result<(), SegmentError> {
-        let Some((time_ms, key, accs)) = self.pending_opt.take() else {
+        if !std::mem::replace(&mut self.has_pending, false) {
             return Ok(());
-        };
-        let dims: Vec<DimCell<'_>> = key
+        }
+        let dims: Vec<DimCell<'_>> = self
+            .key
             .iter()
             .map(|cell| match cell {
                 KeyCell::Ids(ids) => DimCell::Ids(ids),
@@ -422,7 +462,8 @@ impl Merger {
                 KeyCell::Double(v) => DimCell::Double(*v),
             })
             .collect();
-        let metrics: Vec<MetricCell<'_>> = accs
+        let metrics: Vec<MetricCell<'_>> = self
+            .accs
             .iter()
             .map(|acc| match acc {
                 Acc::Long(v) => MetricCell::Long(*v),
@@ -432,56 +473,75 @@ impl Merger {
             })
             .collect();
         writer.add_row(RowRef {
-            time_ms,
+            time_ms: self.time_ms,
             dims: &dims,
             metrics: &metrics,
         })
     }
 }
 
-fn read_metric(
+fn empty_acc(kind: MetricKind) -> Acc {
+    match kind {
+        MetricKind::Long => Acc::Long(0),
+        MetricKind::Float => Acc::Float(0.0),
+        MetricKind::Double => Acc::Double(0.0),
+        MetricKind::Complex { .. } => Acc::Bytes(Vec::new()),
+    }
+}
+
+/// Sets `acc` to the metric of `row` (zero or an empty collector when the input lacks it).
+fn load_metric(
+    acc: &mut Acc,
     source: &MetricSource,
     row: u32,
     combiner: MetricCombiner,
-) -> Result<Acc, SegmentError> {
-    let column_opt = match source {
-        MetricSource::Column(column) => Some(&**column),
-        MetricSource::Missing => None,
-    };
-    Ok(match (column_opt, combiner.column_kind()) {
-        (Some(Column::Long(c)), _) => Acc::Long(c.get(row)?),
-        (Some(Column::Float(c)), _) => Acc::Float(c.get(row)?),
-        (Some(Column::Double(c)), _) => Acc::Double(c.get(row)?),
-        (Some(Column::Complex(c)), _) => Acc::Bytes(c.get(row)?.to_vec()),
-        (_, MetricKind::Long) => Acc::Long(0),
-        (_, MetricKind::Float) => Acc::Float(0.0),
-        (_, MetricKind::Double) => Acc::Double(0.0),
-        (_, MetricKind::Complex { .. }) => Acc::Bytes(Vec::new()),
-    })
-}
-
-fn read_metrics(
-    cursor: &InputCursor,
-    combiners: &[MetricCombiner],
-) -> Result<Vec<Acc>, SegmentError> {
-    cursor
-        .metrics
-        .iter()
-        .zip(combiners)
-        .map(|(source, combiner)| read_metric(source, cursor.row(), *combiner))
-        .collect()
-}
-
-fn combine_row(
-    cursor: &InputCursor,
-    accs: &mut [Acc],
-    combiners: &[MetricCombiner],
 ) -> Result<(), SegmentError> {
-    for ((acc, source), combiner) in accs.iter_mut().zip(&cursor.metrics).zip(combiners) {
-        let value = read_metric(source, cursor.row(), *combiner)?;
-        combine(acc, value, *combiner)?;
+    let column = match source {
+        MetricSource::Column(column) => &**column,
+        MetricSource::Missing => {
+            match acc {
+                Acc::Bytes(bytes) => bytes.clear(),
+                other => *other = empty_acc(combiner.column_kind()),
+            }
+            return Ok(());
+        }
+    };
+    match (column, acc) {
+        (Column::Long(c), Acc::Long(a)) => *a = c.get(row)?,
+        (Column::Float(c), Acc::Float(a)) => *a = c.get(row)?,
+        (Column::Double(c), Acc::Double(a)) => *a = c.get(row)?,
+        (Column::Complex(c), Acc::Bytes(a)) => {
+            a.clear();
+            a.extend_from_slice(c.get(row)?);
+        }
+        _ => return Err(mismatch(combiner)),
     }
     Ok(())
+}
+
+/// Combines the metric of `row` into `acc`.
+fn combine_metric(
+    acc: &mut Acc,
+    source: &MetricSource,
+    row: u32,
+    combiner: MetricCombiner,
+) -> Result<(), SegmentError> {
+    let MetricSource::Column(column) = source else {
+        // A missing metric is zero / an empty collector: only sums and folds are unaffected,
+        // min, max and last see the zero as Druid's merger does.
+        return combine(acc, empty_acc(combiner.column_kind()), combiner);
+    };
+    match (&**column, &mut *acc) {
+        (Column::Complex(c), Acc::Bytes(a)) => fold_hyper_unique(a, c.get(row)?),
+        (Column::Long(c), _) => combine(acc, Acc::Long(c.get(row)?), combiner),
+        (Column::Float(c), _) => combine(acc, Acc::Float(c.get(row)?), combiner),
+        (Column::Double(c), _) => combine(acc, Acc::Double(c.get(row)?), combiner),
+        _ => Err(mismatch(combiner)),
+    }
+}
+
+fn mismatch(combiner: MetricCombiner) -> SegmentError {
+    SegmentError::InvalidInput(format!("combiner {combiner:?} got a mismatched value"))
 }
 
 fn combine(acc: &mut Acc, value: Acc, combiner: MetricCombiner) -> Result<(), SegmentError> {
@@ -509,11 +569,7 @@ fn combine(acc: &mut Acc, value: Acc, combiner: MetricCombiner) -> Result<(), Se
             _ => {}
         },
         (Acc::Bytes(a), Acc::Bytes(b)) => fold_hyper_unique(a, &b)?,
-        _ => {
-            return Err(SegmentError::InvalidInput(format!(
-                "combiner {combiner:?} got a mismatched value"
-            )));
-        }
+        _ => return Err(mismatch(combiner)),
     }
     Ok(())
 }
