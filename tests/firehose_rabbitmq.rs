@@ -14,7 +14,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use rtnode::config::io::RabbitMqFirehose as RabbitSpec;
 use rtnode::firehose::rabbitmq::RabbitMqFirehose;
-use rtnode::firehose::{self, Acknowledger};
+use rtnode::firehose::{self, Acknowledger, FirehoseMessage};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -177,6 +177,35 @@ async fn prefetch_window_full_asks_for_a_flush_instead_of_stalling() {
         .collect();
     assert_eq!(got, sent.iter().cloned().collect());
     stop(ingest, task).await;
+    let _ = connection.close(200, "done".into()).await;
+    delete(&queue).await;
+}
+
+/// An ingest loop may close its receiver while a `Flush` request is still unanswered (queued
+/// in the channel, its reply neither sent nor dropped): the firehose must stop anyway. Before,
+/// it waited for the reply forever; `prefetch_window_full_asks_for_a_flush_instead_of_stalling`
+/// hung that way whenever its last batch was followed by a `Flush`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_with_a_flush_request_unanswered_does_not_hang() {
+    let _shared = BROKER.read().await;
+    let queue = queue_name("pending-flush");
+    let (connection, channel) = publisher(&queue).await;
+    publish(&channel, &queue, &events(0, 100)).await;
+    // Prefetch 8: the firehose asks for a flush once 6 deliveries are unacknowledged.
+    let (mut ingest, task) = start(&queue, 8, None);
+    let unanswered = loop {
+        match tokio::time::timeout(WAIT, ingest.rx.recv()).await.unwrap() {
+            Some(FirehoseMessage::Flush(reply)) => break reply,
+            Some(FirehoseMessage::Batch(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    ingest.rx.close();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("the firehose stops while its flush request is unanswered")
+        .unwrap();
+    drop(unanswered);
     let _ = connection.close(200, "done".into()).await;
     delete(&queue).await;
 }

@@ -339,7 +339,9 @@ impl Reader {
     }
 
     /// Asks the ingest loop to persist and acks the committed checkpoint it answers with.
-    /// Returns false when the ingest loop is gone.
+    /// Returns false when the ingest loop is gone: it may close its receiver with the `Flush`
+    /// still queued, and then the reply is neither sent nor dropped until the receiver is, so
+    /// the wait also ends when the receiver closes.
     async fn flush(&self) -> bool {
         let (reply_tx, reply_rx) = oneshot::channel();
         if self
@@ -350,7 +352,12 @@ impl Reader {
         {
             return false;
         }
-        match reply_rx.await {
+        let reply = tokio::select! {
+            biased;
+            reply = reply_rx => reply,
+            _ = self.tx.closed() => return false,
+        };
+        match reply {
             Ok(checkpoint) => self.acknowledger.acknowledge(&checkpoint),
             Err(_) => {
                 tracing::warn!(queue = %self.spec.config.queue, "rabbitmq: the ingest loop did not flush; the consumer waits for the next persist (prefetch window full)")
