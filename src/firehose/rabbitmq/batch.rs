@@ -62,3 +62,26 @@ impl BatchBuilder {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_carries_its_tags_and_the_checkpoint_after_it() {
+        let mut batch = BatchBuilder::new(3);
+        for (tag, payload) in [(7u64, b"a".as_slice()), (8, b""), (9, b"ccc")] {
+            batch.push(payload, tag);
+        }
+        assert_eq!(batch.last_tag(), 9);
+        let batch = batch.finish();
+        assert_eq!(batch.len(), 3);
+        assert_eq!(batch.event(1), b"");
+        assert_eq!(batch.event(2), b"ccc");
+        assert_eq!(batch.describe_position(2), "channel 3 deliveryTag 9");
+        assert_eq!(
+            batch.checkpoint,
+            serde_json::json!({"channel": 3, "deliveryTag": 9})
+        );
+    }
+}

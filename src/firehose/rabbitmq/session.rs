@@ -74,41 +74,15 @@ impl Session {
     pub(super) async fn stop(self, queue: &str) {
         let deadline = Instant::now() + STOP_TIMEOUT;
         let generation = self.generation;
-        let Some(acked_tag) = self.acker.finish(deadline).await else {
-            tracing::warn!(
+        match self.acker.finish(deadline).await {
+            Some(acked_tag) => {
+                confirm_acks(&self.channel, deadline, queue, generation, acked_tag).await;
+            }
+            None => tracing::warn!(
                 queue,
                 generation,
                 timeout = ?STOP_TIMEOUT,
                 "rabbitmq: the ack of the last commit was not sent in time; the broker will redeliver"
-            );
-            close_connection(self.connection, deadline, queue, generation).await;
-            return;
-        };
-        let closing = self
-            .channel
-            .close(REPLY_SUCCESS, "rtnode firehose stops".into());
-        match tokio::time::timeout_at(deadline, closing).await {
-            Ok(Ok(())) => {
-                tracing::info!(
-                    queue,
-                    generation,
-                    acked_tag,
-                    "rabbitmq consumer stopped; acks confirmed"
-                );
-            }
-            Ok(Err(e)) => tracing::warn!(
-                queue,
-                generation,
-                acked_tag,
-                error = %e,
-                "rabbitmq: closing the channel failed; unconfirmed acks may be redelivered"
-            ),
-            Err(_) => tracing::warn!(
-                queue,
-                generation,
-                acked_tag,
-                timeout = ?STOP_TIMEOUT,
-                "rabbitmq: the broker did not confirm the channel close in time; unconfirmed acks may be redelivered"
             ),
         }
         drop(self.consumer);
@@ -155,6 +129,40 @@ async fn declare_and_bind(channel: &Channel, config: &RabbitMqConfig) -> Result<
             "queue.bind `{queue}` to `{exchange}`"
         )))?;
     Ok(())
+}
+
+/// Closes `channel` and waits for `channel.close-ok` until `deadline`: the broker applies the
+/// methods of a channel in order, so the answer confirms every ack sent before.
+async fn confirm_acks(
+    channel: &Channel,
+    deadline: Instant,
+    queue: &str,
+    generation: u64,
+    acked_tag: u64,
+) {
+    let closing = channel.close(REPLY_SUCCESS, "rtnode firehose stops".into());
+    match tokio::time::timeout_at(deadline, closing).await {
+        Ok(Ok(())) => tracing::info!(
+            queue,
+            generation,
+            acked_tag,
+            "rabbitmq consumer stopped; acks confirmed"
+        ),
+        Ok(Err(e)) => tracing::warn!(
+            queue,
+            generation,
+            acked_tag,
+            error = %e,
+            "rabbitmq: closing the channel failed; unconfirmed acks may be redelivered"
+        ),
+        Err(_) => tracing::warn!(
+            queue,
+            generation,
+            acked_tag,
+            timeout = ?STOP_TIMEOUT,
+            "rabbitmq: the broker did not confirm the channel close in time; unconfirmed acks may be redelivered"
+        ),
+    }
 }
 
 /// Closes `connection`, waiting for `connection.close-ok` until `deadline` at most (closing a
