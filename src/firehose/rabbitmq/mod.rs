@@ -9,7 +9,7 @@
 //! Checkpoint: `{"channel": G, "deliveryTag": N}`, where `G` is the connection generation (one
 //! per (re)connection; a restarted node continues above the recorded one) and `N` the last
 //! delivery tag of the batch. Delivery tags belong to their channel: each connection has its
-//! own ack worker ([`ack`]) holding that connection's channel and acking only checkpoints of its
+//! own ack worker (`ack.rs`) holding that connection's channel and acking only checkpoints of its
 //! generation, so tags of a dead channel are never sent on a new one (the broker redelivers
 //! those messages instead).
 //!
@@ -22,7 +22,7 @@
 //! which the broker closes a channel with unacknowledged deliveries.
 //!
 //! **Stop.** Closing (or dropping) the receiver stops the firehose. The ingest loop acknowledges
-//! its last commit before it lets the receiver go, so a stopping session ([`session`]) first
+//! its last commit before it lets the receiver go, so a stopping session (`session.rs`) first
 //! lets its ack worker send the ack of the latest checkpoint, then closes the channel: the
 //! broker answers `channel.close-ok` only after it has applied every method sent before on that
 //! channel, so the acks are confirmed. Deliveries past the last commit go back to the queue.
