@@ -252,18 +252,16 @@ async fn run_departments(
     Ok(summaries)
 }
 
-/// How long a stopped chief's firehose may take to finish (its last acknowledgements).
+/// How long a stopped chief's firehose may take to finish (its last acknowledgements; the
+/// RabbitMQ firehose bounds its own stop by `rabbitmq::STOP_TIMEOUT`, 10 s).
 const FIREHOSE_STOP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Waits (bounded) for an async firehose whose chief has stopped: dropping the chief's receiver
-/// stops it, and it may still be sending the acknowledgement of the last commit (RabbitMQ).
-/// Thread firehoses are left to stop on their own: a local one may be blocked reading stdin, and
-/// the Kafka one holds the runtime until its consumer has closed.
+/// stops it, and it may still be sending and confirming the acknowledgement of the last commit
+/// (RabbitMQ, also inside a wrapper). Thread firehoses are left to stop on their own
+/// ([`dispatch::FirehoseHandle::join_task`]).
 async fn join_firehose(data_source: &str, firehose: dispatch::FirehoseHandle) {
-    let dispatch::FirehoseHandle::Task(task) = firehose else {
-        return;
-    };
-    if tokio::time::timeout(FIREHOSE_STOP_TIMEOUT, task)
+    if tokio::time::timeout(FIREHOSE_STOP_TIMEOUT, firehose.join_task())
         .await
         .is_err()
     {

@@ -477,10 +477,6 @@ fn three_hundred_thousand_events_through_ten_kills_and_a_broker_restart_arrive_a
 /// last commit record must be acknowledged before the node exits, so nothing it committed is
 /// delivered (and counted) again, and its summary counts exactly the messages it committed.
 #[test]
-#[ignore = "flaky (about one run in two): a graceful stop can exit before the ack of its last \
-            commit record reaches RabbitMQ, so committed messages are redelivered. An ack drain \
-            in the firehose fixed this test but made firehose_rabbitmq's prefetch test hang when \
-            run after this file, and was reverted; run with `--ignored`"]
 fn a_graceful_stop_mid_stream_acknowledges_everything_it_committed() {
     let _broker = BROKER.lock().unwrap_or_else(|e| e.into_inner());
     let runtime = tokio::runtime::Runtime::new().unwrap();

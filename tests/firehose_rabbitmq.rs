@@ -14,7 +14,7 @@ use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties};
 use rtnode::config::io::RabbitMqFirehose as RabbitSpec;
 use rtnode::firehose::rabbitmq::RabbitMqFirehose;
-use rtnode::firehose::{self, Acknowledger};
+use rtnode::firehose::{self, Acknowledger, FirehoseMessage};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -177,6 +177,194 @@ async fn prefetch_window_full_asks_for_a_flush_instead_of_stalling() {
         .collect();
     assert_eq!(got, sent.iter().cloned().collect());
     stop(ingest, task).await;
+    let _ = connection.close(200, "done".into()).await;
+    delete(&queue).await;
+}
+
+/// An ingest loop may close its receiver while a `Flush` request is still unanswered (queued
+/// in the channel, its reply neither sent nor dropped): the firehose must stop anyway. Before,
+/// it waited for the reply forever; `prefetch_window_full_asks_for_a_flush_instead_of_stalling`
+/// hung that way whenever its last batch was followed by a `Flush`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_with_a_flush_request_unanswered_does_not_hang() {
+    let _shared = BROKER.read().await;
+    let queue = queue_name("pending-flush");
+    let (connection, channel) = publisher(&queue).await;
+    publish(&channel, &queue, &events(0, 100)).await;
+    // Prefetch 8: the firehose asks for a flush once 6 deliveries are unacknowledged.
+    let (mut ingest, task) = start(&queue, 8, None);
+    let unanswered = loop {
+        match tokio::time::timeout(WAIT, ingest.rx.recv()).await.unwrap() {
+            Some(FirehoseMessage::Flush(reply)) => break reply,
+            Some(FirehoseMessage::Batch(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    };
+    ingest.rx.close();
+    tokio::time::timeout(WAIT, task)
+        .await
+        .expect("the firehose stops while its flush request is unanswered")
+        .unwrap();
+    drop(unanswered);
+    let _ = connection.close(200, "done".into()).await;
+    delete(&queue).await;
+}
+
+/// `(ready, consumers)` of `queue`.
+async fn queue_state(queue: &str) -> (u32, u32) {
+    let (connection, channel) = publisher(queue).await;
+    let state = channel
+        .queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..Default::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap();
+    let _ = connection.close(200, "done".into()).await;
+    (state.message_count(), state.consumer_count())
+}
+
+/// `ready` of `queue` once no consumer holds deliveries any more.
+async fn ready_without_consumers(queue: &str) -> u32 {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let (ready, consumers) = queue_state(queue).await;
+        if consumers == 0 {
+            return ready;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the consumer never went away"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The ingest loop commits (acknowledges) and closes its receiver at once, as the node does on
+/// a graceful stop: the firehose must send that ack and have it confirmed before it closes
+/// the connection, so nothing committed comes again. Five rounds on one queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_right_after_a_commit_acknowledges_that_commit() {
+    let _shared = BROKER.read().await;
+    let queue = queue_name("commit-stop");
+    let (connection, channel) = publisher(&queue).await;
+    let mut resume = None;
+    for round in 0..5 {
+        let sent = events(round * 500, 500);
+        publish(&channel, &queue, &sent).await;
+        let (mut ingest, task) = start(&queue, 1000, resume.clone());
+        assert_eq!(ingest.receive_until(500, WAIT).await, 500, "round {round}");
+        ingest.commit();
+        resume = ingest.committed_checkpoint.clone();
+        let ingest = stop(ingest, task).await;
+        assert_eq!(set(&ingest.committed), sent.iter().cloned().collect());
+        assert_eq!(
+            ready_without_consumers(&queue).await,
+            0,
+            "round {round}: committed deliveries were not acknowledged before the stop"
+        );
+    }
+    let _ = connection.close(200, "done".into()).await;
+    delete(&queue).await;
+}
+
+/// A TCP relay to the broker that can freeze: it then forwards nothing either way and closes
+/// nothing, like a broker that stopped answering.
+struct Relay {
+    port: u16,
+    frozen: Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Relay {
+    async fn start() -> Relay {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let frozen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = frozen.clone();
+        let task = tokio::spawn(async move {
+            let mut pipes = tokio::task::JoinSet::new();
+            while let Ok((client, _)) = listener.accept().await {
+                let broker = tokio::net::TcpStream::connect("127.0.0.1:5672")
+                    .await
+                    .unwrap();
+                let (client_read, client_write) = client.into_split();
+                let (broker_read, broker_write) = broker.into_split();
+                pipes.spawn(Relay::pipe(client_read, broker_write, flag.clone()));
+                pipes.spawn(Relay::pipe(broker_read, client_write, flag.clone()));
+            }
+        });
+        Relay { port, frozen, task }
+    }
+
+    async fn pipe(
+        mut from: tokio::net::tcp::OwnedReadHalf,
+        mut to: tokio::net::tcp::OwnedWriteHalf,
+        frozen: Arc<std::sync::atomic::AtomicBool>,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            while frozen.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    fn uri(&self) -> String {
+        format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.port)
+    }
+}
+
+/// With a broker that stopped answering, a stopping firehose gives up on confirming its last
+/// acks after `rabbitmq::STOP_TIMEOUT` instead of hanging; once the connection is gone the
+/// broker delivers the unconfirmed messages again (duplicates, never loss).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_with_an_unresponsive_broker_is_bounded() {
+    if addr() != "amqp://guest:guest@127.0.0.1:5672/%2f" {
+        return; // the relay forwards to the local broker only
+    }
+    let _shared = BROKER.read().await;
+    let queue = queue_name("frozen");
+    let (connection, channel) = publisher(&queue).await;
+    publish(&channel, &queue, &events(0, 50)).await;
+    let relay = Relay::start().await;
+    let mut spec = spec(&queue);
+    spec.connection.uri = Some(relay.uri());
+    let (tx, rx) = firehose::channel();
+    let (task, ack) = RabbitMqFirehose::new(&spec, 1000)
+        .spawn(&tokio::runtime::Handle::current(), None, tx)
+        .unwrap();
+    let mut ingest = FakeIngest::new(rx, Some(ack as Arc<dyn Acknowledger>));
+    assert_eq!(ingest.receive_until(50, WAIT).await, 50);
+    relay.frozen.store(true, Ordering::Relaxed);
+    ingest.commit();
+    ingest.rx.close();
+    let started = std::time::Instant::now();
+    let bound = rtnode::firehose::rabbitmq::STOP_TIMEOUT + Duration::from_secs(5);
+    tokio::time::timeout(bound, task)
+        .await
+        .expect("a stop with an unresponsive broker is bounded")
+        .unwrap();
+    assert!(started.elapsed() >= rtnode::firehose::rabbitmq::STOP_TIMEOUT - Duration::from_secs(1));
+    relay.task.abort();
+    drop(relay);
+    assert_eq!(
+        ready_without_consumers(&queue).await,
+        50,
+        "the unconfirmed deliveries come again"
+    );
     let _ = connection.close(200, "done".into()).await;
     delete(&queue).await;
 }

@@ -63,6 +63,18 @@ impl FirehoseHandle {
             FirehoseHandle::Task(h) => h.is_finished(),
         }
     }
+
+    /// Waits until an async firehose whose receiver is gone has ended (a stopping RabbitMQ
+    /// firehose confirms the acks of the last commit first, within its own bound). A thread
+    /// firehose is left to end on its own: a local one may be blocked reading stdin, and the
+    /// Kafka one holds the runtime until its consumer has closed.
+    pub async fn join_task(self) {
+        if let FirehoseHandle::Task(task) = self
+            && let Err(e) = task.await
+        {
+            tracing::warn!(error = %e, "a firehose task failed");
+        }
+    }
 }
 
 /// Starts the firehose of `spec` from `resume` (the checkpoint of the commit record); it sends

@@ -10,7 +10,9 @@
 //!   (the delegates before it had ended).
 //!
 //! `Flush` requests pass through (for `combining`, the reply is translated back to the
-//! delegate's own checkpoint), and acknowledgements are routed to the delegate(s).
+//! delegate's own checkpoint), and acknowledgements are routed to the delegate(s). A wrapper's
+//! task ends after its async delegate's, so whoever awaits the wrapper (the node, on a graceful
+//! stop) also waits for the delegate's last acknowledgements.
 
 use std::sync::{Arc, Mutex};
 
@@ -37,39 +39,52 @@ pub fn start_timed(
             spec.shutoff_time
         ))
     })?;
-    let (inner_tx, mut inner_rx) = channel();
-    let (_delegate, ack) = start(&spec.delegate, resume.clone(), ctx, inner_tx)?;
+    let (inner_tx, inner_rx) = channel();
+    let (delegate, ack) = start(&spec.delegate, resume.clone(), ctx, inner_tx)?;
+    let last = resume.unwrap_or(Value::Null);
     let task = ctx.runtime.spawn(async move {
-        let mut last = resume.unwrap_or(Value::Null);
-        let left_ms = (shutoff_ms - chrono::Utc::now().timestamp_millis()).max(0) as u64;
-        let shutoff = tokio::time::sleep(std::time::Duration::from_millis(left_ms));
-        tokio::pin!(shutoff);
-        loop {
-            let message = tokio::select! {
-                biased;
-                _ = &mut shutoff => {
-                    tracing::info!("`timed` firehose: shutoff time reached");
-                    inner_rx.close();
-                    let _ = tx.send(FirehoseMessage::End(last)).await;
-                    return;
-                }
-                message = inner_rx.recv() => message,
-                _ = tx.closed() => return,
-            };
-            let Some(message) = message else { return };
-            if let FirehoseMessage::Batch(batch) = &message {
-                last = batch.checkpoint.clone();
-            }
-            let done = matches!(
-                message,
-                FirehoseMessage::End(_) | FirehoseMessage::Failed(_)
-            );
-            if tx.send(message).await.is_err() || done {
-                return;
-            }
-        }
+        forward_until(shutoff_ms, inner_rx, &tx, last).await;
+        delegate.join_task().await;
     });
     Ok((FirehoseHandle::Task(task), ack))
+}
+
+/// Forwards the delegate's messages until `shutoff_ms` (then sends `End` with the checkpoint of
+/// the last batch forwarded), the delegate's end, or the ingest loop's; the delegate's receiver
+/// is dropped on return, which stops it.
+async fn forward_until(
+    shutoff_ms: i64,
+    mut inner_rx: mpsc::Receiver<FirehoseMessage>,
+    tx: &mpsc::Sender<FirehoseMessage>,
+    mut last: Value,
+) {
+    let left_ms = (shutoff_ms - chrono::Utc::now().timestamp_millis()).max(0) as u64;
+    let shutoff = tokio::time::sleep(std::time::Duration::from_millis(left_ms));
+    tokio::pin!(shutoff);
+    loop {
+        let message = tokio::select! {
+            biased;
+            _ = &mut shutoff => {
+                tracing::info!("`timed` firehose: shutoff time reached");
+                inner_rx.close();
+                let _ = tx.send(FirehoseMessage::End(last)).await;
+                return;
+            }
+            message = inner_rx.recv() => message,
+            _ = tx.closed() => return,
+        };
+        let Some(message) = message else { return };
+        if let FirehoseMessage::Batch(batch) = &message {
+            last = batch.checkpoint.clone();
+        }
+        let done = matches!(
+            message,
+            FirehoseMessage::End(_) | FirehoseMessage::Failed(_)
+        );
+        if tx.send(message).await.is_err() || done {
+            return;
+        }
+    }
 }
 
 /// Starts a `clipped` firehose.
@@ -81,7 +96,7 @@ pub fn start_clipped(
 ) -> Started {
     let interval = spec.interval;
     let (inner_tx, mut inner_rx) = channel();
-    let (_delegate, ack) = start(&spec.delegate, resume, ctx, inner_tx)?;
+    let (delegate, ack) = start(&spec.delegate, resume, ctx, inner_tx)?;
     let task = ctx.runtime.spawn(async move {
         while let Some(mut message) = inner_rx.recv().await {
             if let FirehoseMessage::Batch(batch) = &mut message {
@@ -95,9 +110,11 @@ pub fn start_clipped(
                 FirehoseMessage::End(_) | FirehoseMessage::Failed(_)
             );
             if tx.send(message).await.is_err() || done {
-                return;
+                break;
             }
         }
+        drop(inner_rx); // stops the delegate
+        delegate.join_task().await;
     });
     Ok((FirehoseHandle::Task(task), ack))
 }
@@ -156,9 +173,10 @@ pub fn start_combining(
         for (index, delegate) in delegates.iter().enumerate().skip(first) {
             let (inner_tx, inner_rx) = channel();
             let resume = Some(entries[index].clone()).filter(|v| !v.is_null());
-            match start(delegate, resume, &ctx_task, inner_tx) {
-                Ok((_handle, delegate_ack)) => {
+            let handle = match start(delegate, resume, &ctx_task, inner_tx) {
+                Ok((handle, delegate_ack)) => {
                     ack_task.delegates.lock().expect("delegates lock")[index] = Some(delegate_ack);
+                    handle
                 }
                 Err(e) => {
                     let _ = tx
@@ -168,8 +186,10 @@ pub fn start_combining(
                         .await;
                     return;
                 }
-            }
-            if !forward_delegate(inner_rx, &tx, &mut entries, index).await {
+            };
+            let ended = forward_delegate(inner_rx, &tx, &mut entries, index).await;
+            handle.join_task().await;
+            if !ended {
                 return;
             }
         }
