@@ -287,12 +287,7 @@ impl<D: BlockDecoder> BlockColumn<D> {
             return self.decoder.get(stored, index).map_err(|e| self.ctx.err(e));
         }
         let mut cache = self.cache.borrow_mut();
-        if cache.block_opt != Some(block) {
-            cache.block_opt = None;
-            let Cache { raw, values, .. } = &mut *cache;
-            self.decode_block(block, raw, values)?;
-            cache.block_opt = Some(block);
-        }
+        self.fill_cache(&mut cache, block)?;
         Ok(cache.values[row - block * size_per])
     }
 
@@ -364,18 +359,24 @@ impl<D: BlockDecoder> BlockColumn<D> {
                         .corrupt(format!("block {block} too short for its {count} values")));
                 }
                 None => {
-                    if cache.block_opt != Some(block) {
-                        cache.block_opt = None;
-                        let Cache { raw, values, .. } = &mut *cache;
-                        self.decode_block(block, raw, values)?;
-                        cache.block_opt = Some(block);
-                    }
+                    self.fill_cache(&mut cache, block)?;
                     for (k, row) in rows[i..j].iter().enumerate() {
                         f(i + k, cache.values[(row - block_start) as usize]);
                     }
                 }
             }
             i = j;
+        }
+        Ok(())
+    }
+
+    /// Decodes `block` into the cache unless it is there already.
+    fn fill_cache(&self, cache: &mut Cache<D::Value>, block: usize) -> Result<(), SegmentError> {
+        if cache.block_opt != Some(block) {
+            cache.block_opt = None;
+            let Cache { raw, values, .. } = cache;
+            self.decode_block(block, raw, values)?;
+            cache.block_opt = Some(block);
         }
         Ok(())
     }

@@ -9,6 +9,7 @@
 pub mod bitmap;
 mod bitmap_builder;
 pub mod block_column;
+pub mod block_writer;
 pub mod checksum;
 pub mod column_descriptor;
 pub mod column_writers;
