@@ -327,8 +327,9 @@ impl<D: BlockDecoder> BlockColumn<D> {
     }
 
     /// Calls `f(i, value of rows[i])` for every row of `rows` (ascending, below [`Self::len`]).
-    /// Stored blocks (uncompressed, entire layout) are read in place, row by row; compressed
-    /// blocks are decoded only when they hold a selected row.
+    /// Stored blocks (uncompressed, entire layout) are read in place, row by row (measured faster
+    /// than decoding them whole even for dense selections); compressed blocks are decoded whole,
+    /// and only when they hold a selected row.
     pub fn gather(
         &self,
         rows: &[u32],
@@ -349,14 +350,15 @@ impl<D: BlockDecoder> BlockColumn<D> {
             let count = self.blocks.values_in_block(block);
             let last = (rows[j - 1] - block_start) as usize;
             match self.blocks.raw_block(block).map_err(|e| self.ctx.err(e))? {
-                Some(stored) if stored.len() >= self.decoder.bytes_for(last + 1) => self
-                    .decoder
-                    .gather_raw(stored, block_start, &rows[i..j], i, &mut f)
-                    .map_err(|e| self.ctx.err(e))?,
-                Some(_) => {
-                    return Err(self
-                        .ctx
-                        .corrupt(format!("block {block} too short for its {count} values")));
+                Some(stored) => {
+                    if stored.len() < self.decoder.bytes_for(last + 1) {
+                        return Err(self
+                            .ctx
+                            .corrupt(format!("block {block} too short for its {count} values")));
+                    }
+                    self.decoder
+                        .gather_raw(stored, block_start, &rows[i..j], i, &mut f)
+                        .map_err(|e| self.ctx.err(e))?
                 }
                 None => {
                     self.fill_cache(&mut cache, block)?;
