@@ -115,21 +115,30 @@ fn bench_ingest(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(rows as u64));
     let mut n = 0;
-    group.bench_function("index_to_segment_dir", |b| {
-        b.iter(|| {
-            n += 1;
-            let dir = tmp.path().join(n.to_string());
-            write_index(
-                &sink.current,
-                sink.interval,
-                Some(&metadata),
-                SegmentOutput::Directory(dir.clone()),
-                WriteOptions::default(),
-            )
-            .unwrap();
-            std::fs::remove_dir_all(dir).unwrap();
-        })
-    });
+    // Druid's default indexSpec, then rtnode's hydrant default (what the plumber persists with).
+    for (suffix, options) in [
+        ("", WriteOptions::DRUID_DEFAULT),
+        ("_hydrant_spec", WriteOptions::HYDRANT_DEFAULT),
+    ] {
+        group.bench_function(format!("index_to_segment_dir{suffix}"), |b| {
+            b.iter(|| {
+                n += 1;
+                let dir = tmp.path().join(n.to_string());
+                let written = write_index(
+                    &sink.current,
+                    sink.interval,
+                    Some(&metadata),
+                    SegmentOutput::Directory(dir.clone()),
+                    options,
+                )
+                .unwrap();
+                if n % 10 == 1 {
+                    eprintln!("persist{suffix}: {} bytes", written.size_bytes);
+                }
+                std::fs::remove_dir_all(dir).unwrap();
+            })
+        });
+    }
     group.finish();
 }
 

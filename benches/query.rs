@@ -1,7 +1,11 @@
 //! Query benchmarks on 10,000,000 generated rows (the shape of `shared/bench/gen_events.py`:
 //! Zipf-like pages, users, languages, …) in persisted, mmapped v9 segments: four hydrants of one
-//! day-sink, 2.5 M rows each. The segments are built once and cached under the target directory
-//! (`rtnode-bench/query-10m-v1`). Queries run on the calling thread (one core).
+//! day-sink, 2.5 M rows each, written as the plumber persists hydrants — with the default
+//! `indexSpecForIntermediatePersists` (uncompressed dimension ids, metric compression `none`,
+//! `auto` long encoding). `RTNODE_BENCH_INDEX_SPEC=druid` writes them with Druid's default
+//! `indexSpec` (LZ4, `longs`) instead, for comparison. The segments are built once and cached
+//! under the target directory (`rtnode-bench/query-10m-v2-{spec}`). Queries run on the calling
+//! thread (one core).
 //!
 //! `cargo bench --bench query`
 
@@ -135,6 +139,14 @@ fn geometric(rng: &mut Rng, mean: f64, cap: i64) -> i64 {
     (((1.0 - u).ln() / (1.0 - 1.0 / mean).ln()) as i64).min(cap)
 }
 
+/// The hydrants' column formats: the plumber's default, or Druid's default `indexSpec`.
+fn index_spec() -> (&'static str, WriteOptions) {
+    match std::env::var("RTNODE_BENCH_INDEX_SPEC").as_deref() {
+        Ok("druid") => ("druid", WriteOptions::DRUID_DEFAULT),
+        _ => ("hydrant", WriteOptions::HYDRANT_DEFAULT),
+    }
+}
+
 fn write_hydrant(
     dir: &std::path::Path,
     index: usize,
@@ -196,7 +208,7 @@ fn write_hydrant(
         schema,
         dictionaries,
         SegmentOutput::Directory(target),
-        WriteOptions::default(),
+        index_spec().1,
     )
     .unwrap();
     let mut ids = [[0u32; 1]; 9];
@@ -234,7 +246,8 @@ fn segments() -> StaticTarget {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target_dir.join("rtnode-bench/query-10m-v1");
+    let (spec_name, options) = index_spec();
+    let dir = target_dir.join(format!("rtnode-bench/query-10m-v2-{spec_name}"));
     let day = Interval::new(
         parse_iso("2016-06-27T00:00:00Z").unwrap(),
         parse_iso("2016-06-28T00:00:00Z").unwrap(),
@@ -257,6 +270,11 @@ fn segments() -> StaticTarget {
         }
         std::fs::write(&done, b"").unwrap();
     }
+    let bytes: u64 = (0..HYDRANTS)
+        .flat_map(|i| std::fs::read_dir(dir.join(format!("hydrant-{i}"))).unwrap())
+        .map(|e| e.unwrap().metadata().unwrap().len())
+        .sum();
+    eprintln!("hydrants: {options:?}, {bytes} bytes on disk");
     StaticTarget::new(vec![QueryableSegment::new("wiki", day, "v1", 0, hydrants)])
 }
 

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rtnode::segment::merge::{MetricCombiner, merge_segments};
+use rtnode::segment::merge::{MetricCombiner, merge_segments_with};
 use rtnode::segment::{
     Column, Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind,
     MetricSchema, RowRef, Segment, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions,
@@ -73,9 +73,15 @@ fn dictionaries() -> Vec<Option<Dictionary>> {
     vec![Some(Dictionary(pages)), Some(Dictionary(countries))]
 }
 
-fn write(rows: &[BenchRow], output: SegmentOutput) -> WrittenSegment {
-    let mut writer =
-        SegmentWriter::new(schema(), dictionaries(), output, WriteOptions::default()).unwrap();
+/// The two column formats compared: Druid's default `indexSpec` (what merged segments use) and
+/// rtnode's hydrant default (`indexSpecForIntermediatePersists`).
+const SPECS: [(&str, WriteOptions); 2] = [
+    ("", WriteOptions::DRUID_DEFAULT),
+    ("_hydrant_spec", WriteOptions::HYDRANT_DEFAULT),
+];
+
+fn write(rows: &[BenchRow], output: SegmentOutput, options: WriteOptions) -> WrittenSegment {
+    let mut writer = SegmentWriter::new(schema(), dictionaries(), output, options).unwrap();
     for row in rows {
         let (page, country) = ([row.page], [row.country]);
         let dims = [DimCell::Ids(&page), DimCell::Ids(&country)];
@@ -99,29 +105,28 @@ fn bench_write(c: &mut Criterion) {
         .sample_size(10)
         .throughput(Throughput::Elements(ROWS as u64));
     let mut run = 0;
-    group.bench_function("write_1m_rows_to_directory", |b| {
-        b.iter(|| {
-            run += 1;
-            let target = tmp.path().join(format!("w{run}"));
-            black_box(write(&data, SegmentOutput::Directory(target.clone())));
-            std::fs::remove_dir_all(target).unwrap();
-        })
-    });
+    for (suffix, options) in SPECS {
+        let target = tmp.path().join(format!("size{suffix}"));
+        let written = write(&data, SegmentOutput::Directory(target), options);
+        eprintln!("segment{suffix}: {} bytes", written.size_bytes);
+        group.bench_function(format!("write_1m_rows_to_directory{suffix}"), |b| {
+            b.iter(|| {
+                run += 1;
+                let target = tmp.path().join(format!("w{run}"));
+                black_box(write(
+                    &data,
+                    SegmentOutput::Directory(target.clone()),
+                    options,
+                ));
+                std::fs::remove_dir_all(target).unwrap();
+            })
+        });
+    }
     group.finish();
 }
 
 fn bench_merge(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
-    let inputs: Vec<Segment> = (0..5)
-        .map(|piece| {
-            let target = tmp.path().join(format!("piece{piece}"));
-            Segment::from_written(write(
-                &rows(ROWS / 5, 5, piece),
-                SegmentOutput::Directory(target),
-            ))
-            .unwrap()
-        })
-        .collect();
     let combiners = vec![
         ("count".to_string(), MetricCombiner::LongSum),
         ("bytes".to_string(), MetricCombiner::DoubleSum),
@@ -131,28 +136,45 @@ fn bench_merge(c: &mut Criterion) {
         .sample_size(10)
         .throughput(Throughput::Elements(ROWS as u64));
     let mut run = 0;
-    group.bench_function("merge_5_pieces_1m_rows", |b| {
-        b.iter(|| {
-            run += 1;
-            let target = tmp.path().join(format!("m{run}"));
-            let written = merge_segments(
-                &inputs,
-                &combiners,
-                true,
-                SegmentOutput::Directory(target.clone()),
-            )
-            .unwrap();
-            assert_eq!(written.num_rows as usize, ROWS);
-            std::fs::remove_dir_all(target).unwrap();
-        })
-    });
+    // Pieces in either format, merged into Druid's default format (the pushed segment).
+    for (suffix, options) in SPECS {
+        let inputs: Vec<Segment> = (0..5)
+            .map(|piece| {
+                let target = tmp.path().join(format!("piece{piece}{suffix}"));
+                let output = SegmentOutput::Directory(target);
+                Segment::from_written(write(&rows(ROWS / 5, 5, piece), output, options)).unwrap()
+            })
+            .collect();
+        group.bench_function(format!("merge_5_pieces_1m_rows{suffix}"), |b| {
+            b.iter(|| {
+                run += 1;
+                let target = tmp.path().join(format!("m{run}"));
+                let written = merge_segments_with(
+                    &inputs,
+                    &combiners,
+                    true,
+                    &[],
+                    SegmentOutput::Directory(target.clone()),
+                    WriteOptions::DRUID_DEFAULT,
+                )
+                .unwrap();
+                assert_eq!(written.num_rows as usize, ROWS);
+                std::fs::remove_dir_all(target).unwrap();
+            })
+        });
+    }
     group.finish();
 }
 
 fn bench_scan(c: &mut Criterion) {
     let tmp = tempfile::tempdir().unwrap();
     let target = tmp.path().join("scan");
-    write(&rows(ROWS, 1, 0), SegmentOutput::Directory(target.clone()));
+    let options = WriteOptions::DRUID_DEFAULT;
+    write(
+        &rows(ROWS, 1, 0),
+        SegmentOutput::Directory(target.clone()),
+        options,
+    );
     let segment = Segment::open(&target).unwrap();
     let Some(Column::Long(count)) = segment.column("count").unwrap() else {
         panic!("long column")

@@ -30,6 +30,7 @@ use crate::plumber::recover;
 use crate::plumber::timeline::NodeTimeline;
 use crate::plumber::{Plumber, PlumberSettings};
 use crate::query::QueryConfig;
+use crate::segment::writer::WriteOptions;
 use crate::server::ServerState;
 use crate::storage::deep::LocalDeepStorage;
 use crate::storage::metadata::{MetadataStore, MetadataStoreConfig};
@@ -459,6 +460,8 @@ fn start_department(
         data_source: data_source.clone(),
         source,
     })?;
+    let (hydrant_options, merged_options) =
+        write_options(tuning).map_err(|e| setup("indexSpec", &e))?;
     let permits = Arc::new(Semaphore::new(tuning.max_pending_persists as usize + 1));
     let (persist_tx, persist_rx) = std::sync::mpsc::channel();
     let (events_tx, events_rx) =
@@ -472,6 +475,7 @@ fn start_department(
         metrics.clone(),
         events_tx,
     )
+    .with_write_options(hydrant_options)
     .spawn(persist_rx)
     .map_err(|e| setup("persist thread", &e))?;
     let handoff = Arc::new(HandoffContext {
@@ -482,6 +486,7 @@ fn start_department(
         metric_names: settings.metric_names.clone(),
         dimension_hint,
         rollup: department.data_schema.granularity_spec.rollup,
+        write_options: merged_options,
         deep_storage: services.deep_storage.clone(),
         metadata: services.metadata.clone(),
         announcer: services.announcer.clone(),
@@ -598,4 +603,15 @@ pub fn summary_json(summaries: &[DepartmentSummary]) -> Value {
         })
         .collect();
     json!({ "dataSources": data_sources })
+}
+
+/// The column formats of hydrants (`indexSpecForIntermediatePersists`) and of the merged segment
+/// (`indexSpec`) of a validated tuning config.
+fn write_options(
+    tuning: &crate::config::tuning::TuningConfig,
+) -> Result<(WriteOptions, WriteOptions), String> {
+    let hydrants = tuning
+        .index_spec_for_intermediate_persists
+        .write_options()?;
+    Ok((hydrants, tuning.index_spec.write_options()?))
 }

@@ -55,6 +55,14 @@ fn validate_prints_the_resolved_spec() {
         resolved[0]["tuningConfig"]["indexSpec"]["bitmap"]["type"],
         "roaring"
     );
+    let tuning = &resolved[0]["tuningConfig"];
+    assert_eq!(tuning["indexSpec"]["metricCompression"], "lz4");
+    assert_eq!(tuning["indexSpec"]["dimensionCompression"], "lz4");
+    assert_eq!(tuning["indexSpec"]["longEncoding"], "longs");
+    let hydrants = &tuning["indexSpecForIntermediatePersists"];
+    assert_eq!(hydrants["dimensionCompression"], "uncompressed");
+    assert_eq!(hydrants["metricCompression"], "none");
+    assert_eq!(hydrants["longEncoding"], "auto");
     assert_eq!(
         resolved[0]["dataSchema"]["granularitySpec"]["queryGranularity"],
         "MINUTE"

@@ -5,18 +5,27 @@
 mod ingest_support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ingest_support::{read_json_lines_gz, shared};
+use rtnode::segment::compression::Compression;
 use rtnode::segment::descriptor::DataSegment;
+use rtnode::segment::long_column::LongDecoder;
+use rtnode::segment::{Column, Segment};
 use rtnode::storage::metadata::{MetadataStore, MetadataStoreConfig};
 use rtnode::time::HOUR_MS;
 use serde_json::{Value, json};
 use sqlx::{AssertSqlSafe, Row};
 
 fn spec(dir: &Path) -> std::path::PathBuf {
-    let spec = json!([{
+    spec_with(dir, json!({}))
+}
+
+/// The spec with `index_specs` (`indexSpec` and/or `indexSpecForIntermediatePersists`) merged
+/// into its tuningConfig.
+fn spec_with(dir: &Path, index_specs: Value) -> std::path::PathBuf {
+    let mut spec = json!([{
         "dataSchema": {
             "dataSource": "wikiticker",
             "parser": {"type": "string", "parseSpec": {"format": "json",
@@ -33,6 +42,9 @@ fn spec(dir: &Path) -> std::path::PathBuf {
         "ioConfig": {"type": "realtime", "firehose": {"type": "local", "baseDir": shared("data").display().to_string(), "filter": "wikiticker-2015-09-12-sampled.json.gz"}},
         "tuningConfig": {"type": "realtime", "maxRowsInMemory": 500, "rejectionPolicy": {"type": "messageTime"}, "windowPeriod": "PT10M"}
     }]);
+    for (key, value) in index_specs.as_object().unwrap() {
+        spec[0]["tuningConfig"][key] = value.clone();
+    }
     let path = dir.join("spec.json");
     std::fs::write(&path, spec.to_string()).unwrap();
     path
@@ -172,6 +184,44 @@ fn unique_base() -> String {
     )
 }
 
+/// The compression and long decoder of the `added` column of a pushed `index.zip`.
+fn added_format(zip: &Path) -> (Compression, LongDecoder) {
+    let segment = Segment::open_zip(zip).unwrap();
+    let Some(Column::Long(added)) = segment.column("added").unwrap() else {
+        panic!("`added` is a long column")
+    };
+    let (blocks, decoder, _) = added.into_parts();
+    (blocks.compression(), decoder)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn index_spec_sets_the_pushed_segment_formats() {
+    let tmp = tempfile::tempdir().unwrap();
+    let index_specs = json!({
+        "indexSpec": {"metricCompression": "NONE", "longEncoding": "auto", "dimensionCompression": "uncompressed"},
+        "indexSpecForIntermediatePersists": {"metricCompression": "lz4", "longEncoding": "longs"}
+    });
+    let summary = run_node(tmp.path(), &spec_with(tmp.path(), index_specs), &[]);
+    let zip = PathBuf::from(
+        summary["dataSources"][0]["segments"][0]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(dumped(&zip), expected_rollup());
+    let (compression, decoder) = added_format(&zip);
+    assert_eq!(compression, Compression::None);
+    assert!(
+        matches!(
+            decoder,
+            LongDecoder::Packed {
+                table_opt: None,
+                ..
+            }
+        ),
+        "{decoder:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wikiticker_day_segment_published_to_sqlite() {
     let tmp = tempfile::tempdir().unwrap();
@@ -179,6 +229,10 @@ async fn wikiticker_day_segment_published_to_sqlite() {
     let config = MetadataStoreConfig::sqlite(tmp.path().join("var/druid/metadata.db"));
     check_published(&config, &summary, tmp.path()).await;
     let ds = &summary["dataSources"][0];
+    let zip = PathBuf::from(ds["segments"][0]["path"].as_str().unwrap());
+    let (compression, decoder) = added_format(&zip);
+    assert_eq!(compression, Compression::Lz4, "Druid's default indexSpec");
+    assert!(matches!(decoder, LongDecoder::Longs(_)), "{decoder:?}");
     assert!(
         ds["persists"].as_u64().unwrap() >= 2,
         "maxRowsInMemory 500 forces several persists: {summary}"

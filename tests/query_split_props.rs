@@ -1,10 +1,13 @@
-//! The same answers whether a sink's rows sit in one hydrant or are spread over several: merging
-//! partial aggregates must equal aggregating all rows at once (proptest over random splits).
+//! The same answers whether a sink's rows sit in one hydrant or are spread over several, and
+//! whatever column formats (`indexSpec`) each hydrant was written with: merging partial
+//! aggregates must equal aggregating all rows at once (proptest over random splits and formats).
 
 use std::sync::Arc;
 
 use proptest::prelude::*;
 use rtnode::query::{QueryableSegment, StaticTarget, run_json};
+use rtnode::segment::compression::Compression;
+use rtnode::segment::writer::LongEncoding;
 use rtnode::segment::{
     Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
     RowRef, Segment, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions,
@@ -56,8 +59,34 @@ fn rows_strategy() -> impl Strategy<Value = Vec<(Row, usize)>> {
     })
 }
 
+/// Every column format combination the writer supports.
+fn every_write_options() -> Vec<WriteOptions> {
+    let mut all = Vec::new();
+    for dimension_compression in [Compression::Lz4, Compression::Uncompressed] {
+        for metric_compression in [
+            Compression::Lz4,
+            Compression::Uncompressed,
+            Compression::None,
+        ] {
+            for long_encoding in [LongEncoding::Longs, LongEncoding::Auto] {
+                all.push(WriteOptions {
+                    dimension_compression,
+                    metric_compression,
+                    long_encoding,
+                });
+            }
+        }
+    }
+    all
+}
+
 /// Writes rows (any order) as one in-memory segment in Druid row order.
 fn segment(rows: &[Row]) -> Arc<Segment> {
+    segment_with(rows, WriteOptions::default())
+}
+
+/// [`segment`] with the column formats of `options`.
+fn segment_with(rows: &[Row], options: WriteOptions) -> Arc<Segment> {
     let mut rows = rows.to_vec();
     rows.sort_by(|p, q| (p.time_ms, &p.a, &p.b).cmp(&(q.time_ms, &q.a, &q.b)));
     let dictionary = |values: Vec<Option<String>>| {
@@ -93,7 +122,7 @@ fn segment(rows: &[Row]) -> Arc<Segment> {
         schema,
         vec![Some(a_dict.clone()), Some(b_dict.clone())],
         SegmentOutput::Memory,
-        WriteOptions::default(),
+        options,
     )
     .unwrap();
     for row in &rows {
@@ -166,6 +195,24 @@ fn queries() -> Vec<Value> {
         base(
             json!({"queryType": "timeBoundary", "filter": {"type": "selector", "dimension": "b", "value": null}}),
         ),
+        base(
+            json!({"queryType": "timeseries", "granularity": "all", "aggregations": aggregations(),
+                    "filter": {"type": "and", "fields": [
+                        {"type": "selector", "dimension": "a", "value": "a2"},
+                        {"type": "selector", "dimension": "b", "value": "b1"}]}}),
+        ),
+        base(
+            json!({"queryType": "topN", "granularity": "all", "dimension": "b", "metric": "x_sum",
+                    "threshold": 2, "aggregations": aggregations(),
+                    "filter": {"type": "selector", "dimension": "a", "value": "a3"}}),
+        ),
+        base(
+            json!({"queryType": "groupBy", "granularity": "all", "dimensions": ["b"],
+                    "aggregations": aggregations(),
+                    "filter": {"type": "and", "fields": [
+                        {"type": "selector", "dimension": "a", "value": "a1"},
+                        {"type": "bound", "dimension": "x", "lower": "0", "ordering": "numeric"}]}}),
+        ),
     ]
 }
 
@@ -185,6 +232,34 @@ proptest! {
             let actual = run_json(&split, &query).unwrap();
             prop_assert_eq!(&expected, &actual, "query {}", query);
             prop_assert!(expected.as_array().is_some_and(|a| !a.is_empty()) || query["queryType"] != "timeseries");
+        }
+    }
+
+    #[test]
+    fn every_index_spec_answers_alike(
+        rows in rows_strategy(),
+        choices in prop::collection::vec(0usize..12, 4),
+    ) {
+        let all: Vec<Row> = rows.iter().map(|(r, _)| r.clone()).collect();
+        let whole = target(vec![segment(&all)]);
+        let mut parts: Vec<Vec<Row>> = vec![Vec::new(); 4];
+        for (row, hydrant) in &rows {
+            parts[*hydrant].push(row.clone());
+        }
+        let options = every_write_options();
+        let hydrants = parts
+            .iter()
+            .zip(&choices)
+            .filter(|(p, _)| !p.is_empty())
+            .map(|(p, choice)| segment_with(p, options[*choice]))
+            .collect();
+        let split = target(hydrants);
+        let one_format = |choice: usize| target(vec![segment_with(&all, options[choice])]);
+        for query in queries() {
+            let expected = run_json(&whole, &query).unwrap();
+            prop_assert_eq!(&expected, &run_json(&split, &query).unwrap(), "query {}", query);
+            let same = one_format(choices[0]);
+            prop_assert_eq!(&expected, &run_json(&same, &query).unwrap(), "query {}", query);
         }
     }
 }

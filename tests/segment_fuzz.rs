@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use common::Rng;
-use rtnode::segment::writer::MemorySegment;
+use rtnode::segment::compression::Compression;
+use rtnode::segment::writer::{LongEncoding, MemorySegment};
 use rtnode::segment::{Column, Segment, SegmentOutput, WriteOptions, WrittenData, WrittenSegment};
 use rtnode::time::Interval;
 
@@ -51,22 +52,41 @@ fn druid_segments() -> Vec<Vec<(String, Bytes)>> {
     out
 }
 
+fn options(dims: Compression, metrics: Compression, longs: LongEncoding) -> WriteOptions {
+    WriteOptions {
+        dimension_compression: dims,
+        metric_compression: metrics,
+        long_encoding: longs,
+    }
+}
+
+/// Segments written here: LZ4, uncompressed blocks, and the in-place layouts (plain ids, the
+/// entire layout, bit-packed table and delta longs).
 fn written_segments() -> Vec<Vec<(String, Bytes)>> {
-    [(12, 5, true), (40, 300, true), (9, 3, false)]
-        .into_iter()
-        .map(|(rows, pages, compress)| {
-            match common::write(
-                &common::generate(rows, pages, rows as u64),
-                SegmentOutput::Memory,
-                WriteOptions { compress },
-            )
-            .data
-            {
-                WrittenData::Memory(memory) => memory.files,
-                WrittenData::Directory(_) => unreachable!("memory output"),
-            }
-        })
-        .collect()
+    use Compression::{Lz4, None as Entire, Uncompressed};
+    use LongEncoding::{Auto, Longs};
+    [
+        (12, 5, options(Lz4, Lz4, Longs)),
+        (40, 300, options(Lz4, Lz4, Longs)),
+        (9, 3, options(Uncompressed, Uncompressed, Longs)),
+        (30, 7, WriteOptions::HYDRANT_DEFAULT),
+        (25, 40, options(Lz4, Uncompressed, Auto)),
+        (20, 9, options(Uncompressed, Entire, Longs)),
+    ]
+    .into_iter()
+    .map(|(rows, pages, options)| {
+        match common::write(
+            &common::generate(rows, pages, rows as u64),
+            SegmentOutput::Memory,
+            options,
+        )
+        .data
+        {
+            WrittenData::Memory(memory) => memory.files,
+            WrittenData::Directory(_) => unreachable!("memory output"),
+        }
+    })
+    .collect()
 }
 
 fn open(files: Vec<(String, Bytes)>) -> Result<Segment, rtnode::segment::SegmentError> {
@@ -94,8 +114,12 @@ fn decode_everything(segment: &Segment) -> usize {
             continue;
         };
         let rows = segment.num_rows();
+        let all: Vec<u32> = (0..rows).step_by(3).collect();
         match column {
-            Column::Long(c) => decoded += (0..rows).filter(|r| c.get(*r).is_ok()).count(),
+            Column::Long(c) => {
+                decoded += (0..rows).filter(|r| c.get(*r).is_ok()).count();
+                let _ = c.gather(&all, |_, _| decoded += 1);
+            }
             Column::Float(c) => decoded += (0..rows).filter(|r| c.get(*r).is_ok()).count(),
             Column::Double(c) => {
                 let _ = c.for_each_block(0, |_, values| decoded += values.len());
@@ -106,6 +130,7 @@ fn decode_everything(segment: &Segment) -> usize {
                     decoded += c.row_ids(row, &mut ids).map(|_| ids.len()).unwrap_or(0);
                 }
                 let _ = c.for_each_id_block(0, |_, values| decoded += values.len());
+                let _ = c.gather_ids(&all, |_, _| decoded += 1);
                 for id in 0..c.dictionary().len().min(1000) {
                     decoded += usize::from(c.dictionary().get(id).is_ok());
                     decoded += c.bitmap(id).map(|b| b.len() as usize).unwrap_or(0);
@@ -153,7 +178,7 @@ fn mutated_segments_never_panic() {
         let segment = open(base.clone()).expect("unmutated segments open");
         assert!(decode_everything(&segment) > 0);
     }
-    assert_eq!(bases.len(), 8, "the case schedule below indexes 8 bases");
+    assert_eq!(bases.len(), 11, "the case schedule below indexes 11 bases");
     let mut rng = Rng(0x5EED_CAFE_F00D);
     let (mut opened, mut failed) = (0u64, 0u64);
     for case in 0..CASES {
@@ -162,7 +187,7 @@ fn mutated_segments_never_panic() {
         let index = match case % 32 {
             0 => 0,
             1 => 2,
-            _ => [1, 3, 4, 5, 6, 7][(case % 6) as usize],
+            _ => [1, 3, 4, 5, 6, 7, 8, 9, 10][(case % 9) as usize],
         };
         let base = &bases[index];
         match open(mutate(&mut rng, base)) {

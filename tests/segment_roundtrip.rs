@@ -8,13 +8,15 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use common::{generate, read, write};
 use rtnode::segment::column_descriptor::ColumnDescriptor;
+use rtnode::segment::compression::Compression;
 use rtnode::segment::format::Cursor;
 use rtnode::segment::index_drd::IndexDrd;
 use rtnode::segment::smoosh::SmooshMeta;
+use rtnode::segment::writer::LongEncoding;
 use rtnode::segment::{
     Column, Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind,
     MetricSchema, RowRef, Segment, SegmentError, SegmentOutput, SegmentSchema, SegmentWriter,
-    WriteOptions, WrittenData,
+    WriteOptions,
 };
 
 #[test]
@@ -70,14 +72,76 @@ fn large_segment_round_trips_through_a_directory() {
     );
 }
 
+/// Every `indexSpec` rtnode writes: dimension compression x metric compression x long encoding.
+pub fn every_write_options() -> Vec<WriteOptions> {
+    let mut all = Vec::new();
+    for dimension_compression in [Compression::Lz4, Compression::Uncompressed] {
+        for metric_compression in [
+            Compression::Lz4,
+            Compression::Uncompressed,
+            Compression::None,
+        ] {
+            for long_encoding in [LongEncoding::Longs, LongEncoding::Auto] {
+                all.push(WriteOptions {
+                    dimension_compression,
+                    metric_compression,
+                    long_encoding,
+                });
+            }
+        }
+    }
+    all
+}
+
 #[test]
-fn memory_segments_round_trip_with_and_without_compression() {
-    let rows = generate(20_000, 70_000, 11);
-    for compress in [true, false] {
-        let written = write(&rows, SegmentOutput::Memory, WriteOptions { compress });
-        assert!(matches!(written.data, WrittenData::Memory(_)));
-        let segment = Segment::from_written(written).unwrap();
-        assert_eq!(read(&segment), rows, "compress {compress}");
+fn segments_round_trip_with_every_compression_and_encoding() {
+    // 0 rows, 1 row, exact block boundaries (8192 longs, 16384 packed 16-bit values), and more.
+    for count in [0usize, 1, 8192, 16_384, 20_000] {
+        // A column whose rows are all empty is omitted and reads back as null: keep some tags.
+        let rows = (11..)
+            .map(|seed| generate(count, 70_000, seed))
+            .find(|rows| count == 0 || rows.iter().any(|r| !r.tags.is_empty()))
+            .unwrap();
+        for options in every_write_options() {
+            let tmp = tempfile::tempdir().unwrap();
+            let output = match count % 2 {
+                0 => SegmentOutput::Directory(tmp.path().join("seg")),
+                _ => SegmentOutput::Memory,
+            };
+            let segment = Segment::from_written(write(&rows, output, options)).unwrap();
+            assert_eq!(read(&segment), rows, "{count} rows, {options:?}");
+        }
+    }
+}
+
+fn rows_interval(rows: &[common::TestRow]) -> rtnode::time::Interval {
+    rtnode::time::Interval::new(rows[0].time_ms, rows[rows.len() - 1].time_ms + 1)
+}
+
+#[test]
+fn lzf_and_dimension_none_are_refused_by_the_writer() {
+    let rows = generate(10, 10, 1);
+    for (dimension_compression, metric_compression) in [
+        (Compression::Lzf, Compression::Lz4),
+        (Compression::Lz4, Compression::Lzf),
+        (Compression::None, Compression::Lz4),
+    ] {
+        let options = WriteOptions {
+            dimension_compression,
+            metric_compression,
+            long_encoding: LongEncoding::Longs,
+        };
+        let schema = SegmentSchema {
+            interval: rows_interval(&rows),
+            dimensions: Vec::new(),
+            metrics: Vec::new(),
+            metadata: None,
+        };
+        let result = SegmentWriter::new(schema, Vec::new(), SegmentOutput::Memory, options);
+        assert!(
+            matches!(result, Err(SegmentError::InvalidInput(_))),
+            "{options:?} must be refused"
+        );
     }
 }
 

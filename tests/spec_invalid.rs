@@ -319,6 +319,33 @@ fn each_rule_names_the_json_path() {
             "unknown compression `zstd`",
         ),
         (
+            "dimension compression none",
+            vec![(
+                format!("{TUNING}/indexSpec"),
+                Some(json!({"dimensionCompression":"NONE"})),
+            )],
+            "$[0].tuningConfig.indexSpec.dimensionCompression",
+            "refused by Druid",
+        ),
+        (
+            "lzf is not written",
+            vec![(
+                format!("{TUNING}/indexSpecForIntermediatePersists"),
+                Some(json!({"metricCompression":"lzf"})),
+            )],
+            "$[0].tuningConfig.indexSpecForIntermediatePersists.metricCompression",
+            "`lzf` is not written",
+        ),
+        (
+            "unknown long encoding of hydrants",
+            vec![(
+                format!("{TUNING}/indexSpecForIntermediatePersists"),
+                Some(json!({"longEncoding":"delta"})),
+            )],
+            "$[0].tuningConfig.indexSpecForIntermediatePersists.longEncoding",
+            "unknown longEncoding `delta`",
+        ),
+        (
             "duplicate fire department",
             vec![("/1".to_string(), Some(base()[0].clone()))],
             "$[1].dataSchema.dataSource",

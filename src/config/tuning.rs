@@ -3,7 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::segment::compression::Compression;
 use crate::segment::descriptor::ShardSpec;
+use crate::segment::writer::{LongEncoding, WriteOptions};
 use crate::time::Period;
 
 /// `tuningConfig`.
@@ -42,9 +44,14 @@ pub struct TuningConfig {
     /// This node's partition of each interval.
     #[serde(default)]
     pub shard_spec: ShardSpec,
-    /// Bitmap and compression choices of written segments.
+    /// Column formats of the final merged segment (the one pushed to deep storage).
     #[serde(default)]
     pub index_spec: IndexSpec,
+    /// Column formats of the hydrants (intermediate persists). Druid (0.13+) defaults it to
+    /// `indexSpec`; rtnode defaults it to [`IndexSpec::intermediate_default`] (hydrants are
+    /// read only by this node, never loaded by Druid).
+    #[serde(default = "IndexSpec::intermediate_default")]
+    pub index_spec_for_intermediate_persists: IndexSpec,
     /// Druid 0.9 merger switch; the output is v9 either way.
     #[serde(default)]
     pub build_v9_directly: bool,
@@ -139,23 +146,56 @@ pub enum RejectionPolicy {
     Test,
 }
 
-/// `indexSpec`.
+/// `indexSpec` (and `indexSpecForIntermediatePersists`), names as Druid spells them; validation
+/// lowercases them and refuses what rtnode cannot write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IndexSpec {
     /// Bitmap format (`concise` is read everywhere; rtnode writes roaring, which every Druid since
-    /// 0.8 reads).
+    /// 0.8 reads, whatever this says).
     #[serde(default)]
     pub bitmap: BitmapSpec,
-    /// `lz4` (default), `lzf` or `uncompressed`; rtnode writes lz4.
+    /// String dictionary ids and numeric dimensions: `lz4` (default) or `uncompressed`
+    /// (Druid's plain vsize ints). `none` is refused, as Druid refuses it; `lzf` is not written.
     #[serde(default = "default_lz4")]
     pub dimension_compression: String,
-    /// `lz4` (default), `lzf` or `uncompressed`; rtnode writes lz4.
+    /// `__time` and numeric metrics: `lz4` (default), `uncompressed` (blocks stored as they are)
+    /// or `none` (no blocks: values read in place, Druid ≥ 0.11); `lzf` is not written.
     #[serde(default = "default_lz4")]
     pub metric_compression: String,
-    /// `longs` (default) or `auto`; rtnode writes `longs`.
+    /// `longs` (default, 8 bytes a value) or `auto` (table or delta bit-packing, as Druid picks).
     #[serde(default = "default_longs")]
     pub long_encoding: String,
+}
+
+impl IndexSpec {
+    /// rtnode's default for hydrants: uncompressed dimension ids, `none` metrics, `auto` longs —
+    /// every column readable in place, so filtered queries read only the selected rows
+    /// (numbers in README, "Column formats").
+    pub fn intermediate_default() -> IndexSpec {
+        IndexSpec {
+            bitmap: BitmapSpec::default(),
+            dimension_compression: "uncompressed".into(),
+            metric_compression: "none".into(),
+            long_encoding: "auto".into(),
+        }
+    }
+
+    /// The writer options of a validated spec (names already checked).
+    pub fn write_options(&self) -> Result<WriteOptions, String> {
+        let compression = |name: &str| {
+            Compression::from_name(name).ok_or_else(|| format!("unknown compression `{name}`"))
+        };
+        let long_encoding = LongEncoding::from_name(&self.long_encoding)
+            .ok_or_else(|| format!("unknown longEncoding `{}`", self.long_encoding))?;
+        let options = WriteOptions {
+            dimension_compression: compression(&self.dimension_compression)?,
+            metric_compression: compression(&self.metric_compression)?,
+            long_encoding,
+        };
+        options.check().map_err(|e| e.to_string())?;
+        Ok(options)
+    }
 }
 
 fn default_lz4() -> String {

@@ -10,6 +10,7 @@ use super::io::{FIREHOSE_TYPES, FirehoseSpec};
 use super::schema::{
     DimensionSchema, DimensionType, DimensionsSpec, InputFormat, ParseSpec, ParserSpec,
 };
+use super::tuning::IndexSpec;
 use crate::index::granularity::Granularity;
 use crate::segment::descriptor::ShardSpec;
 
@@ -224,8 +225,8 @@ fn check_granularity(
     Ok(())
 }
 
-fn check_tuning(path: &str, department: &FireDepartment) -> Result<(), SpecPathError> {
-    let tuning = &department.tuning_config;
+fn check_tuning(path: &str, department: &mut FireDepartment) -> Result<(), SpecPathError> {
+    let tuning = &mut department.tuning_config;
     if tuning.kind != "realtime" && tuning.kind != "realtime_appenderator" {
         return Err(SpecPathError::new(
             format!("{path}.type"),
@@ -275,26 +276,49 @@ fn check_tuning(path: &str, department: &FireDepartment) -> Result<(), SpecPathE
             format!("partitionNum {partition_num} must be below partitions {partitions}"),
         ));
     }
-    for (key, value) in [
+    for (key, spec) in [
+        ("indexSpec", &mut tuning.index_spec),
+        (
+            "indexSpecForIntermediatePersists",
+            &mut tuning.index_spec_for_intermediate_persists,
+        ),
+    ] {
+        check_index_spec(&format!("{path}.{key}"), spec)?;
+    }
+    Ok(())
+}
+
+/// Lowercases the names of `spec` and refuses what Druid refuses or rtnode cannot write.
+fn check_index_spec(path: &str, spec: &mut IndexSpec) -> Result<(), SpecPathError> {
+    for (key, value, is_dimension) in [
         (
             "dimensionCompression",
-            &tuning.index_spec.dimension_compression,
+            &mut spec.dimension_compression,
+            true,
         ),
-        ("metricCompression", &tuning.index_spec.metric_compression),
+        ("metricCompression", &mut spec.metric_compression, false),
     ] {
-        if !["lz4", "lzf", "uncompressed", "none"].contains(&value.to_ascii_lowercase().as_str()) {
-            return Err(SpecPathError::new(
-                format!("{path}.indexSpec.{key}"),
-                format!("unknown compression `{value}` (lz4, lzf, uncompressed)"),
-            ));
-        }
+        *value = value.to_ascii_lowercase();
+        let message = match value.as_str() {
+            "lz4" | "uncompressed" => continue,
+            "none" if !is_dimension => continue,
+            "none" => "dimensionCompression `none` is refused by Druid (dimension columns are \
+                       always blocked); use `uncompressed` or `lz4`"
+                .to_string(),
+            "lzf" => "`lzf` is not written by rtnode (deprecated in Druid); use `lz4`, \
+                      `uncompressed` or `none`"
+                .to_string(),
+            other => format!("unknown compression `{other}` (lz4, uncompressed, none)"),
+        };
+        return Err(SpecPathError::new(format!("{path}.{key}"), message));
     }
-    if !["longs", "auto"].contains(&tuning.index_spec.long_encoding.as_str()) {
+    spec.long_encoding = spec.long_encoding.to_ascii_lowercase();
+    if !["longs", "auto"].contains(&spec.long_encoding.as_str()) {
         return Err(SpecPathError::new(
-            format!("{path}.indexSpec.longEncoding"),
+            format!("{path}.longEncoding"),
             format!(
                 "unknown longEncoding `{}` (longs, auto)",
-                tuning.index_spec.long_encoding
+                spec.long_encoding
             ),
         ));
     }

@@ -25,9 +25,9 @@ use super::persist::{CheckpointState, PersistCommand};
 use crate::announce::{Announcer, HandoffNotifier, SegmentDescriptor};
 use crate::metrics::DataSourceMetrics;
 use crate::segment::descriptor::DataSegment;
-use crate::segment::merge::{MetricCombiner, merge_segments_ordered};
+use crate::segment::merge::{MetricCombiner, merge_segments_with};
 use crate::segment::reader::Segment;
-use crate::segment::writer::SegmentOutput;
+use crate::segment::writer::{SegmentOutput, WriteOptions};
 use crate::storage::deep::LocalDeepStorage;
 use crate::storage::metadata::{CommitUpdate, MetadataStore};
 use crate::time::Interval;
@@ -53,6 +53,8 @@ pub struct HandoffContext {
     pub dimension_hint: Vec<String>,
     /// Rollup flag of the merge.
     pub rollup: bool,
+    /// Column formats of the merged segment (`tuningConfig.indexSpec`).
+    pub write_options: WriteOptions,
     /// Deep storage.
     pub deep_storage: LocalDeepStorage,
     /// Metadata store (`None` when `druid.publish.type` is `noop`).
@@ -264,12 +266,13 @@ fn merge_and_push(
         .iter()
         .map(|d| Segment::open(d).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    let merged = merge_segments_ordered(
+    let merged = merge_segments_with(
         &inputs,
         &ctx.combiners,
         ctx.rollup,
         &ctx.dimension_hint,
         SegmentOutput::Directory(merged_dir.clone()),
+        ctx.write_options,
     )
     .map_err(|e| e.to_string())?;
     crate::failpoint::hit("handoff.after_merge");
@@ -437,6 +440,7 @@ mod tests {
             metric_names: vec!["count".into()],
             dimension_hint: vec![],
             rollup: true,
+            write_options: WriteOptions::default(),
             deep_storage: LocalDeepStorage::new("/nonexistent"),
             metadata: None,
             announcer: recorder.clone(),

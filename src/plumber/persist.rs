@@ -113,6 +113,7 @@ pub struct PersistWorker {
     dir: PathBuf,
     record: CommitRecord,
     metadata: PersistMetadata,
+    options: WriteOptions,
     acknowledger: Arc<dyn Acknowledger>,
     metrics: DataSourceMetrics,
     events: mpsc::Sender<PersistEvent>,
@@ -135,10 +136,18 @@ impl PersistWorker {
             dir,
             record,
             metadata,
+            options: WriteOptions::HYDRANT_DEFAULT,
             acknowledger,
             metrics,
             events,
         }
+    }
+
+    /// Writes hydrants with `options` (`tuningConfig.indexSpecForIntermediatePersists`) instead
+    /// of [`WriteOptions::HYDRANT_DEFAULT`].
+    pub fn with_write_options(mut self, options: WriteOptions) -> PersistWorker {
+        self.options = options;
+        self
     }
 
     /// Runs on a new thread until the command channel closes.
@@ -253,7 +262,7 @@ impl PersistWorker {
                 frozen.interval,
                 Some(&self.metadata),
                 SegmentOutput::Directory(hydrant_dir.clone()),
-                WriteOptions::default(),
+                self.options,
             )
             .map_err(|e| e.to_string())?;
             let segment = Segment::open(&hydrant_dir).map_err(|e| e.to_string())?;

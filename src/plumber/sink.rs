@@ -54,7 +54,7 @@ impl InFlight {
     }
 }
 
-/// Writes an index as an uncompressed in-memory segment for queries.
+/// Writes an index as an uncompressed in-memory segment for queries (read in place).
 pub fn snapshot_of(
     index: &IncrementalIndex,
     interval: Interval,
@@ -64,7 +64,7 @@ pub fn snapshot_of(
         interval,
         None,
         SegmentOutput::Memory,
-        WriteOptions { compress: false },
+        WriteOptions::SNAPSHOT,
     )?;
     Ok(Arc::new(Segment::from_written(written)?))
 }

@@ -49,7 +49,8 @@ pub trait BlockDecoder: Clone {
     /// Returns the size in bytes a decompression buffer needs (the largest valid block plus
     /// slack for word-wise reads); bounded by the caller's header checks to about 64 KiB.
     fn buffer_len(&self, size_per: usize) -> usize;
-    /// Decodes `count` values from `raw[..raw_len]` (the rest of `raw` is slack) into `out`.
+    /// Decodes `count` values from `raw[..raw_len]` (the rest of `raw`, if any, is slack; no
+    /// decoder may rely on it) into `out`.
     fn decode(
         &self,
         raw: &[u8],
@@ -57,6 +58,27 @@ pub trait BlockDecoder: Clone {
         count: usize,
         out: &mut Vec<Self::Value>,
     ) -> Result<(), FormatError>;
+    /// Returns the bytes the first `count` values of a block occupy.
+    fn bytes_for(&self, count: usize) -> usize;
+    /// Reads value `index` of a stored (not compressed) block; the caller checked that `raw`
+    /// holds `bytes_for(index + 1)` bytes.
+    fn get(&self, raw: &[u8], index: usize) -> Result<Self::Value, FormatError>;
+    /// Calls `f(first + k, value)` for each `rows[k]` (ascending, inside the block starting at
+    /// row `block_start`), reading the stored block `raw` in place.
+    #[inline]
+    fn gather_raw(
+        &self,
+        raw: &[u8],
+        block_start: u32,
+        rows: &[u32],
+        first: usize,
+        f: &mut impl FnMut(usize, Self::Value),
+    ) -> Result<(), FormatError> {
+        for (k, row) in rows.iter().enumerate() {
+            f(first + k, self.get(raw, (row - block_start) as usize)?);
+        }
+        Ok(())
+    }
 }
 
 /// A fixed-width little- or big-endian primitive.
@@ -113,6 +135,18 @@ impl<T: Fixed> FixedDecoder<T> {
 
 impl<T: Fixed> BlockDecoder for FixedDecoder<T> {
     type Value = T;
+
+    fn bytes_for(&self, count: usize) -> usize {
+        count * T::SIZE
+    }
+
+    #[inline]
+    fn get(&self, raw: &[u8], index: usize) -> Result<T, FormatError> {
+        Ok(T::read(
+            &raw[index * T::SIZE..(index + 1) * T::SIZE],
+            self.order,
+        ))
+    }
 
     fn buffer_len(&self, size_per: usize) -> usize {
         size_per * T::SIZE + 8
@@ -199,6 +233,12 @@ impl<D: BlockDecoder> BlockColumn<D> {
         out: &mut Vec<D::Value>,
     ) -> Result<(), SegmentError> {
         let count = self.blocks.values_in_block(block);
+        if let Some(stored) = self.blocks.raw_block(block).map_err(|e| self.ctx.err(e))? {
+            return self
+                .decoder
+                .decode(stored, stored.len(), count, out)
+                .map_err(|e| self.ctx.err(e));
+        }
         // Try a buffer sized for this block's values first (small segments stay cheap); old
         // writers padded the last block to the full size, so retry with the full block size.
         let mut capacity = self.decoder.buffer_len(count);
@@ -237,13 +277,17 @@ impl<D: BlockDecoder> BlockColumn<D> {
         }
         let size_per = self.blocks.size_per();
         let block = row / size_per;
-        let mut cache = self.cache.borrow_mut();
-        if cache.block_opt != Some(block) {
-            cache.block_opt = None;
-            let Cache { raw, values, .. } = &mut *cache;
-            self.decode_block(block, raw, values)?;
-            cache.block_opt = Some(block);
+        if let Some(stored) = self.blocks.raw_block(block).map_err(|e| self.ctx.err(e))? {
+            let index = row - block * size_per;
+            if stored.len() < self.decoder.bytes_for(index + 1) {
+                return Err(self
+                    .ctx
+                    .corrupt(format!("block {block} too short for row {row}")));
+            }
+            return self.decoder.get(stored, index).map_err(|e| self.ctx.err(e));
         }
+        let mut cache = self.cache.borrow_mut();
+        self.fill_cache(&mut cache, block)?;
         Ok(cache.values[row - block * size_per])
     }
 
@@ -278,6 +322,63 @@ impl<D: BlockDecoder> BlockColumn<D> {
                 &values[row - block_start..block_end - block_start],
             );
             row = block_end;
+        }
+        Ok(())
+    }
+
+    /// Calls `f(i, value of rows[i])` for every row of `rows` (ascending, below [`Self::len`]).
+    /// Stored blocks (uncompressed, entire layout) are read in place, row by row (measured faster
+    /// than decoding them whole even for dense selections); compressed blocks are decoded whole,
+    /// and only when they hold a selected row.
+    pub fn gather(
+        &self,
+        rows: &[u32],
+        mut f: impl FnMut(usize, D::Value),
+    ) -> Result<(), SegmentError> {
+        let size_per = self.blocks.size_per() as u32;
+        let total = self.len();
+        let mut i = 0;
+        let mut cache = self.cache.borrow_mut();
+        while i < rows.len() {
+            if rows[i] >= total {
+                return Err(self.ctx.corrupt(format!("row {} out of range", rows[i])));
+            }
+            let block = (rows[i] / size_per) as usize;
+            let block_start = block as u32 * size_per;
+            let block_end = block_start.saturating_add(size_per);
+            let j = i + rows[i..].partition_point(|r| *r < block_end);
+            let count = self.blocks.values_in_block(block);
+            let last = (rows[j - 1] - block_start) as usize;
+            match self.blocks.raw_block(block).map_err(|e| self.ctx.err(e))? {
+                Some(stored) => {
+                    if stored.len() < self.decoder.bytes_for(last + 1) {
+                        return Err(self
+                            .ctx
+                            .corrupt(format!("block {block} too short for its {count} values")));
+                    }
+                    self.decoder
+                        .gather_raw(stored, block_start, &rows[i..j], i, &mut f)
+                        .map_err(|e| self.ctx.err(e))?
+                }
+                None => {
+                    self.fill_cache(&mut cache, block)?;
+                    for (k, row) in rows[i..j].iter().enumerate() {
+                        f(i + k, cache.values[(row - block_start) as usize]);
+                    }
+                }
+            }
+            i = j;
+        }
+        Ok(())
+    }
+
+    /// Decodes `block` into the cache unless it is there already.
+    fn fill_cache(&self, cache: &mut Cache<D::Value>, block: usize) -> Result<(), SegmentError> {
+        if cache.block_opt != Some(block) {
+            cache.block_opt = None;
+            let Cache { raw, values, .. } = cache;
+            self.decode_block(block, raw, values)?;
+            cache.block_opt = Some(block);
         }
         Ok(())
     }

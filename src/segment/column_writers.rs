@@ -7,7 +7,6 @@ use std::path::Path;
 use super::block_column::ByteOrder;
 use super::column_descriptor::{ColumnDescriptor, Part, ValueType};
 use super::complex_column::ComplexColumnWriter;
-use super::compression::Compression;
 use super::double_column::DoubleColumnWriter;
 use super::error::SegmentError;
 use super::float_column::FloatColumnWriter;
@@ -37,22 +36,16 @@ pub enum ColumnWriter {
     Finished,
 }
 
-fn compression(options: WriteOptions) -> Compression {
-    if options.compress {
-        Compression::Lz4
-    } else {
-        Compression::Uncompressed
-    }
-}
-
 impl ColumnWriter {
-    /// The `__time` column writer. Time is always LZ4 in Druid; uncompressed snapshots are
-    /// allowed here for speed.
+    /// The `__time` column writer: metric compression and long encoding, as Druid ≥ 0.13 writes
+    /// it (0.9–0.12 always used LZ4; every layout is readable by all of them but `none`, 0.11+).
     pub fn time(dir_opt: Option<&Path>, options: WriteOptions) -> io::Result<ColumnWriter> {
         Ok(ColumnWriter::Long(LongColumnWriter::new(
-            Spill::new_in(dir_opt, "time.spill")?,
-            compression(options),
-        )))
+            dir_opt,
+            "time.spill",
+            options.metric_compression,
+            options.long_encoding,
+        )?))
     }
 
     /// Appends a long (used for `__time`).
@@ -168,7 +161,7 @@ pub fn column_writer_for_dim(
     };
     let spill =
         |suffix: &str| Spill::new_in(dir_opt, &format!("d{index}.{suffix}")).map_err(io_err);
-    let compression = compression(options);
+    let compression = options.dimension_compression;
     let writer = match (dim.kind, dictionary_opt) {
         (DimensionKind::String, Some(dictionary)) => {
             if dictionary.is_all_null() {
@@ -184,9 +177,15 @@ pub fn column_writer_for_dim(
             );
             ColumnWriter::String(Box::new(writer.map_err(io_err)?))
         }
-        (DimensionKind::Long, None) => {
-            ColumnWriter::Long(LongColumnWriter::new(spill("long")?, compression))
-        }
+        (DimensionKind::Long, None) => ColumnWriter::Long(
+            LongColumnWriter::new(
+                dir_opt,
+                &format!("d{index}.long"),
+                compression,
+                options.long_encoding,
+            )
+            .map_err(io_err)?,
+        ),
         (DimensionKind::Float, None) => {
             ColumnWriter::Float(FloatColumnWriter::new(spill("float")?, compression))
         }
@@ -210,14 +209,21 @@ pub fn column_writer_for_metric(
     index: usize,
     options: WriteOptions,
 ) -> io::Result<ColumnWriter> {
-    let spill = Spill::new_in(dir_opt, &format!("m{index}.spill"))?;
-    let compression = compression(options);
+    let name = format!("m{index}.spill");
+    let compression = options.metric_compression;
+    let encoding = options.long_encoding;
+    let spill = || Spill::new_in(dir_opt, &name);
     Ok(match &metric.kind {
-        MetricKind::Long => ColumnWriter::Long(LongColumnWriter::new(spill, compression)),
-        MetricKind::Float => ColumnWriter::Float(FloatColumnWriter::new(spill, compression)),
-        MetricKind::Double => ColumnWriter::Double(DoubleColumnWriter::new(spill, compression)),
+        MetricKind::Long => ColumnWriter::Long(LongColumnWriter::new(
+            dir_opt,
+            &name,
+            compression,
+            encoding,
+        )?),
+        MetricKind::Float => ColumnWriter::Float(FloatColumnWriter::new(spill()?, compression)),
+        MetricKind::Double => ColumnWriter::Double(DoubleColumnWriter::new(spill()?, compression)),
         MetricKind::Complex { type_name } => {
-            ColumnWriter::Complex(ComplexColumnWriter::new(spill), type_name.clone())
+            ColumnWriter::Complex(ComplexColumnWriter::new(spill()?), type_name.clone())
         }
     })
 }

@@ -7,16 +7,20 @@
 //!   0x00 LZF (ning chunk format)   -> read as an "unsupported" error
 //!   0x01 LZ4 raw block (no frame, no length header)
 //!   0xFF uncompressed (block bytes stored as they are)
-//!   0xFE none (no blocks at all)   -> read as an "unsupported" error
+//!   0xFE none: no blocks at all; the header's sizePer is 0 and the values follow the header
+//!        (after the long encoding header, if any) up to the end of the column file
+//!        (`EntireLayoutColumnar{Longs,Floats,Doubles}Serializer`; numeric columns only)
 //! GenericIndexed element k = block k, which decompresses to sizePer values
 //! (the last block may hold fewer, or be padded to the full size by old writers)
 //! ```
+//! The entire layout is read in place: [`Blocks`] cuts it into virtual blocks of a power of two
+//! values so that scans and random access work the same way over every layout.
 
 use bytes::Bytes;
 
+pub use super::block_writer::{BlockWriter, ValueSink};
 use super::format::{FormatError, corrupt};
-use super::generic_indexed::{GenericIndexed, GenericIndexedWriter};
-use super::spill::Spill;
+use super::generic_indexed::GenericIndexed;
 
 /// The uncompressed size limit of one block (`CompressedPools.BUFFER_SIZE`).
 pub const MAX_BLOCK_BYTES: usize = 0x10000;
@@ -56,14 +60,33 @@ impl Compression {
         }
     }
 
-    /// Fails unless blocks of this strategy can be decoded here.
+    /// Fails unless blocks of this strategy can be decoded here (`none` has no blocks).
     pub fn check_readable(self) -> Result<(), FormatError> {
         match self {
             Compression::Lz4 | Compression::Uncompressed => Ok(()),
             Compression::Lzf => Err(FormatError::Unsupported("LZF compression".into())),
-            Compression::None => Err(FormatError::Unsupported(
-                "compression `none` (no block layout)".into(),
-            )),
+            Compression::None => Err(corrupt("compression `none` where blocks are expected")),
+        }
+    }
+
+    /// Returns Druid's `indexSpec` name (`lz4`, `lzf`, `uncompressed`, `none`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Lzf => "lzf",
+            Compression::Lz4 => "lz4",
+            Compression::Uncompressed => "uncompressed",
+            Compression::None => "none",
+        }
+    }
+
+    /// Parses Druid's `indexSpec` name, in any case.
+    pub fn from_name(name: &str) -> Option<Compression> {
+        match name.to_ascii_lowercase().as_str() {
+            "lzf" => Some(Compression::Lzf),
+            "lz4" => Some(Compression::Lz4),
+            "uncompressed" => Some(Compression::Uncompressed),
+            "none" => Some(Compression::None),
+            _ => None,
         }
     }
 }
@@ -95,10 +118,19 @@ pub fn decompress_block(
     }
 }
 
+/// Where the values of a column are.
+#[derive(Debug, Clone)]
+enum Storage {
+    /// A GenericIndexed of (compressed) blocks.
+    Blocks(GenericIndexed),
+    /// The entire layout: every value in one area, cut into virtual blocks of `block_bytes`.
+    Entire { data: Bytes, block_bytes: usize },
+}
+
 /// The blocks of a column: count checks done on open, block decoding on demand.
 #[derive(Debug, Clone)]
 pub struct Blocks {
-    blocks: GenericIndexed,
+    storage: Storage,
     compression: Compression,
     total: usize,
     size_per: usize,
@@ -117,15 +149,48 @@ impl Blocks {
             return Err(corrupt(format!("invalid values per block {size_per}")));
         }
         let expected = total.div_ceil(size_per);
-        if blocks.len() != expected {
+        // Druid's bit-packed writers close an empty column with one block of closing bytes.
+        let empty_closed = total == 0 && blocks.len() == 1;
+        if blocks.len() != expected && !empty_closed {
             return Err(corrupt(format!(
                 "{} blocks for {total} values of {size_per} per block",
                 blocks.len()
             )));
         }
         Ok(Blocks {
-            blocks,
+            storage: Storage::Blocks(blocks),
             compression,
+            total,
+            size_per,
+        })
+    }
+
+    /// Wraps the entire layout: `total` values of `value_bits` bits each in `data` (which may
+    /// hold trailing bytes), read as virtual blocks of `size_per` values (a power of two >= 8, so
+    /// every virtual block starts on a byte).
+    pub fn entire(
+        data: Bytes,
+        total: usize,
+        size_per: usize,
+        value_bits: u32,
+    ) -> Result<Blocks, FormatError> {
+        debug_assert!(size_per.is_power_of_two() && size_per >= 8);
+        let needed = total
+            .checked_mul(value_bits as usize)
+            .map(|bits| bits.div_ceil(8))
+            .filter(|needed| *needed <= data.len());
+        if needed.is_none() {
+            return Err(corrupt(format!(
+                "{total} values of {value_bits} bits do not fit in {} bytes",
+                data.len()
+            )));
+        }
+        Ok(Blocks {
+            storage: Storage::Entire {
+                data,
+                block_bytes: size_per * value_bits as usize / 8,
+            },
+            compression: Compression::None,
             total,
             size_per,
         })
@@ -143,7 +208,10 @@ impl Blocks {
 
     /// Returns the number of blocks.
     pub fn num_blocks(&self) -> usize {
-        self.blocks.len()
+        match &self.storage {
+            Storage::Blocks(blocks) => blocks.len(),
+            Storage::Entire { .. } => self.total.div_ceil(self.size_per),
+        }
     }
 
     /// Returns how many values block `block` holds.
@@ -153,7 +221,32 @@ impl Blocks {
 
     /// Decompresses block `block` into `dst`; `Ok(None)` means `dst` is too small.
     pub fn decompress(&self, block: usize, dst: &mut [u8]) -> Result<Option<usize>, FormatError> {
-        decompress_block(self.compression, self.blocks.get(block)?, dst)
+        match self.raw_block(block)? {
+            Some(raw) => decompress_block(Compression::Uncompressed, raw, dst),
+            None => match &self.storage {
+                Storage::Blocks(blocks) => {
+                    decompress_block(self.compression, blocks.get(block)?, dst)
+                }
+                Storage::Entire { .. } => Err(corrupt("entire layout has no compressed block")),
+            },
+        }
+    }
+
+    /// Returns the bytes of block `block` when they are stored as they are (uncompressed blocks
+    /// and the entire layout), `None` when the block must be decompressed.
+    #[inline]
+    pub fn raw_block(&self, block: usize) -> Result<Option<&[u8]>, FormatError> {
+        match &self.storage {
+            Storage::Blocks(blocks) if self.compression == Compression::Uncompressed => {
+                blocks.get(block).map(Some)
+            }
+            Storage::Blocks(_) => Ok(None),
+            Storage::Entire { data, block_bytes } => {
+                let start = (block * block_bytes).min(data.len());
+                let end = (start + block_bytes).min(data.len());
+                Ok(Some(&data[start..end]))
+            }
+        }
     }
 
     /// Returns the compression strategy.
@@ -162,92 +255,43 @@ impl Blocks {
     }
 }
 
-/// Parses the standard numeric header tail `compression byte | GenericIndexed` from `cursor`.
+/// Parses the value area after a numeric header: a GenericIndexed of blocks, or for `none` the
+/// rest of the column file (values of `value_bits` bits).
 pub fn parse_blocks(
     src: &Bytes,
     cursor: &mut super::format::Cursor<'_>,
     compression: Compression,
     total: usize,
     size_per: usize,
+    value_bits: u32,
 ) -> Result<Blocks, FormatError> {
+    if compression == Compression::None {
+        let start = cursor.position();
+        let rest = cursor.remaining();
+        cursor.take(rest, "entire layout values")?;
+        return Blocks::entire(
+            src.slice(start..start + rest),
+            total,
+            entire_values_per_block(value_bits),
+            value_bits,
+        );
+    }
     compression.check_readable()?;
     let blocks = GenericIndexed::parse(src, cursor)?;
     Blocks::new(blocks, compression, total, size_per)
 }
 
-/// Cuts a byte stream into blocks, compresses each as it fills, and stores them in a GenericIndexed.
-#[derive(Debug)]
-pub struct BlockWriter {
-    blocks: GenericIndexedWriter,
-    current: Vec<u8>,
-    block_bytes: usize,
-    compression: Compression,
-    scratch: Vec<u8>,
-}
-
-impl BlockWriter {
-    /// Starts a writer whose full blocks hold `block_bytes` uncompressed bytes.
-    pub fn new(spill: Spill, block_bytes: usize, compression: Compression) -> Self {
-        debug_assert!(block_bytes <= MAX_BLOCK_BYTES);
-        debug_assert!(matches!(
-            compression,
-            Compression::Lz4 | Compression::Uncompressed
-        ));
-        BlockWriter {
-            blocks: GenericIndexedWriter::new(spill, false),
-            current: Vec::with_capacity(block_bytes),
-            block_bytes,
-            compression,
-            scratch: Vec::new(),
-        }
-    }
-
-    /// Appends bytes that belong to whole values; a value never straddles two blocks because the
-    /// block size is a multiple of the value size.
-    #[inline]
-    pub fn push(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        self.current.extend_from_slice(bytes);
-        if self.current.len() >= self.block_bytes {
-            self.flush_block()?;
-        }
-        Ok(())
-    }
-
-    fn flush_block(&mut self) -> std::io::Result<()> {
-        if self.current.is_empty() {
-            return Ok(());
-        }
-        match self.compression {
-            Compression::Lz4 => {
-                self.scratch.resize(
-                    lz4_flex::block::get_maximum_output_size(self.current.len()),
-                    0,
-                );
-                let len = lz4_flex::block::compress_into(&self.current, &mut self.scratch)
-                    .map_err(std::io::Error::other)?;
-                self.blocks.push(Some(&self.scratch[..len]))?;
-            }
-            _ => self.blocks.push(Some(&self.current))?,
-        }
-        self.current.clear();
-        Ok(())
-    }
-
-    /// Flushes the last partial block and returns the GenericIndexed of blocks.
-    pub fn finish(mut self) -> std::io::Result<GenericIndexedWriter> {
-        self.flush_block()?;
-        Ok(self.blocks)
-    }
-
-    /// Returns the compression strategy.
-    pub fn compression(&self) -> Compression {
-        self.compression
-    }
+/// Returns the virtual block size of the entire layout: the largest power of two of values of
+/// `value_bits` bits that fits in 64 KiB.
+pub fn entire_values_per_block(value_bits: u32) -> usize {
+    let max = MAX_BLOCK_BYTES * 8 / value_bits.max(1) as usize;
+    1 << (usize::BITS - 1 - max.leading_zeros())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::spill::Spill;
 
     fn write_blocks(data: &[u8], block_bytes: usize, compression: Compression) -> Bytes {
         let mut writer = BlockWriter::new(Spill::memory(), block_bytes, compression);

@@ -5,13 +5,15 @@
 //! | 0x02 | total i32 | sizePer i32 | compression | GenericIndexed of blocks; each block holds   |
 //! |      | (rows)    | 8192        | 0x01 = LZ4  | sizePer IEEE-754 doubles in the part's order |
 //! +------+-----------+-------------+-------------+----------------------------------------------+
+//! none (`metricCompression: none`, EntireLayoutColumnarDoublesSerializer):
+//!   0x02 | total i32 | sizePer i32 = 0 | 0xFE | total doubles in the part's order, nothing after
 //! ```
 //! The same header (without encodings) serves floats, see `float_column`.
 
 use bytes::Bytes;
 
 use super::block_column::{BlockColumn, ByteOrder, FixedDecoder};
-use super::compression::{BlockWriter, Blocks, Compression, MAX_BLOCK_BYTES, parse_blocks};
+use super::compression::{Blocks, Compression, MAX_BLOCK_BYTES, ValueSink, parse_blocks};
 use super::error::Ctx;
 use super::format::{Cursor, FormatError, corrupt};
 use super::spill::Spill;
@@ -46,7 +48,14 @@ pub(crate) fn parse_fixed_header(
         )));
     }
     let compression = Compression::from_id(cursor.u8("compression")?)?;
-    parse_blocks(src, cursor, compression, total, size_per)
+    parse_blocks(
+        src,
+        cursor,
+        compression,
+        total,
+        size_per,
+        value_bytes as u32 * 8,
+    )
 }
 
 /// Writes the `0x02 | total | sizePer | compression` header.
@@ -63,6 +72,22 @@ pub(crate) fn write_fixed_header(
     out.write_all(&header)
 }
 
+/// Writes a fixed-width part: the header (sizePer 0 for the entire layout), then the values.
+pub(crate) fn write_fixed_part(
+    out: &mut dyn std::io::Write,
+    total: usize,
+    size_per: usize,
+    sink: ValueSink,
+) -> std::io::Result<()> {
+    write_fixed_header(
+        out,
+        total,
+        sink.header_size_per(size_per),
+        sink.compression(),
+    )?;
+    sink.write_to(out)
+}
+
 /// Parses a double part (after the column descriptor).
 pub fn parse(
     src: &Bytes,
@@ -77,7 +102,7 @@ pub fn parse(
 /// Streams doubles into compressed blocks.
 #[derive(Debug)]
 pub struct DoubleColumnWriter {
-    blocks: BlockWriter,
+    blocks: ValueSink,
     total: usize,
 }
 
@@ -85,7 +110,7 @@ impl DoubleColumnWriter {
     /// Starts a writer spilling its blocks to `spill`.
     pub fn new(spill: Spill, compression: Compression) -> Self {
         DoubleColumnWriter {
-            blocks: BlockWriter::new(spill, DOUBLES_PER_BLOCK * 8, compression),
+            blocks: ValueSink::new(spill, DOUBLES_PER_BLOCK * 8, compression),
             total: 0,
         }
     }
@@ -99,13 +124,7 @@ impl DoubleColumnWriter {
 
     /// Writes the part to `out`.
     pub fn write_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        write_fixed_header(
-            out,
-            self.total,
-            DOUBLES_PER_BLOCK,
-            self.blocks.compression(),
-        )?;
-        self.blocks.finish()?.write_to(out)
+        write_fixed_part(out, self.total, DOUBLES_PER_BLOCK, self.blocks)
     }
 }
 

@@ -5,13 +5,15 @@
 //! | 0x02 | total i32 | sizePer i32 | compression | GenericIndexed of blocks; each block holds   |
 //! |      | (rows)    | 16384       | 0x01 = LZ4  | sizePer IEEE-754 floats in the part's order  |
 //! +------+-----------+-------------+-------------+----------------------------------------------+
+//! none (`metricCompression: none`, EntireLayoutColumnarFloatsSerializer):
+//!   0x02 | total i32 | sizePer i32 = 0 | 0xFE | total floats in the part's order, nothing after
 //! ```
 //! There is no encoding byte (unlike longs).
 
 use bytes::Bytes;
 
 use super::block_column::{BlockColumn, ByteOrder, FixedDecoder};
-use super::compression::{BlockWriter, Compression};
+use super::compression::{Compression, ValueSink};
 use super::error::Ctx;
 use super::format::{Cursor, FormatError};
 use super::spill::Spill;
@@ -36,7 +38,7 @@ pub fn parse(
 /// Streams floats into compressed blocks.
 #[derive(Debug)]
 pub struct FloatColumnWriter {
-    blocks: BlockWriter,
+    blocks: ValueSink,
     total: usize,
 }
 
@@ -44,7 +46,7 @@ impl FloatColumnWriter {
     /// Starts a writer spilling its blocks to `spill`.
     pub fn new(spill: Spill, compression: Compression) -> Self {
         FloatColumnWriter {
-            blocks: BlockWriter::new(spill, FLOATS_PER_BLOCK * 4, compression),
+            blocks: ValueSink::new(spill, FLOATS_PER_BLOCK * 4, compression),
             total: 0,
         }
     }
@@ -58,13 +60,7 @@ impl FloatColumnWriter {
 
     /// Writes the part to `out`.
     pub fn write_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        super::double_column::write_fixed_header(
-            out,
-            self.total,
-            FLOATS_PER_BLOCK,
-            self.blocks.compression(),
-        )?;
-        self.blocks.finish()?.write_to(out)
+        super::double_column::write_fixed_part(out, self.total, FLOATS_PER_BLOCK, self.blocks)
     }
 }
 

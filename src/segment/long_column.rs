@@ -1,37 +1,47 @@
-//! Long columns (`__time` and long metrics): part type `long`.
+//! Long columns (`__time`, long dimensions and metrics): part type `long`
+//! (`CompressedColumnarLongsSupplier`, written by `BlockLayoutColumnarLongsSerializer` and
+//! `EntireLayoutColumnarLongsSerializer`).
 //!
 //! ```text
 //! +------+-----------+-------------+-------------+ - - - - - - - - - - - - - -+-----------------+
-//! | 0x02 | total i32 | sizePer i32 | compression | encoding byte + header     | GenericIndexed  |
-//! |      | (rows)    | (per block) |  (or id-126 | (only when the compression | of blocks       |
-//! |      |           |             |  + encoding)| byte carries the flag)     |                 |
+//! | 0x02 | total i32 | sizePer i32 | compression | encoding byte + header     | values          |
+//! |      | (rows)    | (per block; |  (or id-126 | (only when the compression |                 |
+//! |      |           |  0 for none)|  + encoding)| byte carries the flag)     |                 |
 //! +------+-----------+-------------+-------------+ - - - - - - - - - - - - - -+-----------------+
-//! encodings:
-//!   longs (implied, 0xFF): each block = sizePer 8-byte values in the part's byte order
+//! encodings (the flag: compression byte = id - 126, e.g. lz4 0x01 -> 0x83, none 0xFE -> 0x80):
+//!   longs (no flag, encoding byte 0xFF implied): 8-byte values in the part's byte order
 //!   delta (0x00): header 0x01 | base i64be | bitsPerValue i32be; value = base + packed
 //!   table (0x01): header 0x01 | size i32be | size x i64be;       value = table[packed]
-//! packed = VSizeLongSerde: values of 1,2,4,8,12,16,20,24,32,40,48,56 or 64 bits laid out
-//!          most-significant bit first, one continuous big-endian bit stream per block
+//!                 (table entries in order of first appearance, packed = the entry's index)
+//! values:
+//!   blocks (lz4 0x01, uncompressed 0xFF): GenericIndexed of blocks of sizePer values;
+//!     longs: sizePer = 8192; delta/table: sizePer = vsize_longs::values_per_block(bits, 64 KiB)
+//!     and every block is its own packed stream closed by 4 zero bytes
+//!   none (0xFE): sizePer = 0; the values to the end of the column file (packed: one stream,
+//!     closed by 4 zero bytes)
+//! packed = VSizeLongSerde, see `vsize_longs`
 //! ```
-//! Version `0x01` (legacy LZF-only) is read as "unsupported". The writer emits `longs` with
-//! 8192 values per block.
+//! Version `0x01` (legacy LZF-only) is read as "unsupported". The writer is `long_writer`.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::block_column::{BlockColumn, BlockDecoder, ByteOrder, Fixed};
-use super::compression::{BlockWriter, Compression, MAX_BLOCK_BYTES, parse_blocks};
+use super::compression::{Compression, MAX_BLOCK_BYTES, parse_blocks};
 use super::error::Ctx;
 use super::format::{Cursor, FormatError, corrupt};
-use super::spill::Spill;
+use super::vsize_longs::{self, SUPPORTED_BITS};
+
+pub use super::long_writer::LongColumnWriter;
+pub use super::vsize_longs::bits_for_max;
 
 /// Values per block of the `longs` encoding (64 KiB / 8).
 pub const LONGS_PER_BLOCK: usize = 8192;
-/// The bit widths VSizeLongSerde supports.
-pub const SUPPORTED_BITS: [u32; 13] = [1, 2, 4, 8, 12, 16, 20, 24, 32, 40, 48, 56, 64];
 /// Encoding flag offset: a compression byte below `0xFE` (signed) announces an encoding byte.
-const ENCODING_FLAG_OFFSET: u8 = 126;
+pub const ENCODING_FLAG_OFFSET: u8 = 126;
+/// Largest table of the table encoding (`CompressionFactory.MAX_TABLE_SIZE`).
+pub const MAX_TABLE_SIZE: usize = 256;
 
 /// A long column reader.
 pub type LongColumn = BlockColumn<LongDecoder>;
@@ -52,14 +62,94 @@ pub enum LongDecoder {
     },
 }
 
+fn table_entry(table: &[i64], packed: u64) -> Result<i64, FormatError> {
+    table.get(packed as usize).copied().ok_or_else(|| {
+        corrupt(format!(
+            "table index {packed} beyond {} entries",
+            table.len()
+        ))
+    })
+}
+
+impl LongDecoder {
+    /// Returns the bits one value occupies.
+    pub fn value_bits(&self) -> u32 {
+        match self {
+            LongDecoder::Longs(_) => 64,
+            LongDecoder::Packed { bits, .. } => *bits,
+        }
+    }
+}
+
 impl BlockDecoder for LongDecoder {
     type Value = i64;
 
     fn buffer_len(&self, size_per: usize) -> usize {
         match self {
             LongDecoder::Longs(_) => size_per * 8 + 8,
-            LongDecoder::Packed { bits, .. } => packed_len_bytes(*bits, size_per) + 4 + 8,
+            LongDecoder::Packed { bits, .. } => {
+                vsize_longs::serialized_len_bytes(*bits, size_per) + 8
+            }
         }
+    }
+
+    fn bytes_for(&self, count: usize) -> usize {
+        vsize_longs::packed_len_bytes(self.value_bits(), count)
+    }
+
+    #[inline]
+    fn get(&self, raw: &[u8], index: usize) -> Result<i64, FormatError> {
+        match self {
+            LongDecoder::Longs(order) => Ok(i64::read(&raw[index * 8..index * 8 + 8], *order)),
+            LongDecoder::Packed {
+                bits,
+                base,
+                table_opt,
+            } => {
+                let packed = vsize_longs::get(raw, *bits, index);
+                match table_opt {
+                    None => Ok(base.wrapping_add(packed as i64)),
+                    Some(table) => table_entry(table, packed),
+                }
+            }
+        }
+    }
+
+    fn gather_raw(
+        &self,
+        raw: &[u8],
+        block_start: u32,
+        rows: &[u32],
+        first: usize,
+        f: &mut impl FnMut(usize, i64),
+    ) -> Result<(), FormatError> {
+        let offsets = rows.iter().map(|r| (r - block_start) as usize);
+        match self {
+            LongDecoder::Longs(ByteOrder::Little) => {
+                for (k, at) in offsets.enumerate() {
+                    let bytes: [u8; 8] = raw[at * 8..at * 8 + 8].try_into().expect("8 bytes");
+                    f(first + k, i64::from_le_bytes(bytes));
+                }
+            }
+            LongDecoder::Packed {
+                bits,
+                base,
+                table_opt: None,
+            } => {
+                for (k, at) in offsets.enumerate() {
+                    f(
+                        first + k,
+                        base.wrapping_add(vsize_longs::get(raw, *bits, at) as i64),
+                    );
+                }
+            }
+            _ => {
+                for (k, at) in offsets.enumerate() {
+                    f(first + k, self.get(raw, at)?);
+                }
+            }
+        }
+        Ok(())
     }
 
     fn decode(
@@ -69,91 +159,40 @@ impl BlockDecoder for LongDecoder {
         count: usize,
         out: &mut Vec<i64>,
     ) -> Result<(), FormatError> {
+        let needed = self.bytes_for(count);
+        if raw_len < needed {
+            return Err(corrupt(format!(
+                "block holds {raw_len} bytes, {count} longs need {needed}"
+            )));
+        }
+        out.clear();
         match self {
-            LongDecoder::Longs(order) => {
-                let needed = count * 8;
-                if raw_len < needed {
-                    return Err(corrupt(format!(
-                        "block holds {raw_len} bytes, {count} longs need {needed}"
-                    )));
-                }
-                out.clear();
-                out.extend(
-                    raw[..needed]
-                        .chunks_exact(8)
-                        .map(|chunk| i64::read(chunk, *order)),
-                );
-                Ok(())
-            }
+            LongDecoder::Longs(order) => out.extend(
+                raw[..needed]
+                    .chunks_exact(8)
+                    .map(|chunk| i64::read(chunk, *order)),
+            ),
             LongDecoder::Packed {
                 bits,
                 base,
-                table_opt,
+                table_opt: None,
+            } => vsize_longs::unpack(&raw[..needed], *bits, 0, count, out, |p| {
+                base.wrapping_add(p as i64)
+            }),
+            LongDecoder::Packed {
+                bits,
+                table_opt: Some(table),
+                ..
             } => {
-                if raw_len < packed_len_bytes(*bits, count) {
-                    return Err(corrupt(format!(
-                        "block holds {raw_len} bytes, too few for {count} packed values"
-                    )));
+                let mut packed = Vec::with_capacity(count);
+                vsize_longs::unpack(&raw[..needed], *bits, 0, count, &mut packed, |p| p);
+                for p in packed {
+                    out.push(table_entry(table, p)?);
                 }
-                out.clear();
-                unpack(
-                    raw,
-                    *bits,
-                    count,
-                    |packed| match table_opt {
-                        None => Ok(base.wrapping_add(packed as i64)),
-                        Some(table) => table.get(packed as usize).copied().ok_or_else(|| {
-                            corrupt(format!(
-                                "table index {packed} beyond {} entries",
-                                table.len()
-                            ))
-                        }),
-                    },
-                    out,
-                )
             }
         }
+        Ok(())
     }
-}
-
-/// Returns the bytes `count` values of `bits` bits fill.
-fn packed_len_bytes(bits: u32, count: usize) -> usize {
-    (bits as usize * count).div_ceil(8)
-}
-
-/// Unpacks `count` MSB-first values of `bits` bits from `raw` (which has 8 bytes of slack).
-fn unpack(
-    raw: &[u8],
-    bits: u32,
-    count: usize,
-    map: impl Fn(u64) -> Result<i64, FormatError>,
-    out: &mut Vec<i64>,
-) -> Result<(), FormatError> {
-    debug_assert!(raw.len() >= packed_len_bytes(bits, count) + 8);
-    for index in 0..count {
-        let bit = index * bits as usize;
-        let at = bit >> 3;
-        let mut word = [0u8; 8];
-        word.copy_from_slice(&raw[at..at + 8]);
-        let word = u64::from_be_bytes(word);
-        let packed = if bits == 64 {
-            word
-        } else {
-            (word << (bit & 7)) >> (64 - bits)
-        };
-        out.push(map(packed)?);
-    }
-    Ok(())
-}
-
-/// Returns VSizeLongSerde's bit width for values up to `max` (`getBitsForMax`).
-pub fn bits_for_max(max: u64) -> u32 {
-    for bits in SUPPORTED_BITS {
-        if bits >= 63 || max <= 1u64 << bits {
-            return bits;
-        }
-    }
-    64
 }
 
 /// Parses a long part (after the column descriptor) into a reader.
@@ -184,7 +223,14 @@ pub fn parse(
     if decoder.buffer_len(size_per) > MAX_BLOCK_BYTES + 16 {
         return Err(corrupt(format!("{size_per} longs per block exceed 64 KiB")));
     }
-    let blocks = parse_blocks(src, cursor, compression, total, size_per)?;
+    let blocks = parse_blocks(
+        src,
+        cursor,
+        compression,
+        total,
+        size_per,
+        decoder.value_bits(),
+    )?;
     Ok(BlockColumn::new(blocks, decoder, ctx))
 }
 
@@ -215,7 +261,7 @@ fn parse_encoding(cursor: &mut Cursor<'_>, order: ByteOrder) -> Result<LongDecod
         }
         0x01 => {
             let size = cursor.len_be("table size")?;
-            if size > 256 {
+            if size > MAX_TABLE_SIZE {
                 return Err(corrupt(format!("long table of {size} entries exceeds 256")));
             }
             let mut table = Vec::with_capacity(size);
@@ -232,46 +278,11 @@ fn parse_encoding(cursor: &mut Cursor<'_>, order: ByteOrder) -> Result<LongDecod
     }
 }
 
-/// Streams longs into LZ4 (or uncompressed) blocks of the `longs` encoding.
-#[derive(Debug)]
-pub struct LongColumnWriter {
-    blocks: BlockWriter,
-    total: usize,
-}
-
-impl LongColumnWriter {
-    /// Starts a writer spilling its blocks to `spill`.
-    pub fn new(spill: Spill, compression: Compression) -> Self {
-        LongColumnWriter {
-            blocks: BlockWriter::new(spill, LONGS_PER_BLOCK * 8, compression),
-            total: 0,
-        }
-    }
-
-    /// Appends one value.
-    #[inline]
-    pub fn push(&mut self, value: i64) -> std::io::Result<()> {
-        self.total += 1;
-        self.blocks.push(&value.to_le_bytes())
-    }
-
-    /// Writes the part (header and blocks) to `out`.
-    pub fn write_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
-        let compression = self.blocks.compression();
-        let mut header = vec![0x02];
-        header.extend_from_slice(&(self.total as i32).to_be_bytes());
-        header.extend_from_slice(&(LONGS_PER_BLOCK as i32).to_be_bytes());
-        header.push(compression.id());
-        out.write_all(&header)?;
-        self.blocks.finish()?.write_to(out)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn read_back(bytes: Vec<u8>) -> Result<Vec<i64>, FormatError> {
+    pub(crate) fn read_back(bytes: Vec<u8>) -> Result<Vec<i64>, FormatError> {
         let src = Bytes::from(bytes);
         let column = parse(
             &src,
@@ -284,74 +295,6 @@ mod tests {
             .for_each_block(0, |_, values| all.extend_from_slice(values))
             .map_err(|e| corrupt(e.to_string()))?;
         Ok(all)
-    }
-
-    #[test]
-    fn writes_and_reads_longs_across_blocks() {
-        let values: Vec<i64> = (0..20_000).map(|i| i * 1_000_003 - 7).collect();
-        let mut writer = LongColumnWriter::new(Spill::memory(), Compression::Lz4);
-        for v in &values {
-            writer.push(*v).unwrap();
-        }
-        let mut out = Vec::new();
-        writer.write_to(&mut out).unwrap();
-        assert_eq!(&out[..10], &[2, 0, 0, 0x4e, 0x20, 0, 0, 0x20, 0, 1]);
-        assert_eq!(read_back(out.clone()).unwrap(), values);
-        let src = Bytes::from(out);
-        let column = parse(
-            &src,
-            &mut Cursor::new(&src),
-            ByteOrder::Little,
-            Ctx::new("f", "c"),
-        )
-        .unwrap();
-        assert_eq!(column.get(8193).unwrap(), values[8193]);
-        assert_eq!(column.get(5).unwrap(), values[5]);
-        assert!(column.get(20_000).is_err());
-        let mut seen = Vec::new();
-        column
-            .for_each_block(8000, |rows, vals| seen.push((rows, vals.len())))
-            .unwrap();
-        assert_eq!(
-            seen,
-            vec![(8000..8192, 192), (8192..16384, 8192), (16384..20000, 3616)]
-        );
-    }
-
-    #[test]
-    fn unpacks_druid_bit_order() {
-        // Druid's Mult4Ser writes 12-bit values 0xABC, 0xDEF as AB CD EF; Size2Ser packs
-        // 1,2,3,0 into 0b01_10_11_00.
-        let mut out = Vec::new();
-        unpack(
-            &[0xAB, 0xCD, 0xEF, 0, 0, 0, 0, 0, 0, 0, 0],
-            12,
-            2,
-            |v| Ok(v as i64),
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, [0xABC, 0xDEF]);
-        out.clear();
-        unpack(
-            &[0x6C, 0, 0, 0, 0, 0, 0, 0, 0],
-            2,
-            4,
-            |v| Ok(v as i64),
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, [1, 2, 3, 0]);
-        out.clear();
-        unpack(
-            &[0x12, 0x34, 0x56, 0x78, 0x9A, 0, 0, 0, 0, 0, 0, 0, 0],
-            20,
-            2,
-            |v| Ok(v as i64),
-            &mut out,
-        )
-        .unwrap();
-        assert_eq!(out, [0x12345, 0x6789A]);
     }
 
     #[test]
@@ -369,24 +312,8 @@ mod tests {
         assert_eq!(read_back(bytes).unwrap(), [1003, 1015, 1000]);
         // table: [-5, 77], 1 bit, values [77, -5, 77]
         let block = [0b1010_0000, 0, 0, 0, 0];
-        let mut bytes = vec![
-            2,
-            0,
-            0,
-            0,
-            3,
-            0,
-            0,
-            0x40,
-            0,
-            0xFFu8.wrapping_sub(126),
-            0x01,
-            0x01,
-            0,
-            0,
-            0,
-            2,
-        ];
+        let mut bytes = vec![2, 0, 0, 0, 3, 0, 0, 0x40, 0, 0xFFu8.wrapping_sub(126)];
+        bytes.extend_from_slice(&[0x01, 0x01, 0, 0, 0, 2]);
         bytes.extend_from_slice(&(-5i64).to_be_bytes());
         bytes.extend_from_slice(&77i64.to_be_bytes());
         bytes.extend_from_slice(&super::super::generic_indexed::write_in_memory(
@@ -397,12 +324,19 @@ mod tests {
     }
 
     #[test]
-    fn bit_widths_follow_vsize_long_serde() {
-        assert_eq!(bits_for_max(0), 1);
-        assert_eq!(bits_for_max(2), 1);
-        assert_eq!(bits_for_max(3), 2);
-        assert_eq!(bits_for_max(256), 8);
-        assert_eq!(bits_for_max(257), 12);
-        assert_eq!(bits_for_max(u64::MAX / 2), 64);
+    fn reads_the_entire_layout_in_place() {
+        // EntireLayoutColumnarLongsSerializer, delta 4 bits: 02 | 3 | 0 | 0x80 | 00 01 base bits
+        let mut bytes = vec![2, 0, 0, 0, 3, 0, 0, 0, 0, 0x80, 0x00, 0x01];
+        bytes.extend_from_slice(&(-2i64).to_be_bytes());
+        bytes.extend_from_slice(&4i32.to_be_bytes());
+        bytes.extend_from_slice(&[0x3F, 0x00, 0, 0, 0, 0]);
+        assert_eq!(read_back(bytes).unwrap(), [1, 13, -2]);
+        // longs: 02 | 2 | 0 | FE | LE longs
+        let mut bytes = vec![2, 0, 0, 0, 2, 0, 0, 0, 0, 0xFE];
+        bytes.extend_from_slice(&i64::MIN.to_le_bytes());
+        bytes.extend_from_slice(&i64::MAX.to_le_bytes());
+        assert_eq!(read_back(bytes.clone()).unwrap(), [i64::MIN, i64::MAX]);
+        bytes.pop();
+        assert!(read_back(bytes).is_err());
     }
 }

@@ -128,12 +128,26 @@ pub fn merge_segments_ordered(
     dimension_hint: &[String],
     output: SegmentOutput,
 ) -> Result<WrittenSegment, SegmentError> {
+    let options = WriteOptions::default();
+    merge_segments_with(inputs, combiners, rollup, dimension_hint, output, options)
+}
+
+/// [`merge_segments_ordered`] writing the output with the column formats of `options` (the
+/// spec's `indexSpec`).
+pub fn merge_segments_with(
+    inputs: &[Segment],
+    combiners: &[(String, MetricCombiner)],
+    rollup: bool,
+    dimension_hint: &[String],
+    output: SegmentOutput,
+    options: WriteOptions,
+) -> Result<WrittenSegment, SegmentError> {
     let plan = Plan::build(inputs, combiners, dimension_hint)?;
     let mut writer = SegmentWriter::new(
         plan.schema.clone(),
         plan.dictionaries.clone(),
         output,
-        WriteOptions::default(),
+        options,
     )?;
     let mut cursors = Vec::with_capacity(inputs.len());
     for (index, segment) in inputs.iter().enumerate() {

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
+use super::compression::Compression;
 use super::error::SegmentError;
+pub use super::long_writer::LongEncoding;
 use super::metadata_drd::Metadata;
 use super::string_column::java_str_cmp;
 use crate::time::Interval;
@@ -157,16 +159,60 @@ pub enum SegmentOutput {
     Memory,
 }
 
-/// Writer options.
+/// Writer options: the column formats of Druid's `indexSpec` (bitmaps are always roaring).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
-    /// LZ4-compress blocks (true) or store them uncompressed (faster in-memory snapshots).
-    pub compress: bool,
+    /// Dictionary ids of string dimensions and values of numeric dimensions: `Lz4`, or
+    /// `Uncompressed` (Druid's plain vsize forms for string ids). Druid refuses `None` here.
+    pub dimension_compression: Compression,
+    /// `__time` and numeric metrics: `Lz4`, `Uncompressed` (blocks stored as they are) or `None`
+    /// (the entire layout, no blocks).
+    pub metric_compression: Compression,
+    /// `longs` or `auto` (table / delta bit-packing) for long columns.
+    pub long_encoding: LongEncoding,
+}
+
+impl WriteOptions {
+    /// Druid's default `indexSpec`: LZ4 everywhere, 8-byte longs.
+    pub const DRUID_DEFAULT: WriteOptions = WriteOptions {
+        dimension_compression: Compression::Lz4,
+        metric_compression: Compression::Lz4,
+        long_encoding: LongEncoding::Longs,
+    };
+
+    /// rtnode's hydrants (intermediate persists) unless the spec says otherwise: uncompressed
+    /// dimension ids, no metric blocks, `auto` longs — read in place by queries and merges.
+    pub const HYDRANT_DEFAULT: WriteOptions = WriteOptions {
+        dimension_compression: Compression::Uncompressed,
+        metric_compression: Compression::None,
+        long_encoding: LongEncoding::Auto,
+    };
+
+    /// The in-memory query snapshot of a sink's current index: nothing compressed, everything
+    /// readable in place, nothing that needs a second pass.
+    pub const SNAPSHOT: WriteOptions = WriteOptions {
+        dimension_compression: Compression::Uncompressed,
+        metric_compression: Compression::None,
+        long_encoding: LongEncoding::Longs,
+    };
+
+    /// Fails when a choice cannot be written (LZF anywhere, `none` for dimensions).
+    pub fn check(&self) -> Result<(), SegmentError> {
+        let bad = match (self.dimension_compression, self.metric_compression) {
+            (Compression::Lzf, _) | (_, Compression::Lzf) => Some("LZF compression is not written"),
+            (Compression::None, _) => Some("dimension compression `none` does not exist in Druid"),
+            _ => None,
+        };
+        match bad {
+            Some(reason) => Err(SegmentError::InvalidInput(reason.into())),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        WriteOptions { compress: true }
+        WriteOptions::DRUID_DEFAULT
     }
 }
 

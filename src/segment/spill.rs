@@ -100,6 +100,32 @@ impl Spill {
         }
     }
 
+    /// Hands every byte written to `f`, in order, in chunks of whole 64 KiB (the last one
+    /// shorter; each a multiple of 8 bytes when everything written was), and releases the spill.
+    pub fn for_each_chunk(self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        match self {
+            Spill::Memory(bytes) => bytes.chunks(1 << 16).try_for_each(f),
+            Spill::File {
+                writer,
+                path,
+                len_bytes,
+            } => {
+                let mut file = writer.into_inner().map_err(|e| e.into_error())?;
+                file.seek(SeekFrom::Start(0))?;
+                let mut buffer = vec![0u8; 1 << 16];
+                let mut remaining = len_bytes;
+                while remaining > 0 {
+                    let len = remaining.min(buffer.len() as u64) as usize;
+                    file.read_exact(&mut buffer[..len])?;
+                    f(&buffer[..len])?;
+                    remaining -= len as u64;
+                }
+                drop(file);
+                std::fs::remove_file(&path)
+            }
+        }
+    }
+
     /// Deletes the spill's file, if any, ignoring errors (used when a write is abandoned).
     pub fn discard(self) {
         if let Spill::File { writer, path, .. } = self {

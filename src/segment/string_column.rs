@@ -6,8 +6,8 @@
 //! | 0x02    | (0x02     | GenericIndexed, flag | single: vsize ints     | GenericIndexed,     |
 //! | (0x00,  |  only)    | sorted, entry 0 null | multi V3: 0x03 |       | one per dictionary  |
 //! |  0x01   | 0: single | (zero length) when   |   offsets | values     | id, flag 0, empty = |
-//! | plain)  | 1: multi  | the column has nulls | (see `vsize_ints`)     | zero length         |
-//! |         |    V2     |                      |                        |                     |
+//! | plain)  | 1: multi  | the column has nulls | (`vsize_ints`; plain:  | zero length         |
+//! |         |    V2     |                      |  `plain_ints`)         |                     |
 //! |         | 2: multi  |                      |                        |                     |
 //! |         |    V3     |                      |                        |                     |
 //! +---------+-----------+----------------------+------------------------+---------------------+
@@ -27,7 +27,8 @@ use super::block_column::ByteOrder;
 use super::error::{Ctx, SegmentError};
 use super::format::{Cursor, FormatError, corrupt};
 use super::generic_indexed::GenericIndexed;
-use super::vsize_ints::{self, Ints, PlainInts, PlainMulti, VSizeInts};
+use super::plain_ints::{self, PlainInts, PlainMulti};
+use super::vsize_ints::{self, Ints, VSizeInts};
 
 pub use super::string_writer::StringColumnWriter;
 
@@ -162,8 +163,8 @@ pub fn parse(
     };
     let entries = GenericIndexed::parse(src, cursor)?;
     let ids = match (version, flags) {
-        (0x00, _) => Ids::PlainSingle(vsize_ints::parse_plain_single(src, cursor)?),
-        (0x01, _) => Ids::PlainMulti(vsize_ints::parse_plain_multi(src, cursor)?),
+        (0x00, _) => Ids::PlainSingle(plain_ints::parse_single(src, cursor)?),
+        (0x01, _) => Ids::PlainMulti(plain_ints::parse_multi(src, cursor)?),
         (_, 0) => Ids::Single(vsize_ints::parse_vsize(src, cursor, order, ctx.clone())?),
         (_, flags) if flags & 2 != 0 => parse_multi(src, cursor, order, &ctx, 0x03)?,
         (_, flags) if flags & 1 != 0 => parse_multi(src, cursor, order, &ctx, 0x02)?,
@@ -376,10 +377,11 @@ impl StringColumn {
                 while row < end_row {
                     let end = (row + 8192).min(end_row);
                     buffer.clear();
-                    for index in row..end {
-                        buffer.push(
-                            self.check_id(ids.get(index as usize).map_err(|e| self.ctx.err(e))?)?,
-                        );
+                    ids.extend_range(row as usize, end as usize, &mut buffer);
+                    if bad(&buffer) {
+                        return Err(self
+                            .ctx
+                            .corrupt(format!("id beyond dictionary near row {row}")));
                     }
                     f(row..end, &buffer);
                     row = end;
@@ -390,6 +392,42 @@ impl StringColumn {
                 "column `{}` is multi-value, block scans need single values",
                 self.ctx.column()
             ))),
+        }
+    }
+
+    /// Calls `f(i, id of rows[i])` for every row of `rows` (ascending) of a single-value column,
+    /// reading only those rows: in place when uncompressed, else only the blocks holding them.
+    pub fn gather_ids(
+        &self,
+        rows: &[u32],
+        mut f: impl FnMut(usize, u32),
+    ) -> Result<(), SegmentError> {
+        if rows.last().is_some_and(|r| *r >= self.num_rows) {
+            return Err(self.ctx.corrupt("row out of range"));
+        }
+        let cardinality = self.dictionary.len();
+        let mut bad_opt = None;
+        let mut checked = |i: usize, id: u32| match id < cardinality {
+            true => f(i, id),
+            false => bad_opt = Some(id),
+        };
+        match &self.ids {
+            Ids::Single(ids) => ids.gather(rows, &mut checked)?,
+            Ids::PlainSingle(ids) => ids
+                .gather(rows, &mut checked)
+                .map_err(|e| self.ctx.err(e))?,
+            _ => {
+                return Err(SegmentError::InvalidInput(format!(
+                    "column `{}` is multi-value, gathers need single values",
+                    self.ctx.column()
+                )));
+            }
+        }
+        match bad_opt {
+            Some(id) => Err(self
+                .ctx
+                .corrupt(format!("id {id} beyond dictionary of {cardinality}"))),
+            None => Ok(()),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The writer half of `string_column`: streams dictionary ids row by row into compressed vsize
-//! blocks (V3 offsets + values for multi-value columns) and builds one roaring bitmap per
-//! dictionary id; the byte layout is drawn in `string_column`.
+//! blocks (V3 offsets + values for multi-value columns), or with `uncompressed` into Druid's plain
+//! vsize forms (string part versions 0x00 / 0x01, `plain_ints`), and builds one roaring bitmap
+//! per dictionary id; the byte layout is drawn in `string_column`.
 
 use std::io::{self, Write};
 use std::path::Path;
@@ -11,18 +12,33 @@ use super::block_column::ByteOrder;
 use super::column_descriptor::{ColumnDescriptor, Part, ValueType};
 use super::compression::Compression;
 use super::generic_indexed::{self, GenericIndexedWriter};
+use super::plain_ints::PlainIntsWriter;
 use super::spill::Spill;
 use super::vsize_ints::{IntsWriter, VSizeIntsWriter};
 
 /// Flag of the V3 multi-value layout.
 const FLAG_MULTI_VALUE_V3: i32 = 0x02;
 
+/// Where the ids go (one per string column being written, so the size difference of the
+/// variants does not matter).
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
+enum IdsWriter {
+    /// Compressed vsize blocks, with V3 offsets for multi-value columns.
+    Compressed {
+        values: VSizeIntsWriter,
+        offsets_opt: Option<IntsWriter>,
+    },
+    /// The uncompressed forms.
+    Plain(PlainIntsWriter),
+}
+
 /// Streams one string column.
 #[derive(Debug)]
 pub struct StringColumnWriter {
     dictionary: Vec<Option<String>>,
-    values: VSizeIntsWriter,
-    offsets_opt: Option<IntsWriter>,
+    ids: IdsWriter,
+    multi_value: bool,
     num_values: u32,
     bitmaps: BitmapIndexBuilder,
     num_rows: u32,
@@ -40,26 +56,36 @@ impl StringColumnWriter {
         prefix: &str,
     ) -> io::Result<Self> {
         let cardinality = dictionary.len() as u32;
-        let values = VSizeIntsWriter::new(
-            Spill::new_in(dir_opt, &format!("{prefix}.ids"))?,
-            compression,
-            cardinality,
-        );
-        let offsets_opt = if multi_value {
-            let mut offsets = IntsWriter::new(
-                Spill::new_in(dir_opt, &format!("{prefix}.offsets"))?,
-                compression,
-            );
-            offsets.push(0)?;
-            Some(offsets)
+        let values_spill = Spill::new_in(dir_opt, &format!("{prefix}.ids"))?;
+        let offsets_spill_opt = match multi_value {
+            true => Some(Spill::new_in(dir_opt, &format!("{prefix}.offsets"))?),
+            false => None,
+        };
+        let ids = if compression == Compression::Uncompressed {
+            IdsWriter::Plain(PlainIntsWriter::new(
+                values_spill,
+                offsets_spill_opt,
+                cardinality,
+            ))
         } else {
-            None
+            let offsets_opt = match offsets_spill_opt {
+                Some(spill) => {
+                    let mut offsets = IntsWriter::new(spill, compression);
+                    offsets.push(0)?;
+                    Some(offsets)
+                }
+                None => None,
+            };
+            IdsWriter::Compressed {
+                values: VSizeIntsWriter::new(values_spill, compression, cardinality),
+                offsets_opt,
+            }
         };
         Ok(StringColumnWriter {
             bitmaps: BitmapIndexBuilder::new(dictionary.len()),
             dictionary,
-            values,
-            offsets_opt,
+            ids,
+            multi_value,
             num_values: 0,
             num_rows: 0,
             bitmap_spill: Spill::new_in(dir_opt, &format!("{prefix}.bitmaps"))?,
@@ -73,7 +99,7 @@ impl StringColumnWriter {
 
     /// Checks the ids of one row against the dictionary and the column's value count rule.
     pub fn check_row(&self, ids: &[u32]) -> Result<(), String> {
-        if self.offsets_opt.is_none() && ids.len() != 1 {
+        if !self.multi_value && ids.len() != 1 {
             return Err(format!("single-value column got {} ids", ids.len()));
         }
         match ids.iter().find(|id| **id >= self.cardinality()) {
@@ -91,15 +117,28 @@ impl StringColumnWriter {
         let row = self.num_rows;
         self.num_rows += 1;
         for id in ids {
-            self.values.push(*id)?;
             self.bitmaps.push(row, *id);
         }
-        if let Some(offsets) = &mut self.offsets_opt {
-            self.num_values += ids.len() as u32;
-            offsets.push(self.num_values)?;
-            if ids.is_empty() && self.dictionary.first().is_some_and(Option::is_none) {
-                self.bitmaps.push(row, 0);
+        match &mut self.ids {
+            IdsWriter::Plain(plain) => plain.push_row(ids)?,
+            IdsWriter::Compressed {
+                values,
+                offsets_opt,
+            } => {
+                for id in ids {
+                    values.push(*id)?;
+                }
+                if let Some(offsets) = offsets_opt {
+                    self.num_values += ids.len() as u32;
+                    offsets.push(self.num_values)?;
+                }
             }
+        }
+        if self.multi_value
+            && ids.is_empty()
+            && self.dictionary.first().is_some_and(Option::is_none)
+        {
+            self.bitmaps.push(row, 0);
         }
         Ok(())
     }
@@ -110,18 +149,21 @@ impl StringColumnWriter {
             bitmap: BitmapKind::Roaring,
             order: ByteOrder::Little,
         };
-        ColumnDescriptor::single(ValueType::String, self.offsets_opt.is_some(), part)
+        ColumnDescriptor::single(ValueType::String, self.multi_value, part)
     }
 
     /// Writes the part: version, flags, dictionary, ids, bitmaps.
     pub fn write_to(self, out: &mut dyn Write) -> io::Result<()> {
-        let flags = if self.offsets_opt.is_some() {
-            FLAG_MULTI_VALUE_V3
-        } else {
-            0
+        let header = match (&self.ids, self.multi_value) {
+            (IdsWriter::Plain(_), false) => vec![0x00],
+            (IdsWriter::Plain(_), true) => vec![0x01],
+            (IdsWriter::Compressed { .. }, multi_value) => {
+                let flags = if multi_value { FLAG_MULTI_VALUE_V3 } else { 0 };
+                let mut header = vec![0x02];
+                header.extend_from_slice(&flags.to_be_bytes());
+                header
+            }
         };
-        let mut header = vec![0x02];
-        header.extend_from_slice(&flags.to_be_bytes());
         out.write_all(&header)?;
         let entries: Vec<Option<&[u8]>> = self
             .dictionary
@@ -129,13 +171,17 @@ impl StringColumnWriter {
             .map(|e| e.as_deref().map(str::as_bytes))
             .collect();
         out.write_all(&generic_indexed::write_in_memory(&entries, true))?;
-        match self.offsets_opt {
-            Some(offsets) => {
+        match self.ids {
+            IdsWriter::Plain(plain) => plain.write_to(out)?,
+            IdsWriter::Compressed {
+                values,
+                offsets_opt: Some(offsets),
+            } => {
                 out.write_all(&[0x03])?;
                 offsets.write_to(out)?;
-                self.values.write_to(out)?;
+                values.write_to(out)?;
             }
-            None => self.values.write_to(out)?,
+            IdsWriter::Compressed { values, .. } => values.write_to(out)?,
         }
         let mut bitmaps = GenericIndexedWriter::new(self.bitmap_spill, false);
         let mut scratch = Vec::new();

@@ -11,11 +11,8 @@
 //! multi-value V3 (flag MULTI_VALUE_V3): 0x03 | offsets (4-byte ints, rows + 1) | values (vsize)
 //! multi-value V2 (legacy flag MULTI_VALUE): 0x02 | offsets (vsize, rows + 1) | values (vsize)
 //!   row r holds values[offsets[r] .. offsets[r + 1]]
-//! uncompressed single-value (version 0x00 of the string part):
-//!   0x00 | numBytes u8 | size i32 | values big-endian, numBytes each | 4 - numBytes padding
-//! uncompressed multi-value (version 0x01 of the string part):
-//!   0x01 | numBytes u8 | size i32 | count i32 | count x end byte offset i32 | values (BE)
 //! ```
+//! The uncompressed forms (`dimensionCompression: uncompressed`) are in `plain_ints`.
 
 use bytes::Bytes;
 
@@ -34,6 +31,19 @@ pub struct VSizeDecoder {
 
 impl BlockDecoder for VSizeDecoder {
     type Value = u32;
+
+    fn bytes_for(&self, count: usize) -> usize {
+        count * self.num_bytes
+    }
+
+    #[inline]
+    fn get(&self, raw: &[u8], index: usize) -> Result<u32, FormatError> {
+        let bytes = &raw[index * self.num_bytes..(index + 1) * self.num_bytes];
+        Ok(match self.order {
+            ByteOrder::Little => bytes.iter().rev().fold(0u32, |acc, b| acc << 8 | *b as u32),
+            ByteOrder::Big => bytes.iter().fold(0u32, |acc, b| acc << 8 | *b as u32),
+        })
+    }
 
     fn buffer_len(&self, size_per: usize) -> usize {
         size_per * self.num_bytes + 8
@@ -113,7 +123,15 @@ pub fn parse_vsize(
         return Err(corrupt(format!("{size_per} ids per block exceed 64 KiB")));
     }
     let compression = Compression::from_id(cursor.u8("vsize ints compression")?)?;
-    let blocks = parse_blocks(src, cursor, compression, total, size_per)?;
+    compression.check_readable()?;
+    let blocks = parse_blocks(
+        src,
+        cursor,
+        compression,
+        total,
+        size_per,
+        num_bytes as u32 * 8,
+    )?;
     Ok(BlockColumn::new(
         blocks,
         VSizeDecoder { num_bytes, order },
@@ -129,132 +147,8 @@ pub fn parse_ints(
     ctx: Ctx,
 ) -> Result<Ints, FormatError> {
     let blocks = super::double_column::parse_fixed_header(src, cursor, 4, "int")?;
+    blocks.compression().check_readable()?;
     Ok(BlockColumn::new(blocks, FixedDecoder::new(order), ctx))
-}
-
-/// Uncompressed big-endian vsize ints (string part versions 0x00 and 0x01) read in place.
-#[derive(Debug, Clone)]
-pub struct PlainInts {
-    values: Bytes,
-    num_bytes: usize,
-}
-
-impl PlainInts {
-    /// Returns the number of values.
-    pub fn len(&self) -> usize {
-        self.values.len() / self.num_bytes
-    }
-
-    /// True when empty.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    /// Returns value `index` (caller checks the range).
-    pub fn get(&self, index: usize) -> Result<u32, FormatError> {
-        let start = index * self.num_bytes;
-        let bytes = self
-            .values
-            .get(start..start + self.num_bytes)
-            .ok_or_else(|| corrupt("id index out of range"))?;
-        Ok(bytes.iter().fold(0u32, |acc, b| acc << 8 | *b as u32))
-    }
-}
-
-fn parse_width(cursor: &mut Cursor<'_>) -> Result<usize, FormatError> {
-    let num_bytes = cursor.u8("vsize width")? as usize;
-    if !(1..=4).contains(&num_bytes) {
-        return Err(corrupt(format!("vsize int width {num_bytes} not in 1..=4")));
-    }
-    Ok(num_bytes)
-}
-
-/// Parses an uncompressed single-value column (after its version byte 0x00).
-pub fn parse_plain_single(src: &Bytes, cursor: &mut Cursor<'_>) -> Result<PlainInts, FormatError> {
-    let num_bytes = parse_width(cursor)?;
-    let size = cursor.len_be("vsize size")?;
-    let start = cursor.position();
-    cursor.take(size, "vsize values")?;
-    let used = size
-        .checked_sub(4 - num_bytes)
-        .ok_or_else(|| corrupt("vsize size smaller than its padding"))?;
-    let used = used - used % num_bytes;
-    Ok(PlainInts {
-        values: src.slice(start..start + used),
-        num_bytes,
-    })
-}
-
-/// Uncompressed multi-value ids: per row a run of big-endian vsize ints.
-#[derive(Debug, Clone)]
-pub struct PlainMulti {
-    ends: Bytes,
-    values: Bytes,
-    num_bytes: usize,
-    count: usize,
-}
-
-impl PlainMulti {
-    /// Returns the number of rows.
-    pub fn len(&self) -> usize {
-        self.count
-    }
-
-    /// True when there are no rows.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
-    }
-
-    fn end(&self, row: usize) -> usize {
-        let raw = &self.ends[row * 4..row * 4 + 4];
-        u32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]) as usize
-    }
-
-    /// Appends the ids of `row` to `out`.
-    pub fn row(&self, row: usize, out: &mut Vec<u32>) -> Result<(), FormatError> {
-        if row >= self.count {
-            return Err(corrupt(format!("row {row} out of range")));
-        }
-        let start = if row == 0 { 0 } else { self.end(row - 1) };
-        let end = self.end(row);
-        let bytes = self
-            .values
-            .get(start..end)
-            .ok_or_else(|| corrupt(format!("row {row} spans {start}..{end} outside values")))?;
-        if bytes.len() % self.num_bytes != 0 {
-            return Err(corrupt(format!(
-                "row {row} byte length not a multiple of {}",
-                self.num_bytes
-            )));
-        }
-        out.extend(
-            bytes
-                .chunks_exact(self.num_bytes)
-                .map(|c| c.iter().fold(0u32, |acc, b| acc << 8 | *b as u32)),
-        );
-        Ok(())
-    }
-}
-
-/// Parses an uncompressed multi-value column (after its version byte 0x01).
-pub fn parse_plain_multi(src: &Bytes, cursor: &mut Cursor<'_>) -> Result<PlainMulti, FormatError> {
-    let num_bytes = parse_width(cursor)?;
-    let size = cursor.len_be("multi-value size")?;
-    let region_start = cursor.position();
-    let region = cursor.take(size.min(cursor.remaining()), "multi-value region")?;
-    let mut inner = Cursor::new(region);
-    let count = inner.len_be("multi-value count")?;
-    let ends_len = count.checked_mul(4).filter(|len| *len <= inner.remaining());
-    let ends_len =
-        ends_len.ok_or_else(|| corrupt(format!("multi-value count {count} exceeds its size")))?;
-    let ends_start = region_start + 4;
-    let values_start = ends_start + ends_len;
-    Ok(PlainMulti {
-        ends: src.slice(ends_start..values_start),
-        values: src.slice(values_start..region_start + region.len()),
-        num_bytes,
-        count,
-    })
 }
 
 /// Streams ids into compressed vsize blocks.
@@ -373,27 +267,5 @@ mod tests {
                 .unwrap();
             assert_eq!(all, ids, "max {max}");
         }
-    }
-
-    #[test]
-    fn plain_forms_read_big_endian_values() {
-        let single = Bytes::from_static(&[2, 0, 0, 0, 6, 0, 1, 0x01, 0x02, 0, 0]);
-        let mut cursor = Cursor::new(&single);
-        let ints = parse_plain_single(&single, &mut cursor).unwrap();
-        assert_eq!(
-            (ints.len(), ints.get(0).unwrap(), ints.get(1).unwrap()),
-            (2, 1, 0x0102)
-        );
-        // two rows: [5, 6] and []
-        let multi = Bytes::from_static(&[
-            1, 0, 0, 0, 17, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2, 5, 6, 0, 0, 0,
-        ]);
-        let mut cursor = Cursor::new(&multi);
-        let parsed = parse_plain_multi(&multi, &mut cursor).unwrap();
-        let mut row = Vec::new();
-        parsed.row(0, &mut row).unwrap();
-        parsed.row(1, &mut row).unwrap();
-        assert_eq!((parsed.len(), row), (2, vec![5, 6]));
-        assert!(parsed.row(2, &mut Vec::new()).is_err());
     }
 }

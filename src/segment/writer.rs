@@ -85,6 +85,7 @@ impl SegmentWriter {
         options: WriteOptions,
     ) -> Result<Self, SegmentError> {
         check_names(&schema)?;
+        options.check()?;
         if dictionaries.len() != schema.dimensions.len() {
             return Err(SegmentError::InvalidInput(format!(
                 "{} dictionaries for {} dimensions",

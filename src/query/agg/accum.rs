@@ -1,7 +1,8 @@
 //! Accumulators: aggregators bound to one segment, folding rows into numbered slots (a slot is a
 //! time bucket, a dimension value or a group). Numeric folds run over whole decoded blocks:
 //! [`Accumulator::add_range`] folds a contiguous range into one slot (a tight, vectorizable
-//! loop), [`Accumulator::add_rows`] scatters selected rows into their slots.
+//! loop), [`Accumulator::add_rows`] scatters selected rows into their slots, reading only those
+//! rows (in place where the column layout allows, else only the blocks that hold them).
 
 use std::ops::Range;
 
@@ -160,39 +161,6 @@ impl<T: Num> BlockVisitor<T> for RangeFold<T> {
     }
 }
 
-struct Scatter<'a, T> {
-    values: &'a mut [T],
-    rows: &'a [u32],
-    slots: &'a [u32],
-    next: usize,
-    op: NumOp,
-}
-
-impl<T: Num> Scatter<'_, T> {
-    #[inline]
-    fn run<S: Copy>(&mut self, block: &Range<u32>, src: &[S], f: impl Fn(T, S) -> T) {
-        let (rows, slots) = (self.rows, self.slots);
-        let mut i = self.next;
-        while i < rows.len() && rows[i] < block.end {
-            let slot = slots[i] as usize;
-            self.values[slot] = f(self.values[slot], src[(rows[i] - block.start) as usize]);
-            i += 1;
-        }
-        self.next = i;
-    }
-}
-
-impl<T: Num> BlockVisitor<T> for Scatter<'_, T> {
-    #[inline]
-    fn visit<S: Copy, C: Fn(S) -> T>(&mut self, rows: Range<u32>, values: &[S], convert: C) {
-        match self.op {
-            NumOp::Sum => self.run(&rows, values, |a, v| a.add(convert(v))),
-            NumOp::Min => self.run(&rows, values, |a, v| fold(NumOp::Min, a, convert(v))),
-            _ => self.run(&rows, values, |a, v| fold(NumOp::Max, a, convert(v))),
-        }
-    }
-}
-
 impl<T: Num> Accumulator for FoldAcc<T> {
     fn reset(&mut self, slots: usize) {
         self.values.clear();
@@ -220,17 +188,21 @@ impl<T: Num> Accumulator for FoldAcc<T> {
         Ok(())
     }
     fn add_rows(&mut self, rows: &[u32], slots: &[u32]) -> QueryResult<()> {
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        if rows.is_empty() {
             return Ok(());
+        }
+        let values = &mut self.values;
+        let read = match self.op {
+            NumOp::Sum => self.source.gather(rows, |i, v: T| {
+                let slot = &mut values[slots[i] as usize];
+                *slot = slot.add(v);
+            })?,
+            op => self.source.gather(rows, |i, v: T| {
+                let slot = &mut values[slots[i] as usize];
+                *slot = fold(op, *slot, v);
+            })?,
         };
-        let mut visitor = Scatter {
-            values: &mut self.values,
-            rows,
-            slots,
-            next: 0,
-            op: self.op,
-        };
-        if !self.source.for_each_block(*first..last + 1, &mut visitor)? {
+        if !read {
             for slot in slots {
                 let v = &mut self.values[*slot as usize];
                 *v = fold(self.op, *v, T::default());

@@ -178,6 +178,26 @@ impl NumSource {
     }
 }
 
+impl NumSource {
+    /// Calls `f(i, value of rows[i])` for every row of `rows` (ascending), reading only the
+    /// selected rows where the layout allows (stored blocks and the entire layout are read in
+    /// place; compressed blocks without a selected row are skipped). Returns false, calling
+    /// nothing, for the zero source.
+    #[inline]
+    pub fn gather<T: Num>(&self, rows: &[u32], mut f: impl FnMut(usize, T)) -> QueryResult<bool> {
+        match self {
+            NumSource::Long(c) => c.gather(rows, |i, v| f(i, T::from_i64(v)))?,
+            NumSource::Float(c) => c.gather(rows, |i, v| f(i, T::from_f32(v)))?,
+            NumSource::Double(c) => c.gather(rows, |i, v| f(i, T::from_f64(v)))?,
+            NumSource::Dict(c, table) => {
+                c.gather_ids(rows, |i, id| f(i, T::from_f64(table[id as usize])))?
+            }
+            NumSource::Zero => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 /// Receives blocks of column values with their conversion to the aggregation type.
 pub trait BlockVisitor<T> {
     /// Handles the values of rows `rows`.

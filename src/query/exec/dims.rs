@@ -1,9 +1,10 @@
 //! [`DimReader`]: the values of one grouping dimension in one segment as small integer ids.
 //!
 //! A string column without extraction uses its dictionary ids directly (cardinality known up
-//! front, so groupings can index arrays); an extraction function maps each dictionary id once to
-//! the id of its extracted value. Numeric columns and `__time` are read row by row and their
-//! (extracted) text interned.
+//! front, so groupings can index arrays; values are read from the dictionary only for the groups
+//! that come out); an extraction function maps each dictionary id once to the id of its extracted
+//! value. Numeric columns and `__time` are read row by row and their (extracted) text interned.
+//! Ids of a few selected rows are gathered row by row; a dense selection decodes whole blocks.
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -16,7 +17,8 @@ use crate::segment::Column;
 use crate::segment::reader::StringColumn;
 
 enum Kind {
-    /// Dictionary ids, mapped through `remap` when present.
+    /// Dictionary ids, mapped through `remap` (into the interned values) when present; without
+    /// `remap` the values are the dictionary's.
     Dict {
         column: Box<StringColumn>,
         remap: Option<Vec<u32>>,
@@ -59,12 +61,7 @@ impl DimReader {
             Some(Column::String(col)) => {
                 let dictionary = col.dictionary();
                 let remap = match &spec.extraction {
-                    None => {
-                        for id in 0..dictionary.len() {
-                            reader.values.push(dictionary.get(id)?.map(str::to_string));
-                        }
-                        None
-                    }
+                    None => None,
                     Some(f) => {
                         let mut remap = Vec::with_capacity(dictionary.len() as usize);
                         for id in 0..dictionary.len() {
@@ -109,7 +106,13 @@ impl DimReader {
 
     /// Returns the number of ids when it is known before reading rows.
     pub fn fixed_cardinality(&self) -> Option<usize> {
-        self.fixed.then_some(self.values.len())
+        match &self.kind {
+            Kind::Dict {
+                column,
+                remap: None,
+            } => Some(column.dictionary().len() as usize),
+            _ => self.fixed.then_some(self.values.len()),
+        }
     }
 
     /// True when a row may hold several values.
@@ -118,14 +121,26 @@ impl DimReader {
     }
 
     /// Returns the value of `id`.
-    pub fn value(&self, id: u32) -> Option<&str> {
-        self.values.get(id as usize).and_then(|v| v.as_deref())
+    pub fn value(&self, id: u32) -> QueryResult<Option<&str>> {
+        match &self.kind {
+            Kind::Dict {
+                column,
+                remap: None,
+            } => Ok(column.dictionary().get(id)?),
+            _ => Ok(self.values.get(id as usize).and_then(|v| v.as_deref())),
+        }
     }
 
     /// Writes the id of each of `rows` (ascending, inside `span`) into `out`; single-value only.
     pub fn ids(&mut self, span: Range<u32>, rows: &[u32], out: &mut Vec<u32>) -> QueryResult<()> {
         out.clear();
         match &self.kind {
+            Kind::Dict { column, remap } if rows.len() * 8 < span.len() => {
+                out.resize(rows.len(), 0);
+                column.gather_ids(rows, |i, id| {
+                    out[i] = remap.as_ref().map_or(id, |m| m[id as usize]);
+                })?;
+            }
             Kind::Dict { column, remap } => {
                 let dense = rows.len() == span.len();
                 column.for_each_id_block_in(span, |block, ids| {

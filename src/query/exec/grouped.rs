@@ -163,7 +163,7 @@ fn run_segment(
         let mut added = 0;
         for slot in used {
             key.clear();
-            grouper.write_key(slot, &mut key);
+            grouper.write_key(slot, &mut key)?;
             match groups.get_mut(key.as_slice()) {
                 Some(existing) => {
                     for ((value, acc), spec) in existing.iter_mut().zip(&accs).zip(aggs) {

@@ -190,21 +190,22 @@ impl Grouper {
 
     /// Appends the encoded dimension values of `slot` to `out` (see
     /// [`super::grouped::encode_value`]).
-    pub fn write_key(&self, slot: u32, out: &mut Vec<u8>) {
+    pub fn write_key(&self, slot: u32, out: &mut Vec<u8>) -> QueryResult<()> {
         match &self.mode {
             Mode::Dense { strides, .. } => {
                 let mut rest = slot;
                 for (dim, stride) in self.dims.iter().zip(strides) {
-                    super::grouped::encode_value(out, dim.value(rest / stride));
+                    super::grouped::encode_value(out, dim.value(rest / stride)?);
                     rest %= stride;
                 }
             }
             Mode::Hash(_) => {
                 for (dim, id) in self.dims.iter().zip(self.keys[slot as usize].iter()) {
-                    super::grouped::encode_value(out, dim.value(*id));
+                    super::grouped::encode_value(out, dim.value(*id)?);
                 }
             }
         }
+        Ok(())
     }
 }
 
