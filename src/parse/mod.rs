@@ -66,12 +66,16 @@ pub struct ParsedRow<'a> {
 }
 
 impl ParsedRow<'_> {
+    /// Empties the row for the next event, keeping its buffers (nulls are written in place:
+    /// clearing and refilling cost a clone per slot).
     fn reset(&mut self, num_dims: usize, num_fields: usize) {
         self.timestamp_ms = 0;
-        self.dims.clear();
-        self.dims.resize(num_dims, DimValue::Null);
-        self.fields.clear();
-        self.fields.resize(num_fields, FieldValue::Null);
+        self.dims.truncate(num_dims);
+        self.dims.fill_with(DimValue::default);
+        self.dims.resize_with(num_dims, DimValue::default);
+        self.fields.truncate(num_fields);
+        self.fields.fill_with(FieldValue::default);
+        self.fields.resize_with(num_fields, FieldValue::default);
     }
 }
 

@@ -26,7 +26,9 @@ pub struct ScanError {
 pub enum RawValue<'a> {
     /// A string's content (quotes removed, escapes resolved).
     Str(Cow<'a, str>),
-    /// A number's text.
+    /// An integer that fits an `i64`, already read.
+    Long(i64),
+    /// Any other number's text (fraction, exponent, or too many digits).
     Number(&'a str),
     /// `true` or `false`.
     Bool(bool),
@@ -36,6 +38,20 @@ pub enum RawValue<'a> {
     Array(&'a str),
     /// An object's raw text, braces included.
     Object(&'a str),
+}
+
+/// A member's key as read by [`ObjectScanner::next_key`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key<'a> {
+    /// The key the caller expected at this position.
+    Expected,
+    /// Another key.
+    New {
+        /// The key as written between its quotes (escapes not resolved).
+        raw: &'a str,
+        /// The key (escapes resolved).
+        text: Cow<'a, str>,
+    },
 }
 
 /// Scans the members of one JSON object.
@@ -65,6 +81,20 @@ impl<'a> ObjectScanner<'a> {
     #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<(Cow<'a, str>, RawValue<'a>)>, ScanError> {
+        let key = match self.next_key(None)? {
+            Some(Key::New { text, .. }) => text,
+            Some(Key::Expected) => unreachable!("no key was expected"),
+            None => return Ok(None),
+        };
+        Ok(Some((key, self.next_value()?)))
+    }
+
+    /// The next member's key, or `None` after the closing brace (then checks nothing trails
+    /// it). When the input holds exactly the raw key text `expected` here (what this position
+    /// held in the previous event), returns [`Key::Expected`] without scanning it again: the
+    /// same bytes are the same valid key, and they end where the key ended before.
+    #[inline]
+    pub fn next_key(&mut self, expected: Option<&[u8]>) -> Result<Option<Key<'a>>, ScanError> {
         if self.done {
             return Ok(None);
         }
@@ -73,7 +103,7 @@ impl<'a> ObjectScanner<'a> {
             if !self.first {
                 return Err(self.error("expected a member after `,`"));
             }
-            return self.close();
+            return self.close().map(|_| None);
         }
         if !self.first {
             self.expect(b',', "expected `,` or `}`")?;
@@ -81,7 +111,24 @@ impl<'a> ObjectScanner<'a> {
         }
         self.first = false;
         self.expect(b'"', "expected a key")?;
-        let key = self.string_body()?;
+        if let Some(raw) = expected {
+            let end = self.pos + raw.len();
+            if self.bytes().get(end) == Some(&b'"')
+                && crate::index::dictionary::bytes_eq(&self.bytes()[self.pos..end], raw)
+            {
+                self.pos = end + 1;
+                return Ok(Some(Key::Expected));
+            }
+        }
+        let start = self.pos;
+        let text = self.string_body()?;
+        let raw = &self.text[start..self.pos - 1];
+        Ok(Some(Key::New { raw, text }))
+    }
+
+    /// The value after a key read by [`next_key`](Self::next_key) (the `:` included).
+    #[inline]
+    pub fn next_value(&mut self) -> Result<RawValue<'a>, ScanError> {
         self.skip_ws();
         self.expect(b':', "expected `:`")?;
         self.skip_ws();
@@ -91,13 +138,12 @@ impl<'a> ObjectScanner<'a> {
             self.pos += 1;
             self.finish()?;
         }
-        Ok(Some((key, value)))
+        Ok(value)
     }
 
-    fn close(&mut self) -> Result<Option<(Cow<'a, str>, RawValue<'a>)>, ScanError> {
+    fn close(&mut self) -> Result<(), ScanError> {
         self.pos += 1;
-        self.finish()?;
-        Ok(None)
+        self.finish()
     }
 
     fn finish(&mut self) -> Result<(), ScanError> {
@@ -158,10 +204,10 @@ impl<'a> ObjectScanner<'a> {
             Some(b't') => self.literal("true", RawValue::Bool(true)),
             Some(b'f') => self.literal("false", RawValue::Bool(false)),
             Some(b'n') => self.literal("null", RawValue::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
-                Ok(RawValue::Number(&self.text[start..self.pos]))
-            }
+            Some(b'-' | b'0'..=b'9') => match self.number()? {
+                Some(n) => Ok(RawValue::Long(n)),
+                None => Ok(RawValue::Number(&self.text[start..self.pos])),
+            },
             _ => Err(self.error("expected a value")),
         }
     }
@@ -233,20 +279,32 @@ impl<'a> ObjectScanner<'a> {
         Ok(())
     }
 
-    /// RFC 8259 number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    /// RFC 8259 number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. Returns the value of
+    /// an integer of at most 18 digits (which cannot overflow), read on the way.
     #[inline(always)]
-    fn number(&mut self) -> Result<(), ScanError> {
-        if self.peek() == Some(b'-') {
+    fn number(&mut self) -> Result<Option<i64>, ScanError> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.pos += 1;
         }
+        let digits_start = self.pos;
+        let mut value: i64 = 0;
         match self.peek() {
             Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => self.digits(),
+            Some(b'1'..=b'9') => {
+                while let Some(digit @ b'0'..=b'9') = self.peek() {
+                    value = value.wrapping_mul(10).wrapping_add(i64::from(digit - b'0'));
+                    self.pos += 1;
+                }
+            }
             _ => return Err(self.error("invalid number")),
         }
+        let integer = self.pos - digits_start <= 18;
+        let mut fraction_or_exponent = false;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             self.required_digits()?;
+            fraction_or_exponent = true;
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.pos += 1;
@@ -254,8 +312,9 @@ impl<'a> ObjectScanner<'a> {
                 self.pos += 1;
             }
             self.required_digits()?;
+            fraction_or_exponent = true;
         }
-        Ok(())
+        Ok((integer && !fraction_or_exponent).then_some(if negative { -value } else { value }))
     }
 
     #[inline(always)]
@@ -391,6 +450,18 @@ mod tests {
         assert_eq!(got[0], ("a".into(), RawValue::Str(Cow::Borrowed("x"))));
         assert!(matches!(got[0].1, RawValue::Str(Cow::Borrowed(_))));
         assert_eq!(got[1].1, RawValue::Number("-1.5e3"));
+        assert_eq!(
+            members(r#"{"a":-0,"b":123456789012345678,"c":1234567890123456789}"#)
+                .unwrap()
+                .into_iter()
+                .map(|(_, v)| v)
+                .collect::<Vec<_>>(),
+            vec![
+                RawValue::Long(0),
+                RawValue::Long(123_456_789_012_345_678),
+                RawValue::Number("1234567890123456789")
+            ]
+        );
         assert_eq!(got[2].1, RawValue::Array(r#"[1,"y",{"z":[]}]"#));
         assert_eq!(got[3].1, RawValue::Object(r#"{"e":null}"#));
         assert_eq!(
@@ -401,11 +472,7 @@ mod tests {
         assert_eq!(members("{}").unwrap(), vec![]);
         assert_eq!(
             array_elements(r#"[ "a", 2 ,null]"#).unwrap(),
-            vec![
-                RawValue::Str("a".into()),
-                RawValue::Number("2"),
-                RawValue::Null
-            ]
+            vec![RawValue::Str("a".into()), RawValue::Long(2), RawValue::Null]
         );
     }
 
