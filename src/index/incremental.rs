@@ -14,6 +14,7 @@ use super::aggregate::{MetricColumns, MetricDef, MetricValue, MetricValueError};
 use super::dictionary::{HASHER, IdTable};
 use super::dimension::{DimensionIndexer, DimensionValueError};
 use super::granularity::Granularity;
+use super::truncate::Truncator;
 use crate::parse::{DimensionDef, ParsedRow};
 
 /// Rows of one minute of time share a hash table.
@@ -54,6 +55,7 @@ pub struct IndexSettings {
 #[derive(Debug, Clone)]
 pub struct IncrementalIndex {
     query_granularity: Granularity,
+    truncator: Truncator,
     rollup: bool,
     min_timestamp_ms: i64,
     dims: Vec<DimensionIndexer>,
@@ -77,6 +79,7 @@ impl IncrementalIndex {
     pub fn new(settings: &IndexSettings, min_timestamp_ms: i64) -> IncrementalIndex {
         IncrementalIndex {
             query_granularity: settings.query_granularity.clone(),
+            truncator: Truncator::new(&settings.query_granularity),
             rollup: settings.rollup,
             min_timestamp_ms,
             dims: Vec::new(),
@@ -102,7 +105,7 @@ impl IncrementalIndex {
         self.encode_key(row)?;
         self.version += 1;
         let time = self
-            .query_granularity
+            .truncator
             .truncate(row.timestamp_ms)
             .max(self.min_timestamp_ms);
         self.min_data_time_ms = self.min_data_time_ms.min(row.timestamp_ms);
