@@ -8,6 +8,8 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+use super::str_table::StrTable;
+
 /// The hasher every index table uses: foldhash with a fixed seed (deterministic runs).
 pub(crate) const HASHER: FixedState = FixedState::with_seed(0x005e_ed0f_d01d);
 
@@ -86,7 +88,7 @@ pub struct StringDictionary {
     arena: Vec<u8>,
     /// `(start, end)` of each id's bytes in `arena`.
     spans: Vec<(u32, u32)>,
-    table: IdTable,
+    table: StrTable,
 }
 
 impl StringDictionary {
@@ -114,31 +116,24 @@ impl StringDictionary {
     }
 
     /// Returns the id of `value`, adding it if new.
+    #[inline]
     pub fn intern(&mut self, value: &str) -> u32 {
         let hash = HASHER.hash_one(value.as_bytes());
-        let (arena, spans) = (&self.arena, &self.spans);
-        let found = self.table.find(hash, |id| {
-            let (start, end) = spans[id as usize];
-            bytes_eq(&arena[start as usize..end as usize], value.as_bytes())
-        });
-        if let Some(id) = found {
+        if let Some(id) = self.table.find(hash, value.as_bytes(), &self.arena) {
             return id;
         }
         let id = self.spans.len() as u32;
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(value.as_bytes());
         self.spans.push((start, self.arena.len() as u32));
-        self.table.insert(hash, id);
+        self.table.insert(hash, id, start, value.len() as u32);
         id
     }
 
     /// Looks a value up without adding it.
     pub fn lookup(&self, value: &str) -> Option<u32> {
         let hash = HASHER.hash_one(value.as_bytes());
-        self.table.find(hash, |id| {
-            let (start, end) = self.spans[id as usize];
-            bytes_eq(&self.arena[start as usize..end as usize], value.as_bytes())
-        })
+        self.table.find(hash, value.as_bytes(), &self.arena)
     }
 
     /// Bytes held (arena, spans, table).
