@@ -231,7 +231,8 @@ impl JsonFormat {
 }
 
 /// Puts one scanned value where its key routes it, with fast paths for the shapes of nearly
-/// every field: a string dimension, an integer metric input, a string timestamp.
+/// every field: a string dimension, an integer metric input, a string timestamp, a string both
+/// dimension and metric input.
 #[inline]
 fn store<'a>(
     target: Target,
@@ -242,6 +243,7 @@ fn store<'a>(
     const DIM_ONLY: (bool, bool, bool) = (true, false, false);
     const FIELD_ONLY: (bool, bool, bool) = (false, true, false);
     const TIMESTAMP_ONLY: (bool, bool, bool) = (false, false, true);
+    const DIM_AND_FIELD: (bool, bool, bool) = (true, true, false);
     let shape = (
         target.dim.is_some(),
         target.field.is_some(),
@@ -257,6 +259,12 @@ fn store<'a>(
             row.fields[target.field.unwrap_or_default() as usize] = FieldValue::Long(n);
         }
         (TIMESTAMP_ONLY, RawValue::Str(text)) => *timestamp = Some(TimestampValue::Text(text)),
+        (DIM_AND_FIELD, RawValue::Str(text)) => {
+            let d = target.dim.unwrap_or_default() as usize;
+            grow(row, d, 0);
+            row.fields[target.field.unwrap_or_default() as usize] = FieldValue::Str(text.clone());
+            row.dims[d] = DimValue::One(text);
+        }
         (_, value) => deliver(target, raw_to_json(value)?, row, timestamp),
     }
     Ok(())

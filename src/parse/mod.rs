@@ -206,7 +206,8 @@ impl InputRowParser {
         line: &'a str,
         row: &mut ParsedRow<'a>,
     ) -> Result<LineKind, ParseError> {
-        if line.trim().is_empty() {
+        // An event line nearly always starts with its `{`; only others need the full trim.
+        if line.as_bytes().first() != Some(&b'{') && line.trim().is_empty() {
             return Ok(LineKind::Skipped);
         }
         row.reset(self.schema.dimensions().len(), self.schema.fields().len());
@@ -228,7 +229,7 @@ impl InputRowParser {
         bytes: &'a [u8],
         row: &mut ParsedRow<'a>,
     ) -> Result<LineKind, ParseError> {
-        let line = std::str::from_utf8(bytes).map_err(|_| ParseError::Utf8)?;
+        let line = simdutf8::basic::from_utf8(bytes).map_err(|_| ParseError::Utf8)?;
         self.parse(line, row)
     }
 }
