@@ -92,7 +92,8 @@ impl<'a> ObjectScanner<'a> {
     /// The next member's key, or `None` after the closing brace (then checks nothing trails
     /// it). When the input holds exactly the raw key text `expected` here (what this position
     /// held in the previous event), returns [`Key::Expected`] without scanning it again: the
-    /// same bytes are the same valid key, and they end where the key ended before.
+    /// same bytes are the same valid key, and they end where the key ended before. `expected`
+    /// must be a raw key text that a scan accepted (the `raw` of a [`Key::New`]).
     #[inline]
     pub fn next_key(&mut self, expected: Option<&[u8]>) -> Result<Option<Key<'a>>, ScanError> {
         if self.done {
@@ -431,103 +432,5 @@ pub fn array_elements(raw: &str) -> Result<Vec<RawValue<'_>>, ScanError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn members(text: &str) -> Result<Vec<(String, RawValue<'_>)>, ScanError> {
-        let mut scanner = ObjectScanner::new(text)?;
-        let mut out = Vec::new();
-        while let Some((k, v)) = scanner.next()? {
-            out.push((k.into_owned(), v));
-        }
-        Ok(out)
-    }
-
-    #[test]
-    fn reads_members_and_borrows_plain_strings() {
-        let text = r#" { "a" : "x" , "b":-1.5e3,"c":[1,"y",{"z":[]}],"d":{"e":null},"f":true,"g":null,"h":"q\"\u00e9" } "#;
-        let got = members(text).unwrap();
-        assert_eq!(got[0], ("a".into(), RawValue::Str(Cow::Borrowed("x"))));
-        assert!(matches!(got[0].1, RawValue::Str(Cow::Borrowed(_))));
-        assert_eq!(got[1].1, RawValue::Number("-1.5e3"));
-        assert_eq!(
-            members(r#"{"a":-0,"b":123456789012345678,"c":1234567890123456789}"#)
-                .unwrap()
-                .into_iter()
-                .map(|(_, v)| v)
-                .collect::<Vec<_>>(),
-            vec![
-                RawValue::Long(0),
-                RawValue::Long(123_456_789_012_345_678),
-                RawValue::Number("1234567890123456789")
-            ]
-        );
-        assert_eq!(got[2].1, RawValue::Array(r#"[1,"y",{"z":[]}]"#));
-        assert_eq!(got[3].1, RawValue::Object(r#"{"e":null}"#));
-        assert_eq!(
-            (got[4].1.clone(), got[5].1.clone()),
-            (RawValue::Bool(true), RawValue::Null)
-        );
-        assert_eq!(got[6].1, RawValue::Str(Cow::Owned("q\"é".into())));
-        assert_eq!(members("{}").unwrap(), vec![]);
-        assert_eq!(
-            array_elements(r#"[ "a", 2 ,null]"#).unwrap(),
-            vec![RawValue::Str("a".into()), RawValue::Long(2), RawValue::Null]
-        );
-    }
-
-    #[test]
-    fn refuses_what_a_json_parser_refuses() {
-        for bad in [
-            "",
-            "[]",
-            "{",
-            r#"{"a"}"#,
-            r#"{"a":}"#,
-            r#"{"a":1,}"#,
-            r#"{,"a":1}"#,
-            r#"{"a":1}x"#,
-            r#"{"a":01}"#,
-            r#"{"a":1.}"#,
-            r#"{"a":.5}"#,
-            r#"{"a":-}"#,
-            r#"{"a":1e}"#,
-            r#"{"a":tru}"#,
-            r#"{"a":"x}"#,
-            "{\"a\":\"\u{1}\"}",
-            r#"{"a":"\x"}"#,
-            r#"{"a":"\u12"}"#,
-            r#"{"a":[1,]}"#,
-            r#"{"a":[1 2]}"#,
-            r#"{"a":{"b"}}"#,
-            r#"{"a":{"b":1,}}"#,
-            r#"{"a":1}{"b":2}"#,
-            r#"{"a" 1}"#,
-        ] {
-            assert!(members(bad).is_err(), "{bad:?} should fail");
-        }
-        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
-        assert!(members(&deep).is_err());
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
-        #[test]
-        fn special_byte_agrees_with_a_plain_search(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), from in 0usize..40) {
-            let from = from.min(bytes.len());
-            let naive = bytes[from..].iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20).map(|p| p + from);
-            proptest::prop_assert_eq!(special_byte(&bytes, from), naive);
-        }
-
-        #[test]
-        fn agrees_with_serde_json_on_validity(text in r#"\{( ?"[a-z\\"]{0,3}" ?: ?(-?[0-9.eE+-]{1,6}|"[a-z\\u0-9"]{0,6}"|\[[0-9, "a\]\[]{0,8}\]|\{[a-z":0-9,]{0,8}\}|true|nul|null|false) ?,?){0,4}\} ?"#) {
-            let ours = members(&text).is_ok();
-            let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text);
-            // RFC 8259 leaves number range to implementations; serde_json refuses what overflows f64.
-            let out_of_range = matches!(&theirs, Err(e) if e.to_string().contains("out of range"));
-            if !out_of_range {
-                proptest::prop_assert_eq!(ours, theirs.is_ok(), "{}", text);
-            }
-        }
-    }
-}
+#[path = "scan_tests.rs"]
+mod tests;
