@@ -13,7 +13,8 @@ use super::scan::{Key, ObjectScanner, RawValue, ScanError, array_elements};
 use super::schema::{RowSchema, Target};
 use super::timestamp::TimestampInput;
 use super::{
-    DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java, sort_multi_values,
+    DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java, set_dim, set_field,
+    sort_multi_values,
 };
 use crate::config::schema::FlattenSpec;
 
@@ -253,17 +254,19 @@ fn store<'a>(
         (DIM_ONLY, RawValue::Str(text)) => {
             let d = target.dim.unwrap_or_default() as usize;
             grow(row, d, 0);
-            row.dims[d] = DimValue::One(text);
+            set_dim(&mut row.dims[d], DimValue::One(text));
         }
         (FIELD_ONLY, RawValue::Long(n)) => {
-            row.fields[target.field.unwrap_or_default() as usize] = FieldValue::Long(n);
+            let f = target.field.unwrap_or_default() as usize;
+            set_field(&mut row.fields[f], FieldValue::Long(n));
         }
         (TIMESTAMP_ONLY, RawValue::Str(text)) => *timestamp = Some(TimestampValue::Text(text)),
         (DIM_AND_FIELD, RawValue::Str(text)) => {
             let d = target.dim.unwrap_or_default() as usize;
             grow(row, d, 0);
-            row.fields[target.field.unwrap_or_default() as usize] = FieldValue::Str(text.clone());
-            row.dims[d] = DimValue::One(text);
+            let f = target.field.unwrap_or_default() as usize;
+            set_field(&mut row.fields[f], FieldValue::Str(text.clone()));
+            set_dim(&mut row.dims[d], DimValue::One(text));
         }
         (_, value) => deliver(target, raw_to_json(value)?, row, timestamp),
     }
