@@ -99,19 +99,12 @@ impl<'a> ObjectScanner<'a> {
         if self.done {
             return Ok(None);
         }
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            if !self.first {
-                return Err(self.error("expected a member after `,`"));
-            }
-            return self.close().map(|_| None);
+        // Compact JSON has `,"` right here.
+        if !self.first && self.bytes().get(self.pos..self.pos + 2) == Some(b",\"") {
+            self.pos += 2;
+        } else if !self.key_start_slow()? {
+            return Ok(None);
         }
-        if !self.first {
-            self.expect(b',', "expected `,` or `}`")?;
-            self.skip_ws();
-        }
-        self.first = false;
-        self.expect(b'"', "expected a key")?;
         if let Some(raw) = expected {
             let end = self.pos + raw.len();
             if self.bytes().get(end) == Some(&b'"')
@@ -127,17 +120,44 @@ impl<'a> ObjectScanner<'a> {
         Ok(Some(Key::New { raw, text }))
     }
 
+    /// Reads up to a key's opening quote, whitespace allowed: returns true there, or false after
+    /// the closing brace of an empty object.
+    fn key_start_slow(&mut self) -> Result<bool, ScanError> {
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            if !self.first {
+                return Err(self.error("expected a member after `,`"));
+            }
+            self.close()?;
+            return Ok(false);
+        }
+        if !self.first {
+            self.expect(b',', "expected `,` or `}`")?;
+            self.skip_ws();
+        }
+        self.first = false;
+        self.expect(b'"', "expected a key")?;
+        Ok(true)
+    }
+
     /// The value after a key read by [`next_key`](Self::next_key) (the `:` included).
     #[inline]
     pub fn next_value(&mut self) -> Result<RawValue<'a>, ScanError> {
-        self.skip_ws();
-        self.expect(b':', "expected `:`")?;
+        if self.peek() == Some(b':') {
+            self.pos += 1;
+        } else {
+            self.skip_ws();
+            self.expect(b':', "expected `:`")?;
+        }
         self.skip_ws();
         let value = self.value()?;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.finish()?;
+        // Compact JSON has the next member's `,` right here; anything else is looked at again.
+        if self.peek() != Some(b',') {
+            self.skip_ws();
+            if self.peek() == Some(b'}') {
+                self.pos += 1;
+                self.finish()?;
+            }
         }
         Ok(value)
     }
