@@ -54,7 +54,7 @@ pub struct IndexSettings {
 /// The in-memory index of one sink's current hydrant.
 #[derive(Debug, Clone)]
 pub struct IncrementalIndex {
-    query_granularity: Granularity,
+    /// Truncates event times to `queryGranularity`.
     truncator: Truncator,
     rollup: bool,
     min_timestamp_ms: i64,
@@ -78,7 +78,6 @@ impl IncrementalIndex {
     /// An empty index whose rows start no earlier than `min_timestamp_ms` (the sink start).
     pub fn new(settings: &IndexSettings, min_timestamp_ms: i64) -> IncrementalIndex {
         IncrementalIndex {
-            query_granularity: settings.query_granularity.clone(),
             truncator: Truncator::new(&settings.query_granularity),
             rollup: settings.rollup,
             min_timestamp_ms,
