@@ -17,6 +17,7 @@ pub mod java;
 pub mod json;
 pub mod scan;
 mod schema;
+mod swar;
 #[cfg(test)]
 mod tests;
 pub mod timestamp;
