@@ -67,10 +67,14 @@
 
 mod codec;
 mod estimate;
+mod murmur;
 mod registers;
 #[cfg(test)]
 mod tests;
 
+pub use murmur::murmur3_128_guava;
+#[cfg(test)]
+use murmur::murmur3_128_guava_seeded;
 use registers::Registers;
 
 /// Number of buckets (registers) of a Druid collector (`2^11`).
@@ -207,21 +211,4 @@ impl std::fmt::Debug for HyperLogLogCollector {
             .field("heap_bytes", &self.heap_bytes())
             .finish()
     }
-}
-
-/// Returns Guava's `Hashing.murmur3_128().hashBytes(bytes).asBytes()` (seed 0): `h1` then `h2`,
-/// each little-endian.
-#[inline]
-pub fn murmur3_128_guava(bytes: &[u8]) -> [u8; 16] {
-    murmur3_128_guava_seeded(bytes, 0)
-}
-
-/// Returns Guava's `Hashing.murmur3_128(seed).hashBytes(bytes).asBytes()`.
-#[inline]
-fn murmur3_128_guava_seeded(bytes: &[u8], seed: u32) -> [u8; 16] {
-    let mut reader = bytes;
-    let hash = murmur3::murmur3_x64_128(&mut reader, seed)
-        .expect("reading from an in-memory byte slice cannot fail");
-    // The crate returns `(h2 << 64) | h1`; little-endian bytes give h1 LE then h2 LE.
-    hash.to_le_bytes()
 }

@@ -8,23 +8,38 @@ use std::hash::BuildHasher;
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 
+use super::str_table::StrTable;
+
 /// The hasher every index table uses: foldhash with a fixed seed (deterministic runs).
 pub(crate) const HASHER: FixedState = FixedState::with_seed(0x005e_ed0f_d01d);
 
-/// Byte equality tuned for short keys: no library call below 16 bytes.
+/// Byte equality tuned for short keys: whole words (the first and last, overlapping, for
+/// lengths that are not a multiple of the word), never a library call.
 #[inline]
 pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }
     let n = a.len();
-    if (8..=16).contains(&n) {
-        let word = |s: &[u8], at: usize| {
-            u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"))
-        };
-        return word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8);
+    let word =
+        |s: &[u8], at: usize| u64::from_le_bytes(s[at..at + 8].try_into().expect("eight bytes"));
+    let half =
+        |s: &[u8], at: usize| u32::from_le_bytes(s[at..at + 4].try_into().expect("four bytes"));
+    match n {
+        0 => true,
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => {
+            let mut at = 0;
+            while at + 8 < n {
+                if word(a, at) != word(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            word(a, n - 8) == word(b, n - 8)
+        }
     }
-    a == b
 }
 
 /// A hash table of dense ids that keeps 32 bits of each entry's hash beside the id, so growing
@@ -73,7 +88,7 @@ pub struct StringDictionary {
     arena: Vec<u8>,
     /// `(start, end)` of each id's bytes in `arena`.
     spans: Vec<(u32, u32)>,
-    table: IdTable,
+    table: StrTable,
 }
 
 impl StringDictionary {
@@ -101,31 +116,24 @@ impl StringDictionary {
     }
 
     /// Returns the id of `value`, adding it if new.
+    #[inline]
     pub fn intern(&mut self, value: &str) -> u32 {
         let hash = HASHER.hash_one(value.as_bytes());
-        let (arena, spans) = (&self.arena, &self.spans);
-        let found = self.table.find(hash, |id| {
-            let (start, end) = spans[id as usize];
-            bytes_eq(&arena[start as usize..end as usize], value.as_bytes())
-        });
-        if let Some(id) = found {
+        if let Some(id) = self.table.find(hash, value.as_bytes(), &self.arena) {
             return id;
         }
         let id = self.spans.len() as u32;
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(value.as_bytes());
         self.spans.push((start, self.arena.len() as u32));
-        self.table.insert(hash, id);
+        self.table.insert(hash, id, start, value.len() as u32);
         id
     }
 
     /// Looks a value up without adding it.
     pub fn lookup(&self, value: &str) -> Option<u32> {
         let hash = HASHER.hash_one(value.as_bytes());
-        self.table.find(hash, |id| {
-            let (start, end) = self.spans[id as usize];
-            bytes_eq(&self.arena[start as usize..end as usize], value.as_bytes())
-        })
+        self.table.find(hash, value.as_bytes(), &self.arena)
     }
 
     /// Bytes held (arena, spans, table).
@@ -210,6 +218,27 @@ mod tests {
             assert_eq!(dict.intern(&format!("v{i}")), 3 + i);
         }
         assert_eq!(dict.get(3 + 9_999), "v9999");
+    }
+
+    #[test]
+    fn bytes_eq_sees_a_difference_at_any_position() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).collect();
+            assert!(bytes_eq(&a, &a.clone()));
+            for i in 0..n {
+                let mut b = a.clone();
+                b[i] ^= 0x40;
+                assert!(!bytes_eq(&a, &b), "length {n}, position {i}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bytes_eq_agrees_with_slice_equality(a in proptest::collection::vec(0u8..3, 0..40), b in proptest::collection::vec(0u8..3, 0..40)) {
+            proptest::prop_assert_eq!(bytes_eq(&a, &b), a == b);
+            proptest::prop_assert!(bytes_eq(&a, &a.clone()));
+        }
     }
 
     #[test]

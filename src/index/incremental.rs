@@ -8,12 +8,13 @@
 //! The row to fold into
 //! (`rollup: false` skips it and keeps every event). Metrics are struct-of-arrays columns.
 
-use std::hash::{BuildHasher, Hasher};
+use std::hash::BuildHasher;
 
 use super::aggregate::{MetricColumns, MetricDef, MetricValue, MetricValueError};
 use super::dictionary::{HASHER, IdTable};
 use super::dimension::{DimensionIndexer, DimensionValueError};
 use super::granularity::Granularity;
+use super::truncate::Truncator;
 use crate::parse::{DimensionDef, ParsedRow};
 
 /// Rows of one minute of time share a hash table.
@@ -53,7 +54,8 @@ pub struct IndexSettings {
 /// The in-memory index of one sink's current hydrant.
 #[derive(Debug, Clone)]
 pub struct IncrementalIndex {
-    query_granularity: Granularity,
+    /// Truncates event times to `queryGranularity`.
+    truncator: Truncator,
     rollup: bool,
     min_timestamp_ms: i64,
     dims: Vec<DimensionIndexer>,
@@ -76,7 +78,7 @@ impl IncrementalIndex {
     /// An empty index whose rows start no earlier than `min_timestamp_ms` (the sink start).
     pub fn new(settings: &IndexSettings, min_timestamp_ms: i64) -> IncrementalIndex {
         IncrementalIndex {
-            query_granularity: settings.query_granularity.clone(),
+            truncator: Truncator::new(&settings.query_granularity),
             rollup: settings.rollup,
             min_timestamp_ms,
             dims: Vec::new(),
@@ -102,7 +104,7 @@ impl IncrementalIndex {
         self.encode_key(row)?;
         self.version += 1;
         let time = self
-            .query_granularity
+            .truncator
             .truncate(row.timestamp_ms)
             .max(self.min_timestamp_ms);
         self.min_data_time_ms = self.min_data_time_ms.min(row.timestamp_ms);
@@ -250,11 +252,8 @@ fn row_key<'a>(cells: &'a [u32], ends: &[u32], id: u32) -> &'a [u32] {
     &cells[start..end]
 }
 
+/// The hash of a row key: the cells go to the hasher as one byte slice (one `write`), not
+/// one call per cell.
 fn key_hash(time: i64, key: &[u32]) -> u64 {
-    let mut hasher = HASHER.build_hasher();
-    hasher.write_i64(time);
-    for cell in key {
-        hasher.write_u32(*cell);
-    }
-    hasher.finish()
+    HASHER.hash_one((time, key))
 }

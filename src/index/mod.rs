@@ -13,6 +13,8 @@ pub mod granularity;
 pub mod incremental;
 pub mod persist;
 pub mod sorted;
+mod str_table;
+pub mod truncate;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};

@@ -9,11 +9,12 @@ use std::borrow::Cow;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use super::flatten::FieldPath;
-use super::scan::{ObjectScanner, RawValue, ScanError, array_elements};
+use super::scan::{Key, ObjectScanner, RawValue, ScanError, array_elements};
 use super::schema::{RowSchema, Target};
 use super::timestamp::TimestampInput;
 use super::{
-    DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java, sort_multi_values,
+    DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java, set_dim, set_field,
+    sort_multi_values,
 };
 use crate::config::schema::FlattenSpec;
 
@@ -154,49 +155,25 @@ impl JsonFormat {
         let mut scanner = ObjectScanner::new(line).map_err(json_error)?;
         let mut timestamp = None;
         let mut position = 0;
-        while let Some((key, value)) = scanner.next().map_err(json_error)? {
-            let target = self.route(position, &key, schema);
+        loop {
+            let expected = self.key_cache.get(position).map(|(raw, _)| raw.as_bytes());
+            let target = match scanner.next_key(expected).map_err(json_error)? {
+                None => break,
+                Some(Key::Expected) => self.key_cache[position].1,
+                Some(Key::New { raw, text }) => self.route(position, raw, &text, schema),
+            };
             position += 1;
-            if target == Target::NONE {
-                continue;
-            }
-            match (target, value) {
-                // The two shapes of nearly every field: a string dimension, a numeric metric input.
-                (
-                    Target {
-                        dim: Some(d),
-                        field: None,
-                        timestamp: false,
-                    },
-                    RawValue::Str(text),
-                ) => {
-                    grow(row, d as usize, 0);
-                    row.dims[d as usize] = DimValue::One(text);
-                }
-                (
-                    Target {
-                        dim: None,
-                        field: Some(f),
-                        timestamp: false,
-                    },
-                    RawValue::Number(text),
-                ) => {
-                    row.fields[f as usize] = number(text)?.into_field();
-                }
-                (target, value) => deliver(target, raw_to_json(value)?, row, &mut timestamp),
+            let value = scanner.next_value().map_err(json_error)?;
+            if target != Target::NONE {
+                store(target, value, row, &mut timestamp)?;
             }
         }
         finish_spatial(schema, row);
         Ok(timestamp)
     }
 
-    #[inline]
-    fn route(&mut self, position: usize, key: &str, schema: &mut RowSchema) -> Target {
-        if let Some((cached, target)) = self.key_cache.get(position)
-            && crate::index::dictionary::bytes_eq(cached.as_bytes(), key.as_bytes())
-        {
-            return *target;
-        }
+    /// Routes a key not found in the positional cache, and caches it (by its raw text).
+    fn route(&mut self, position: usize, raw: &str, key: &str, schema: &mut RowSchema) -> Target {
         let target = if self.lowercase {
             schema.target(&key.to_lowercase())
         } else {
@@ -204,9 +181,9 @@ impl JsonFormat {
         };
         if position < 256 {
             if position < self.key_cache.len() {
-                self.key_cache[position] = (key.into(), target);
+                self.key_cache[position] = (raw.into(), target);
             } else if position == self.key_cache.len() {
-                self.key_cache.push((key.into(), target));
+                self.key_cache.push((raw.into(), target));
             }
         }
         target
@@ -252,6 +229,48 @@ impl JsonFormat {
         finish_spatial(schema, row);
         Ok(timestamp)
     }
+}
+
+/// Puts one scanned value where its key routes it, with fast paths for the shapes of nearly
+/// every field: a string dimension, an integer metric input, a string timestamp, a string both
+/// dimension and metric input.
+#[inline]
+fn store<'a>(
+    target: Target,
+    value: RawValue<'a>,
+    row: &mut ParsedRow<'a>,
+    timestamp: &mut Option<TimestampValue<'a>>,
+) -> Result<(), ParseError> {
+    const DIM_ONLY: (bool, bool, bool) = (true, false, false);
+    const FIELD_ONLY: (bool, bool, bool) = (false, true, false);
+    const TIMESTAMP_ONLY: (bool, bool, bool) = (false, false, true);
+    const DIM_AND_FIELD: (bool, bool, bool) = (true, true, false);
+    let shape = (
+        target.dim.is_some(),
+        target.field.is_some(),
+        target.timestamp,
+    );
+    match (shape, value) {
+        (DIM_ONLY, RawValue::Str(text)) => {
+            let d = target.dim.unwrap_or_default() as usize;
+            grow(row, d, 0);
+            set_dim(&mut row.dims[d], DimValue::One(text));
+        }
+        (FIELD_ONLY, RawValue::Long(n)) => {
+            let f = target.field.unwrap_or_default() as usize;
+            set_field(&mut row.fields[f], FieldValue::Long(n));
+        }
+        (TIMESTAMP_ONLY, RawValue::Str(text)) => *timestamp = Some(TimestampValue::Text(text)),
+        (DIM_AND_FIELD, RawValue::Str(text)) => {
+            let d = target.dim.unwrap_or_default() as usize;
+            grow(row, d, 0);
+            let f = target.field.unwrap_or_default() as usize;
+            set_field(&mut row.fields[f], FieldValue::Str(text.clone()));
+            set_dim(&mut row.dims[d], DimValue::One(text));
+        }
+        (_, value) => deliver(target, raw_to_json(value)?, row, timestamp),
+    }
+    Ok(())
 }
 
 pub(crate) fn deliver<'a>(
@@ -323,6 +342,7 @@ pub(crate) fn finish_spatial(schema: &RowSchema, row: &mut ParsedRow<'_>) {
 fn raw_to_json(value: RawValue<'_>) -> Result<JsonValue<'_>, ParseError> {
     Ok(match value {
         RawValue::Str(s) => JsonValue::Str(s),
+        RawValue::Long(n) => JsonValue::Long(n),
         RawValue::Number(n) => number(n)?,
         RawValue::Bool(b) => JsonValue::Bool(b),
         RawValue::Null => JsonValue::Null,

@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use super::swar::special_byte;
+
 /// Deepest nesting accepted inside a value.
 pub const MAX_DEPTH: usize = 128;
 
@@ -26,7 +28,9 @@ pub struct ScanError {
 pub enum RawValue<'a> {
     /// A string's content (quotes removed, escapes resolved).
     Str(Cow<'a, str>),
-    /// A number's text.
+    /// An integer that fits an `i64`, already read.
+    Long(i64),
+    /// Any other number's text (fraction, exponent, or too many digits).
     Number(&'a str),
     /// `true` or `false`.
     Bool(bool),
@@ -36,6 +40,20 @@ pub enum RawValue<'a> {
     Array(&'a str),
     /// An object's raw text, braces included.
     Object(&'a str),
+}
+
+/// A member's key as read by [`ObjectScanner::next_key`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key<'a> {
+    /// The key the caller expected at this position.
+    Expected,
+    /// Another key.
+    New {
+        /// The key as written between its quotes (escapes not resolved).
+        raw: &'a str,
+        /// The key (escapes resolved).
+        text: Cow<'a, str>,
+    },
 }
 
 /// Scans the members of one JSON object.
@@ -65,15 +83,55 @@ impl<'a> ObjectScanner<'a> {
     #[allow(clippy::should_implement_trait)]
     #[inline]
     pub fn next(&mut self) -> Result<Option<(Cow<'a, str>, RawValue<'a>)>, ScanError> {
+        let key = match self.next_key(None)? {
+            Some(Key::New { text, .. }) => text,
+            Some(Key::Expected) => unreachable!("no key was expected"),
+            None => return Ok(None),
+        };
+        Ok(Some((key, self.next_value()?)))
+    }
+
+    /// The next member's key, or `None` after the closing brace (then checks nothing trails
+    /// it). When the input holds exactly the raw key text `expected` here (what this position
+    /// held in the previous event), returns [`Key::Expected`] without scanning it again: the
+    /// same bytes are the same valid key, and they end where the key ended before. `expected`
+    /// must be a raw key text that a scan accepted (the `raw` of a [`Key::New`]).
+    #[inline]
+    pub fn next_key(&mut self, expected: Option<&[u8]>) -> Result<Option<Key<'a>>, ScanError> {
         if self.done {
             return Ok(None);
         }
+        // Compact JSON has `,"` right here.
+        if !self.first && self.bytes().get(self.pos..self.pos + 2) == Some(b",\"") {
+            self.pos += 2;
+        } else if !self.key_start_slow()? {
+            return Ok(None);
+        }
+        if let Some(raw) = expected {
+            let end = self.pos + raw.len();
+            if self.bytes().get(end) == Some(&b'"')
+                && crate::index::dictionary::bytes_eq(&self.bytes()[self.pos..end], raw)
+            {
+                self.pos = end + 1;
+                return Ok(Some(Key::Expected));
+            }
+        }
+        let start = self.pos;
+        let text = self.string_body()?;
+        let raw = &self.text[start..self.pos - 1];
+        Ok(Some(Key::New { raw, text }))
+    }
+
+    /// Reads up to a key's opening quote, whitespace allowed: returns true there, or false after
+    /// the closing brace of an empty object.
+    fn key_start_slow(&mut self) -> Result<bool, ScanError> {
         self.skip_ws();
         if self.peek() == Some(b'}') {
             if !self.first {
                 return Err(self.error("expected a member after `,`"));
             }
-            return self.close();
+            self.close()?;
+            return Ok(false);
         }
         if !self.first {
             self.expect(b',', "expected `,` or `}`")?;
@@ -81,23 +139,34 @@ impl<'a> ObjectScanner<'a> {
         }
         self.first = false;
         self.expect(b'"', "expected a key")?;
-        let key = self.string_body()?;
-        self.skip_ws();
-        self.expect(b':', "expected `:`")?;
-        self.skip_ws();
-        let value = self.value()?;
-        self.skip_ws();
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-            self.finish()?;
-        }
-        Ok(Some((key, value)))
+        Ok(true)
     }
 
-    fn close(&mut self) -> Result<Option<(Cow<'a, str>, RawValue<'a>)>, ScanError> {
+    /// The value after a key read by [`next_key`](Self::next_key) (the `:` included).
+    #[inline]
+    pub fn next_value(&mut self) -> Result<RawValue<'a>, ScanError> {
+        if self.peek() == Some(b':') {
+            self.pos += 1;
+        } else {
+            self.skip_ws();
+            self.expect(b':', "expected `:`")?;
+        }
+        self.skip_ws();
+        let value = self.value()?;
+        // Compact JSON has the next member's `,` right here; anything else is looked at again.
+        if self.peek() != Some(b',') {
+            self.skip_ws();
+            if self.peek() == Some(b'}') {
+                self.pos += 1;
+                self.finish()?;
+            }
+        }
+        Ok(value)
+    }
+
+    fn close(&mut self) -> Result<(), ScanError> {
         self.pos += 1;
-        self.finish()?;
-        Ok(None)
+        self.finish()
     }
 
     fn finish(&mut self) -> Result<(), ScanError> {
@@ -158,10 +227,10 @@ impl<'a> ObjectScanner<'a> {
             Some(b't') => self.literal("true", RawValue::Bool(true)),
             Some(b'f') => self.literal("false", RawValue::Bool(false)),
             Some(b'n') => self.literal("null", RawValue::Null),
-            Some(b'-' | b'0'..=b'9') => {
-                self.number()?;
-                Ok(RawValue::Number(&self.text[start..self.pos]))
-            }
+            Some(b'-' | b'0'..=b'9') => match self.number()? {
+                Some(n) => Ok(RawValue::Long(n)),
+                None => Ok(RawValue::Number(&self.text[start..self.pos])),
+            },
             _ => Err(self.error("expected a value")),
         }
     }
@@ -233,20 +302,32 @@ impl<'a> ObjectScanner<'a> {
         Ok(())
     }
 
-    /// RFC 8259 number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+    /// RFC 8259 number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`. Returns the value of
+    /// an integer of at most 18 digits (which cannot overflow), read on the way.
     #[inline(always)]
-    fn number(&mut self) -> Result<(), ScanError> {
-        if self.peek() == Some(b'-') {
+    fn number(&mut self) -> Result<Option<i64>, ScanError> {
+        let negative = self.peek() == Some(b'-');
+        if negative {
             self.pos += 1;
         }
+        let digits_start = self.pos;
+        let mut value: i64 = 0;
         match self.peek() {
             Some(b'0') => self.pos += 1,
-            Some(b'1'..=b'9') => self.digits(),
+            Some(b'1'..=b'9') => {
+                while let Some(digit @ b'0'..=b'9') = self.peek() {
+                    value = value.wrapping_mul(10).wrapping_add(i64::from(digit - b'0'));
+                    self.pos += 1;
+                }
+            }
             _ => return Err(self.error("invalid number")),
         }
+        let integer = self.pos - digits_start <= 18;
+        let mut fraction_or_exponent = false;
         if self.peek() == Some(b'.') {
             self.pos += 1;
             self.required_digits()?;
+            fraction_or_exponent = true;
         }
         if let Some(b'e' | b'E') = self.peek() {
             self.pos += 1;
@@ -254,8 +335,9 @@ impl<'a> ObjectScanner<'a> {
                 self.pos += 1;
             }
             self.required_digits()?;
+            fraction_or_exponent = true;
         }
-        Ok(())
+        Ok((integer && !fraction_or_exponent).then_some(if negative { -value } else { value }))
     }
 
     #[inline(always)]
@@ -320,32 +402,6 @@ impl<'a> ObjectScanner<'a> {
     }
 }
 
-/// Position of the first `"`, `\\` or control character (< 0x20) at or after `from`: eight
-/// bytes at a time (SWAR), since JSON strings are short and a SIMD search costs more to set up.
-#[inline]
-fn special_byte(bytes: &[u8], from: usize) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    let mut pos = from;
-    while pos + 8 <= bytes.len() {
-        let word = u64::from_le_bytes(bytes[pos..pos + 8].try_into().expect("eight bytes"));
-        let quote = word ^ (ONES * b'"' as u64);
-        let backslash = word ^ (ONES * b'\\' as u64);
-        let found = (quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (word.wrapping_sub(ONES * 0x20) & !word);
-        let found = found & HIGHS;
-        if found != 0 {
-            return Some(pos + (found.trailing_zeros() / 8) as usize);
-        }
-        pos += 8;
-    }
-    bytes[pos..]
-        .iter()
-        .position(|b| *b == b'"' || *b == b'\\' || *b < 0x20)
-        .map(|p| pos + p)
-}
-
 /// Reads the elements of an array's raw text (as returned in [`RawValue::Array`]).
 pub fn array_elements(raw: &str) -> Result<Vec<RawValue<'_>>, ScanError> {
     let mut scanner = ObjectScanner {
@@ -372,95 +428,5 @@ pub fn array_elements(raw: &str) -> Result<Vec<RawValue<'_>>, ScanError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn members(text: &str) -> Result<Vec<(String, RawValue<'_>)>, ScanError> {
-        let mut scanner = ObjectScanner::new(text)?;
-        let mut out = Vec::new();
-        while let Some((k, v)) = scanner.next()? {
-            out.push((k.into_owned(), v));
-        }
-        Ok(out)
-    }
-
-    #[test]
-    fn reads_members_and_borrows_plain_strings() {
-        let text = r#" { "a" : "x" , "b":-1.5e3,"c":[1,"y",{"z":[]}],"d":{"e":null},"f":true,"g":null,"h":"q\"\u00e9" } "#;
-        let got = members(text).unwrap();
-        assert_eq!(got[0], ("a".into(), RawValue::Str(Cow::Borrowed("x"))));
-        assert!(matches!(got[0].1, RawValue::Str(Cow::Borrowed(_))));
-        assert_eq!(got[1].1, RawValue::Number("-1.5e3"));
-        assert_eq!(got[2].1, RawValue::Array(r#"[1,"y",{"z":[]}]"#));
-        assert_eq!(got[3].1, RawValue::Object(r#"{"e":null}"#));
-        assert_eq!(
-            (got[4].1.clone(), got[5].1.clone()),
-            (RawValue::Bool(true), RawValue::Null)
-        );
-        assert_eq!(got[6].1, RawValue::Str(Cow::Owned("q\"é".into())));
-        assert_eq!(members("{}").unwrap(), vec![]);
-        assert_eq!(
-            array_elements(r#"[ "a", 2 ,null]"#).unwrap(),
-            vec![
-                RawValue::Str("a".into()),
-                RawValue::Number("2"),
-                RawValue::Null
-            ]
-        );
-    }
-
-    #[test]
-    fn refuses_what_a_json_parser_refuses() {
-        for bad in [
-            "",
-            "[]",
-            "{",
-            r#"{"a"}"#,
-            r#"{"a":}"#,
-            r#"{"a":1,}"#,
-            r#"{,"a":1}"#,
-            r#"{"a":1}x"#,
-            r#"{"a":01}"#,
-            r#"{"a":1.}"#,
-            r#"{"a":.5}"#,
-            r#"{"a":-}"#,
-            r#"{"a":1e}"#,
-            r#"{"a":tru}"#,
-            r#"{"a":"x}"#,
-            "{\"a\":\"\u{1}\"}",
-            r#"{"a":"\x"}"#,
-            r#"{"a":"\u12"}"#,
-            r#"{"a":[1,]}"#,
-            r#"{"a":[1 2]}"#,
-            r#"{"a":{"b"}}"#,
-            r#"{"a":{"b":1,}}"#,
-            r#"{"a":1}{"b":2}"#,
-            r#"{"a" 1}"#,
-        ] {
-            assert!(members(bad).is_err(), "{bad:?} should fail");
-        }
-        let deep = format!("{{\"a\":{}{}}}", "[".repeat(200), "]".repeat(200));
-        assert!(members(&deep).is_err());
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
-        #[test]
-        fn special_byte_agrees_with_a_plain_search(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), from in 0usize..40) {
-            let from = from.min(bytes.len());
-            let naive = bytes[from..].iter().position(|b| *b == b'"' || *b == b'\\' || *b < 0x20).map(|p| p + from);
-            proptest::prop_assert_eq!(special_byte(&bytes, from), naive);
-        }
-
-        #[test]
-        fn agrees_with_serde_json_on_validity(text in r#"\{( ?"[a-z\\"]{0,3}" ?: ?(-?[0-9.eE+-]{1,6}|"[a-z\\u0-9"]{0,6}"|\[[0-9, "a\]\[]{0,8}\]|\{[a-z":0-9,]{0,8}\}|true|nul|null|false) ?,?){0,4}\} ?"#) {
-            let ours = members(&text).is_ok();
-            let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text);
-            // RFC 8259 leaves number range to implementations; serde_json refuses what overflows f64.
-            let out_of_range = matches!(&theirs, Err(e) if e.to_string().contains("out of range"));
-            if !out_of_range {
-                proptest::prop_assert_eq!(ours, theirs.is_ok(), "{}", text);
-            }
-        }
-    }
-}
+#[path = "scan_tests.rs"]
+mod tests;

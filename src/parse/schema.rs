@@ -50,6 +50,8 @@ pub struct RowSchema {
     schemaless: bool,
     exclusions: HashSet<String>,
     targets: HashMap<String, Target>,
+    /// Some dimension is spatial (kept, since every event asks).
+    spatial: bool,
 }
 
 /// Upper bound on remembered unknown keys, so a stream of random keys cannot grow memory.
@@ -71,6 +73,7 @@ impl RowSchema {
                 .cloned()
                 .collect(),
             targets: HashMap::new(),
+            spatial: false,
         };
         for metric in &department.data_schema.metrics_spec {
             if let Some(field) = &metric.field_name {
@@ -109,6 +112,7 @@ impl RowSchema {
 
     fn push_dimension(&mut self, def: DimensionDef) {
         let slot = self.dimensions.len() as u32;
+        self.spatial |= def.kind == DimensionType::Spatial;
         if def.kind != DimensionType::Spatial {
             self.targets
                 .entry(def.name.clone())
@@ -169,8 +173,6 @@ impl RowSchema {
 
     /// True when some dimension is spatial (its value is assembled after the fields are read).
     pub(crate) fn has_spatial(&self) -> bool {
-        self.dimensions
-            .iter()
-            .any(|d| d.kind == DimensionType::Spatial)
+        self.spatial
     }
 }

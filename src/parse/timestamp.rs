@@ -149,6 +149,9 @@ fn read_scaled(input: TimestampInput<'_>, multiply: i64, divide: i64) -> Option<
 }
 
 fn read_auto(s: &str) -> Option<i64> {
+    if let Some(ms) = fast_iso(s.as_bytes()) {
+        return Some(ms);
+    }
     let trimmed = s.trim();
     let digits = trimmed.strip_prefix('-').unwrap_or(trimmed);
     if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
@@ -175,38 +178,36 @@ pub fn read_iso(s: &str) -> Option<i64> {
 
 /// Parses exactly `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.sssZ` without allocation.
 fn fast_iso(b: &[u8]) -> Option<i64> {
-    if !(b.len() == 20 || b.len() == 24)
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b':'
-        || b[16] != b':'
-    {
+    let with_millis = match b.len() {
+        20 => false,
+        24 => true,
+        _ => return None,
+    };
+    // A fixed-size copy (`0`s for absent millis) makes every index below a constant in bounds.
+    let mut t = [b'0'; 24];
+    t[..b.len()].copy_from_slice(b);
+    if t[4] != b'-' || t[7] != b'-' || t[10] != b'T' || t[13] != b':' || t[16] != b':' {
         return None;
     }
-    if *b.last()? != b'Z' {
+    if b[b.len() - 1] != b'Z' || (with_millis && t[19] != b'.') {
         return None;
     }
-    let num = |range: std::ops::Range<usize>| -> Option<i64> {
-        let mut v = 0i64;
-        for &c in &b[range] {
-            if !c.is_ascii_digit() {
-                return None;
-            }
-            v = v * 10 + (c - b'0') as i64;
-        }
-        Some(v)
+    let mut not_digits = false;
+    let mut digit = |at: usize| {
+        let value = t[at].wrapping_sub(b'0');
+        not_digits |= value > 9;
+        i64::from(value)
     };
-    let (year, month, day) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (hour, minute, second) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    let millis = if b.len() == 24 {
-        if b[19] != b'.' {
-            return None;
-        }
-        num(20..23)?
-    } else {
-        0
-    };
+    let year = digit(0) * 1000 + digit(1) * 100 + digit(2) * 10 + digit(3);
+    let month = digit(5) * 10 + digit(6);
+    let day = digit(8) * 10 + digit(9);
+    let hour = digit(11) * 10 + digit(12);
+    let minute = digit(14) * 10 + digit(15);
+    let second = digit(17) * 10 + digit(18);
+    let millis = digit(20) * 100 + digit(21) * 10 + digit(22);
+    if not_digits {
+        return None;
+    }
     if !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use crate::announce::{Announcer, NoopAnnouncer};
 use crate::config::{AggregatorKind, FireDepartment, VersioningPolicy};
 use crate::index::granularity::Granularity;
+use crate::index::truncate::Truncator;
 use crate::index::{IndexSettings, RowError};
 use crate::parse::{DimensionDef, ParsedRow, RowSchema};
 use crate::segment::descriptor::ShardSpec;
@@ -141,6 +142,8 @@ pub fn combiner(kind: AggregatorKind) -> MetricCombiner {
 #[derive(Debug)]
 pub struct Plumber {
     settings: PlumberSettings,
+    /// The segment granularity's truncation (every event needs it).
+    segment_truncator: Truncator,
     rejector: Rejector,
     sinks: BTreeMap<i64, Sink>,
     announcer: Arc<dyn Announcer>,
@@ -156,6 +159,7 @@ impl Plumber {
         let tuning = &department.tuning_config;
         let window_ms = tuning.window_period.fixed_millis().unwrap_or(0);
         Plumber {
+            segment_truncator: Truncator::new(&settings.segment_granularity),
             settings,
             rejector: Rejector::new(tuning.rejection_policy, window_ms, clock),
             sinks: BTreeMap::new(),
@@ -193,7 +197,7 @@ impl Plumber {
         if let Err(rejection) = self.rejector.check(row.timestamp_ms, now_ms) {
             return Ok(Outcome::ThrownAway(rejection));
         }
-        let start = self.settings.segment_granularity.truncate(row.timestamp_ms);
+        let start = self.segment_truncator.truncate(row.timestamp_ms);
         let sink = match self.sinks.entry(start) {
             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::btree_map::Entry::Vacant(e) => {
