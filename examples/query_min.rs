@@ -2,7 +2,7 @@
 //! that bench cached (run it first). The minimum is robust against other processes sharing the
 //! core, which skew criterion's mean on a busy machine.
 //!
-//! `cargo run --release --example query_min -- [hydrant|druid] [runs]`
+//! `cargo run --release --example query_min -- [hydrant|druid] [runs] [name filter]`
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -61,6 +61,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let spec = args.get(1).map_or("hydrant", String::as_str);
     let runs: usize = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(30);
+    // Optional: only the cases whose name contains this, for profilers.
+    let only = args.get(3).map_or("", String::as_str);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join(format!("target/rtnode-bench/query-10m-v2-{spec}"));
     let hydrants = (0..4)
@@ -75,13 +77,16 @@ fn main() {
     let target = StaticTarget::new(vec![QueryableSegment::new("wiki", day, "v1", 0, hydrants)]);
     let mut unfiltered = Duration::ZERO;
     for (name, q) in cases() {
+        if !name.contains(only) {
+            continue;
+        }
         let mut best = Duration::MAX;
         for _ in 0..runs {
             let start = Instant::now();
             std::hint::black_box(run_json(&target, &q).unwrap());
             best = best.min(start.elapsed());
         }
-        let ratio = match name.ends_with("_1pct") {
+        let ratio = match name.ends_with("_1pct") && !unfiltered.is_zero() {
             true => format!(
                 "  {:.1}x faster than unfiltered",
                 unfiltered.as_secs_f64() / best.as_secs_f64()

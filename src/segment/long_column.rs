@@ -31,6 +31,7 @@ use super::block_column::{BlockColumn, BlockDecoder, ByteOrder, Fixed};
 use super::compression::{Compression, MAX_BLOCK_BYTES, parse_blocks};
 use super::error::Ctx;
 use super::format::{Cursor, FormatError, corrupt};
+use super::prefetch::{AHEAD_ROWS, prefetch};
 use super::vsize_longs::{self, SUPPORTED_BITS};
 
 pub use super::long_writer::LongColumnWriter;
@@ -124,9 +125,15 @@ impl BlockDecoder for LongDecoder {
         f: &mut impl FnMut(usize, i64),
     ) -> Result<(), FormatError> {
         let offsets = rows.iter().map(|r| (r - block_start) as usize);
+        let ahead = |k: usize, bits: usize| {
+            if let Some(r) = rows.get(k + AHEAD_ROWS) {
+                prefetch(raw, (r - block_start) as usize * bits / 8);
+            }
+        };
         match self {
             LongDecoder::Longs(ByteOrder::Little) => {
                 for (k, at) in offsets.enumerate() {
+                    ahead(k, 64);
                     let bytes: [u8; 8] = raw[at * 8..at * 8 + 8].try_into().expect("8 bytes");
                     f(first + k, i64::from_le_bytes(bytes));
                 }
@@ -137,6 +144,7 @@ impl BlockDecoder for LongDecoder {
                 table_opt: None,
             } => {
                 for (k, at) in offsets.enumerate() {
+                    ahead(k, *bits as usize);
                     f(
                         first + k,
                         base.wrapping_add(vsize_longs::get(raw, *bits, at) as i64),

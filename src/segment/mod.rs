@@ -31,6 +31,7 @@ pub mod merge_order;
 pub mod metadata_drd;
 pub mod package;
 pub mod plain_ints;
+pub mod prefetch;
 pub mod reader;
 pub mod schema;
 pub mod smoosh;

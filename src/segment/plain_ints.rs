@@ -15,6 +15,7 @@
 use bytes::Bytes;
 
 use super::format::{Cursor, FormatError, corrupt};
+use super::prefetch::{AHEAD_ROWS, prefetch};
 use super::spill::Spill;
 use super::vsize_ints::num_bytes_for_max;
 
@@ -58,21 +59,26 @@ impl PlainInts {
             return Err(corrupt("id index out of range"));
         }
         let n = self.num_bytes;
+        let values = &self.values[..];
+        let ahead = |i: usize| {
+            if let Some(r) = rows.get(i + AHEAD_ROWS) {
+                prefetch(values, *r as usize * n);
+            }
+        };
         match n {
-            1 => rows
-                .iter()
-                .enumerate()
-                .for_each(|(i, r)| f(i, self.values[*r as usize] as u32)),
+            1 => rows.iter().enumerate().for_each(|(i, r)| {
+                ahead(i);
+                f(i, values[*r as usize] as u32)
+            }),
             2 => rows.iter().enumerate().for_each(|(i, r)| {
+                ahead(i);
                 let at = *r as usize * 2;
-                f(
-                    i,
-                    u16::from_be_bytes([self.values[at], self.values[at + 1]]) as u32,
-                )
+                f(i, u16::from_be_bytes([values[at], values[at + 1]]) as u32)
             }),
             _ => rows.iter().enumerate().for_each(|(i, r)| {
+                ahead(i);
                 let at = *r as usize * n;
-                f(i, read_be(&self.values[at..at + n]))
+                f(i, read_be(&values[at..at + n]))
             }),
         }
         Ok(())

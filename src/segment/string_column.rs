@@ -34,32 +34,28 @@ pub use super::string_writer::StringColumnWriter;
 
 /// Compares two strings as Java's `String.compareTo` does (UTF-16 code-unit order).
 pub fn java_str_cmp(a: &str, b: &str) -> Ordering {
-    let (a_bytes, b_bytes) = (a.as_bytes(), b.as_bytes());
-    let common = a_bytes
-        .iter()
-        .zip(b_bytes)
-        .take_while(|(x, y)| x == y)
-        .count();
-    if common == a_bytes.len() || common == b_bytes.len() {
-        return a_bytes.len().cmp(&b_bytes.len());
-    }
-    let mut start = common;
-    while !a.is_char_boundary(start) {
-        start -= 1;
-    }
-    let char_a = a[start..].chars().next().unwrap_or_default();
-    let char_b = b[start..].chars().next().unwrap_or_default();
-    utf16_key(char_a).cmp(&utf16_key(char_b))
+    java_utf8_cmp(a.as_bytes(), b.as_bytes())
 }
 
-/// Sorts like the first UTF-16 code unit, then by code point: supplementary characters start
-/// with a high surrogate (0xD800..0xDBFF), so they sort below U+E000..U+FFFF.
-fn utf16_key(c: char) -> (u32, u32) {
-    let code = c as u32;
-    if code >= 0x10000 {
-        (0xD800, code)
+/// [`java_str_cmp`] of two valid UTF-8 byte strings, without re-checking them: byte order is
+/// code-point order, which is UTF-16 order except that a supplementary character (lead byte
+/// `F0..F4`, a high surrogate in UTF-16) sorts below U+E000..U+FFFF (lead byte `EE`/`EF`).
+/// The two strings' characters can only differ in length where their first differing byte is
+/// a lead byte of both.
+#[inline]
+pub fn java_utf8_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let Some(at) = a.iter().zip(b).position(|(x, y)| x != y) else {
+        return a.len().cmp(&b.len());
+    };
+    let (x, y) = (a[at], b[at]);
+    let supplementary = |lead: u8| lead >= 0xF0;
+    let high_bmp = |lead: u8| lead == 0xEE || lead == 0xEF;
+    if supplementary(x) && high_bmp(y) {
+        Ordering::Less
+    } else if high_bmp(x) && supplementary(y) {
+        Ordering::Greater
     } else {
-        (code, code)
+        x.cmp(&y)
     }
 }
 
@@ -89,6 +85,13 @@ impl StringDictionary {
     /// True when the dictionary is empty.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Returns the bytes of entry `id` without checking that they are UTF-8; a zero-length
+    /// entry is null.
+    pub fn get_bytes(&self, id: u32) -> Result<Option<&[u8]>, SegmentError> {
+        let bytes = self.entries.get(id as usize).map_err(|e| self.ctx.err(e))?;
+        Ok((!bytes.is_empty()).then_some(bytes))
     }
 
     /// Returns entry `id`; a zero-length entry is null.
@@ -450,6 +453,9 @@ mod tests {
         // U+1F600 (surrogates D83D DE00) sorts before U+FF21 in Java, after it by code point.
         assert_eq!(java_str_cmp("\u{1F600}", "\u{FF21}"), Ordering::Less);
         assert_eq!(java_str_cmp("x\u{E000}", "x\u{10000}"), Ordering::Greater);
+        // Inside a character: the lead bytes are equal, the continuation bytes decide.
+        assert_eq!(java_str_cmp("\u{F000}", "\u{EFFF}"), Ordering::Greater);
+        assert_eq!(java_str_cmp("\u{10001}", "\u{10000}"), Ordering::Greater);
         assert_eq!(java_str_cmp("\u{7FF}", "\u{800}"), Ordering::Less);
         assert_eq!(java_opt_cmp(None, Some("")), Ordering::Less);
         let mut words = vec!["\u{FFFD}", "\u{10400}", "z", "Z", "\u{E9}"];

@@ -1,6 +1,7 @@
 //! `topN`: groups by one dimension, merges every hydrant and segment exactly (no per-segment
 //! threshold pruning), then orders by the metric spec and keeps `threshold` values per bucket.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use serde_json::{Map, Value};
@@ -9,7 +10,7 @@ use crate::query::agg::post::{PostAgg, PostVal, compute_all};
 use crate::query::agg::value::AggValue;
 use crate::query::agg::{AggSpec, write_values};
 use crate::query::error::{QueryError, QueryResult};
-use crate::query::exec::grouped::aggregate;
+use crate::query::exec::grouped::{aggregate, decode_key_borrowed};
 use crate::query::exec::{Env, Unit};
 use crate::query::filter::StringOrdering;
 use crate::query::spec::json::{Obj, obj};
@@ -125,9 +126,9 @@ fn numeric_name(metric: &TopNMetric) -> Option<&str> {
     }
 }
 
-struct Entry {
-    value: Option<String>,
-    aggs: Vec<AggValue>,
+struct Entry<'k> {
+    value: Option<Cow<'k, str>>,
+    aggs: &'k [AggValue],
     posts: Vec<(String, PostVal)>,
     metric: f64,
 }
@@ -136,15 +137,16 @@ struct Entry {
 pub fn run(query: &Query, spec: &TopNSpec, units: &[Unit], env: Env<'_>) -> QueryResult<Value> {
     let dims = std::slice::from_ref(&spec.dimension);
     let merged = aggregate(query, dims, &spec.aggs, units, env, usize::MAX)?;
-    let mut buckets = merged.into_buckets();
+    // Keys stay encoded: values are borrowed from them, so only the kept entries are copied.
+    let mut buckets = merged.into_tables();
     if query.descending {
         buckets.reverse();
     }
     let mut out = Vec::with_capacity(buckets.len());
-    for (_, timestamp_ms, groups) in buckets {
-        let mut entries = Vec::with_capacity(groups.len());
-        for (mut values, aggs) in groups {
-            let value = values.pop().flatten();
+    for (_, table) in &buckets {
+        let mut entries = Vec::with_capacity(table.len());
+        for (key, aggs) in table.groups() {
+            let value = decode_key_borrowed(key).last().flatten();
             if let Some((ordering, stop, inverted)) = spec.metric.previous_stop() {
                 let order = ordering.compare_opt(value.as_deref(), Some(stop));
                 let after = if inverted {
@@ -156,7 +158,7 @@ pub fn run(query: &Query, spec: &TopNSpec, units: &[Unit], env: Env<'_>) -> Quer
                     continue;
                 }
             }
-            let posts = compute_all(&spec.posts, &spec.aggs, &aggs)?;
+            let posts = compute_all(&spec.posts, &spec.aggs, aggs)?;
             let metric = numeric_name(&spec.metric).map_or(0.0, |name| {
                 match spec.aggs.iter().position(|a| a.name == name) {
                     Some(i) => aggs[i].as_f64(),
@@ -183,12 +185,14 @@ pub fn run(query: &Query, spec: &TopNSpec, units: &[Unit], env: Env<'_>) -> Quer
             let mut row = Map::new();
             row.insert(
                 spec.dimension.output_name.clone(),
-                entry.value.map_or(Value::Null, Value::String),
+                entry
+                    .value
+                    .map_or(Value::Null, |v| Value::String(v.into_owned())),
             );
             write_values(
                 &mut row,
                 &spec.aggs,
-                &entry.aggs,
+                entry.aggs,
                 &[],
                 query.context.finalize,
             )?;
@@ -201,7 +205,10 @@ pub fn run(query: &Query, spec: &TopNSpec, units: &[Unit], env: Env<'_>) -> Quer
             result.push(Value::Object(row));
         }
         let mut bucket = Map::new();
-        bucket.insert("timestamp".into(), Value::String(format_iso(timestamp_ms)));
+        bucket.insert(
+            "timestamp".into(),
+            Value::String(format_iso(table.timestamp_ms)),
+        );
         bucket.insert("result".into(), Value::Array(result));
         out.push(Value::Object(bucket));
     }

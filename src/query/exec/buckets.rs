@@ -146,9 +146,22 @@ pub fn selected_rows(bits: Option<&roaring::RoaringBitmap>, range: Range<u32>, o
     match bits {
         None => out.extend(range),
         Some(bits) => {
-            let mut iter = bits.iter();
-            iter.advance_to(range.start);
-            out.extend(iter.take_while(|r| *r < range.end));
+            // `next_many` copies whole runs of a container at once: several times faster than
+            // one `next()` per row, which dominated sparse (1 %) selections.
+            let mut iter = bits.range(range.clone());
+            let mut filled = 0;
+            loop {
+                if out.len() == filled {
+                    let grow = (range.len() - filled).clamp(1, 4096);
+                    out.resize(filled + grow, 0);
+                }
+                let got = iter.next_many(&mut out[filled..]).len();
+                if got == 0 {
+                    break;
+                }
+                filled += got;
+            }
+            out.truncate(filled);
         }
     }
 }
@@ -224,5 +237,29 @@ mod tests {
                 assert_eq!(granularity.truncate(last), bucket.key_ms);
             }
         }
+    }
+
+    #[test]
+    fn selected_rows_are_the_bitmap_inside_the_range() {
+        // Sparse, dense (a bitmap container) and run-like parts across container boundaries.
+        let mut bits = roaring::RoaringBitmap::new();
+        bits.extend((0..200_000u32).filter(|r| r % 97 == 3));
+        bits.extend(70_000..80_000u32);
+        bits.extend((140_000..200_000u32).filter(|r| r % 2 == 0));
+        let mut out = vec![7; 3];
+        for range in [
+            0..1,
+            0..65_536,
+            65_536..131_072,
+            69_999..80_001,
+            131_000..200_000,
+            5..5,
+        ] {
+            selected_rows(Some(&bits), range.clone(), &mut out);
+            let expected: Vec<u32> = bits.iter().filter(|r| range.contains(r)).collect();
+            assert_eq!(out, expected, "{range:?}");
+        }
+        selected_rows(None, 10..20, &mut out);
+        assert_eq!(out, (10..20).collect::<Vec<u32>>());
     }
 }

@@ -131,6 +131,22 @@ impl DimReader {
         }
     }
 
+    /// Returns the value of `id` as bytes, unchecked for UTF-8 when read from a dictionary
+    /// (group keys are decoded as Druid decodes strings: malformed bytes become U+FFFD).
+    pub fn value_bytes(&self, id: u32) -> QueryResult<Option<&[u8]>> {
+        match &self.kind {
+            Kind::Dict {
+                column,
+                remap: None,
+            } => Ok(column.dictionary().get_bytes(id)?),
+            _ => Ok(self
+                .values
+                .get(id as usize)
+                .and_then(|v| v.as_deref())
+                .map(str::as_bytes)),
+        }
+    }
+
     /// Writes the id of each of `rows` (ascending, inside `span`) into `out`; single-value only.
     pub fn ids(&mut self, span: Range<u32>, rows: &[u32], out: &mut Vec<u32>) -> QueryResult<()> {
         out.clear();

@@ -2,7 +2,10 @@
 //! slots chunk by chunk ([`Grouper`]) and folded by every accumulator; each used slot is then
 //! handed out with its dimension values, ready to merge with other hydrants and segments.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+
+use hashbrown::hash_map::EntryRef;
 
 use super::buckets::{buckets, chunks, selected_rows};
 use super::dims::DimReader;
@@ -19,42 +22,114 @@ use crate::query::spec::{DimensionSpec, Query};
 /// Appends one dimension value to a group key: `0` for null, else `1`, the length (u32 LE) and
 /// the UTF-8 bytes.
 pub fn encode_value(out: &mut Vec<u8>, value: Option<&str>) {
+    encode_bytes(out, value.map(str::as_bytes));
+}
+
+/// [`encode_value`] of bytes not yet checked for UTF-8 (decoding replaces malformed bytes).
+pub fn encode_bytes(out: &mut Vec<u8>, value: Option<&[u8]>) {
     match value {
         None => out.push(0),
         Some(v) => {
             out.push(1);
             out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-            out.extend_from_slice(v.as_bytes());
+            out.extend_from_slice(v);
         }
     }
 }
 
 /// Decodes a group key written by [`encode_value`].
-pub fn decode_key(mut key: &[u8]) -> Vec<Option<String>> {
-    let mut out = Vec::new();
-    while let Some((&tag, rest)) = key.split_first() {
+pub fn decode_key(key: &[u8]) -> Vec<Option<String>> {
+    decode_key_borrowed(key)
+        .map(|value| value.map(Cow::into_owned))
+        .collect()
+}
+
+/// Decodes a group key written by [`encode_value`] without copying valid UTF-8 values.
+pub fn decode_key_borrowed(mut key: &[u8]) -> impl Iterator<Item = Option<Cow<'_, str>>> {
+    std::iter::from_fn(move || {
+        let (&tag, rest) = key.split_first()?;
         if tag == 0 {
-            out.push(None);
             key = rest;
-            continue;
+            return Some(None);
         }
         let mut len = [0u8; 4];
         len.copy_from_slice(&rest[..4]);
         let len = u32::from_le_bytes(len) as usize;
-        out.push(Some(
-            String::from_utf8_lossy(&rest[4..4 + len]).into_owned(),
-        ));
+        let bytes = &rest[4..4 + len];
         key = &rest[4 + len..];
-    }
-    out
+        Some(Some(match std::str::from_utf8(bytes) {
+            Ok(text) => Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        }))
+    })
 }
 
-type GroupMap = hashbrown::HashMap<Box<[u8]>, Vec<AggValue>, foldhash::fast::RandomState>;
+type GroupMap = hashbrown::HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>;
+
+/// The groups of one time bucket: encoded key → group number; the aggregates of group `g` are
+/// `values[g * width..(g + 1) * width]` (one allocation for all groups, not one per group).
+#[derive(Default)]
+pub struct GroupTable {
+    /// The bucket's timestamp.
+    pub timestamp_ms: i64,
+    index: GroupMap,
+    groups: u32,
+    width: usize,
+    values: Vec<AggValue>,
+}
+
+impl GroupTable {
+    /// Folds the aggregates `add` into the group of `key`, creating it (with `add` as its
+    /// values) when new; returns true when the group is new.
+    fn fold(
+        &mut self,
+        key: &[u8],
+        aggs: &[AggSpec],
+        mut add: impl FnMut(usize) -> QueryResult<AggValue>,
+    ) -> QueryResult<bool> {
+        match self.index.entry_ref(key) {
+            EntryRef::Occupied(existing) => {
+                let start = *existing.get() as usize * self.width;
+                let values = &mut self.values[start..start + self.width];
+                for (i, (value, spec)) in values.iter_mut().zip(aggs).enumerate() {
+                    value.combine(&add(i)?, &spec.kind);
+                }
+                Ok(false)
+            }
+            EntryRef::Vacant(vacant) => {
+                for i in 0..self.width {
+                    self.values.push(add(i)?);
+                }
+                vacant.insert_with_key(key.into(), self.groups);
+                self.groups += 1;
+                Ok(true)
+            }
+        }
+    }
+
+    /// The groups: (encoded key, aggregates), in no particular order.
+    pub fn groups(&self) -> impl Iterator<Item = (&[u8], &[AggValue])> {
+        self.index.iter().map(|(key, group)| {
+            let start = *group as usize * self.width;
+            (&key[..], &self.values[start..start + self.width])
+        })
+    }
+
+    /// The number of groups.
+    pub fn len(&self) -> usize {
+        self.groups as usize
+    }
+
+    /// True when there is no group.
+    pub fn is_empty(&self) -> bool {
+        self.groups == 0
+    }
+}
 
 /// Groups merged across hydrants and segments, by bucket and dimension values.
 #[derive(Default)]
 pub struct MergedGroups {
-    buckets: HashMap<i64, (i64, GroupMap)>,
+    buckets: HashMap<i64, GroupTable>,
     /// Number of groups held.
     pub count: usize,
 }
@@ -64,29 +139,43 @@ pub type BucketGroups = (i64, i64, Vec<(Vec<Option<String>>, Vec<AggValue>)>);
 
 impl MergedGroups {
     /// Returns the groups of bucket `key_ms` (created with room for `hint` groups).
-    fn bucket(&mut self, key_ms: i64, timestamp_ms: i64, hint: usize) -> &mut GroupMap {
-        let entry = self.buckets.entry(key_ms).or_insert_with(|| {
-            let mut map = GroupMap::default();
-            map.reserve(hint);
-            (timestamp_ms, map)
+    fn bucket(
+        &mut self,
+        key_ms: i64,
+        timestamp_ms: i64,
+        hint: usize,
+        width: usize,
+    ) -> &mut GroupTable {
+        let table = self.buckets.entry(key_ms).or_insert_with(|| GroupTable {
+            timestamp_ms,
+            width,
+            ..GroupTable::default()
         });
-        entry.0 = entry.0.min(timestamp_ms);
-        &mut entry.1
+        // Room for every group of this hydrant at once (one growth, not several).
+        table.index.reserve(hint);
+        table.values.reserve(hint * width);
+        table.timestamp_ms = table.timestamp_ms.min(timestamp_ms);
+        table
     }
 
     /// Returns the buckets in key order with decoded dimension values.
     pub fn into_buckets(self) -> Vec<BucketGroups> {
-        let mut out: Vec<BucketGroups> = self
-            .buckets
+        self.into_tables()
             .into_iter()
-            .map(|(key_ms, (timestamp_ms, groups))| {
-                let groups = groups
-                    .into_iter()
-                    .map(|(k, v)| (decode_key(&k), v))
+            .map(|(key_ms, table)| {
+                let groups = table
+                    .groups()
+                    .map(|(k, v)| (decode_key(k), v.to_vec()))
                     .collect();
-                (key_ms, timestamp_ms, groups)
+                (key_ms, table.timestamp_ms, groups)
             })
-            .collect();
+            .collect()
+    }
+
+    /// Returns the buckets in key order as tables with encoded keys (decode them with
+    /// [`decode_key_borrowed`]: no copy for callers that keep few groups).
+    pub fn into_tables(self) -> Vec<(i64, GroupTable)> {
+        let mut out: Vec<(i64, GroupTable)> = self.buckets.into_iter().collect();
         out.sort_by_key(|b| b.0);
         out
     }
@@ -159,25 +248,13 @@ fn run_segment(
             }
         }
         let used = grouper.used_slots();
-        let groups = merged.bucket(bucket.key_ms, bucket.timestamp_ms, used.len());
+        let groups = merged.bucket(bucket.key_ms, bucket.timestamp_ms, used.len(), aggs.len());
         let mut added = 0;
         for slot in used {
             key.clear();
             grouper.write_key(slot, &mut key)?;
-            match groups.get_mut(key.as_slice()) {
-                Some(existing) => {
-                    for ((value, acc), spec) in existing.iter_mut().zip(&accs).zip(aggs) {
-                        value.combine(&acc.value(slot)?, &spec.kind);
-                    }
-                }
-                None => {
-                    let values = accs
-                        .iter()
-                        .map(|a| a.value(slot))
-                        .collect::<QueryResult<Vec<_>>>()?;
-                    groups.insert(key.as_slice().into(), values);
-                    added += 1;
-                }
+            if groups.fold(&key, aggs, |i| accs[i].value(slot))? {
+                added += 1;
             }
         }
         merged.count += added;

@@ -195,13 +195,13 @@ impl Grouper {
             Mode::Dense { strides, .. } => {
                 let mut rest = slot;
                 for (dim, stride) in self.dims.iter().zip(strides) {
-                    super::grouped::encode_value(out, dim.value(rest / stride)?);
+                    super::grouped::encode_bytes(out, dim.value_bytes(rest / stride)?);
                     rest %= stride;
                 }
             }
             Mode::Hash(_) => {
                 for (dim, id) in self.dims.iter().zip(self.keys[slot as usize].iter()) {
-                    super::grouped::encode_value(out, dim.value(*id)?);
+                    super::grouped::encode_bytes(out, dim.value_bytes(*id)?);
                 }
             }
         }

@@ -1,0 +1,36 @@
+//! Software prefetch for gathers: reading the values of scattered rows (a sparse filter's
+//! selection) waits on one cache miss per row; asking for the line of a row some rows ahead
+//! overlaps those misses.
+
+/// How many selected rows ahead a gather asks for.
+pub const AHEAD_ROWS: usize = 16;
+
+/// Hints the CPU to load the cache line holding `bytes[at]`; nothing when `at` is out of range
+/// or on other architectures.
+#[inline(always)]
+pub fn prefetch(bytes: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(byte) = bytes.get(at) {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: a prefetch is a hint with no architectural effect (it cannot fault), and the
+        // pointer comes from a live, in-bounds reference; SSE is part of the x86_64 baseline.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((byte as *const u8).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (bytes, at);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefetch_out_of_range_is_a_no_op() {
+        let bytes = [1u8, 2, 3];
+        prefetch(&bytes, 0);
+        prefetch(&bytes, 3);
+        prefetch(&bytes, usize::MAX);
+        prefetch(&[], 0);
+        assert_eq!(bytes, [1, 2, 3]);
+    }
+}
