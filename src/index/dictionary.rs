@@ -107,6 +107,13 @@ impl StringDictionary {
         self.spans.is_empty()
     }
 
+    /// The UTF-8 bytes of the value of `id` (no re-check: for comparisons in hot loops).
+    #[inline]
+    pub fn get_bytes(&self, id: u32) -> &[u8] {
+        let (start, end) = self.spans[id as usize];
+        &self.arena[start as usize..end as usize]
+    }
+
     /// The value of `id`.
     pub fn get(&self, id: u32) -> &str {
         let (start, end) = self.spans[id as usize];

@@ -13,7 +13,8 @@ use std::cmp::Ordering;
 
 use super::dictionary::{HASHER, IdTable, ListDictionary, StringDictionary};
 use crate::config::DimensionType;
-use crate::parse::{DimValue, java_str_cmp};
+use crate::parse::DimValue;
+use crate::segment::string_column::java_utf8_cmp;
 
 /// Flag bit of a multi-value cell.
 pub const MULTI_FLAG: u32 = 0x8000_0000;
@@ -245,7 +246,7 @@ fn rank_of(cell: u32, ranks: &[u32]) -> u32 {
 /// Sorted ranks of every string id (Java string order): `ranks[id]` is its sorted position.
 pub fn string_ranks(values: &StringDictionary) -> (Vec<u32>, Vec<u32>) {
     let mut order: Vec<u32> = (0..values.len() as u32).collect();
-    order.sort_unstable_by(|a, b| java_str_cmp(values.get(*a), values.get(*b)));
+    order.sort_unstable_by(|a, b| java_utf8_cmp(values.get_bytes(*a), values.get_bytes(*b)));
     let mut ranks = vec![0u32; order.len()];
     for (rank, id) in order.iter().enumerate() {
         ranks[*id as usize] = rank as u32;

@@ -90,6 +90,9 @@ pub fn write_index(
     let mut writer = SegmentWriter::new(schema, dictionaries, output, options)?;
     let mut ids: Vec<Vec<u32>> = vec![Vec::new(); sorted.dimensions.len()];
     let mut hll_bytes: Vec<Vec<u8>> = vec![Vec::new(); index.metric_defs().len()];
+    // The cell vectors borrow this row's buffers; their allocations are handed from row to row.
+    let (mut dims_spare, mut metrics_spare): (Vec<DimCell<'static>>, Vec<MetricCell<'static>>) =
+        (Vec::new(), Vec::new());
     for &row_id in &sorted.row_order {
         let row_id = row_id as usize;
         for (dim, out) in ids.iter_mut().enumerate() {
@@ -101,22 +104,34 @@ pub fn write_index(
                 collector.write_bytes(buffer);
             }
         }
-        let dims: Vec<DimCell<'_>> = sorted
-            .dimensions
-            .iter()
-            .zip(&ids)
-            .map(|(d, out)| dim_cell(index, d, out, row_id))
-            .collect();
-        let metrics: Vec<MetricCell<'_>> = (0..hll_bytes.len())
-            .map(|m| metric_cell(index.metric_value(m, row_id), &hll_bytes[m]))
-            .collect();
+        let mut dims: Vec<DimCell<'_>> = recycle(dims_spare);
+        dims.extend(
+            sorted
+                .dimensions
+                .iter()
+                .zip(&ids)
+                .map(|(d, out)| dim_cell(index, d, out, row_id)),
+        );
+        let mut metrics: Vec<MetricCell<'_>> = recycle(metrics_spare);
+        metrics.extend(
+            (0..hll_bytes.len()).map(|m| metric_cell(index.metric_value(m, row_id), &hll_bytes[m])),
+        );
         writer.add_row(RowRef {
             time_ms: index.row_time(row_id),
             dims: &dims,
             metrics: &metrics,
         })?;
+        (dims_spare, metrics_spare) = (recycle(dims), recycle(metrics));
     }
     writer.finish()
+}
+
+/// An empty vector with the allocation of `v`: collecting an emptied vector's iterator into a
+/// vector of a type with the same size and alignment reuses its buffer (here only the lifetime
+/// of the borrowed cells differs).
+fn recycle<'a, 'b, T: 'a, U: 'b>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("cleared")).collect()
 }
 
 fn dimension_schema(d: &SortedDimension) -> DimensionSchema {

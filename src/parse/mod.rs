@@ -278,10 +278,5 @@ pub fn sort_multi_values(values: &mut [Option<Cow<'_, str>>]) {
 }
 
 /// Java `String.compareTo`: UTF-16 code-unit order (equal to byte order except that characters
-/// at or above U+E000 sort below supplementary characters).
-pub fn java_str_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    if a.is_ascii() && b.is_ascii() {
-        return a.as_bytes().cmp(b.as_bytes());
-    }
-    a.encode_utf16().cmp(b.encode_utf16())
-}
+/// at or above U+E000 sort after supplementary characters).
+pub use crate::segment::string_column::java_str_cmp;

@@ -185,6 +185,16 @@ proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
 
     #[test]
+    fn java_order_is_utf16_order(
+        a in "[a\u{7f}-\u{800}\u{d7ff}\u{e000}-\u{e001}\u{fffd}\u{10000}-\u{10002}\u{10ffff}]{0,6}",
+        b in "[a\u{7f}-\u{800}\u{d7ff}\u{e000}-\u{e001}\u{fffd}\u{10000}-\u{10002}\u{10ffff}]{0,6}",
+    ) {
+        proptest::prop_assert_eq!(java_str_cmp(&a, &b), a.encode_utf16().cmp(b.encode_utf16()));
+        let prefixed = format!("{a}x");
+        proptest::prop_assert_eq!(java_str_cmp(&a, &prefixed), std::cmp::Ordering::Less);
+    }
+
+    #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..200)) {
         let mut parser = json_parser(json!(["page", "user"]));
         let mut row = ParsedRow::default();
