@@ -228,7 +228,12 @@ impl IncrementalIndex {
         self.times[row_id]
     }
 
-    /// The cell of dimension `slot` in row `row_id` (0 when trimmed away).
+    /// The stored cells of row `row_id`, in dimension-slot order (trailing nulls omitted).
+    pub fn row_cells(&self, row_id: usize) -> &[u32] {
+        row_key(&self.key_cells, &self.key_ends, row_id as u32)
+    }
+
+    /// The cell of dimension `slot` in row `row_id` (0, null, beyond the row's stored cells).
     pub fn row_cell(&self, row_id: usize, slot: usize) -> u32 {
         row_key(&self.key_cells, &self.key_ends, row_id as u32)
             .get(slot)

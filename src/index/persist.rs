@@ -95,8 +95,10 @@ pub fn write_index(
         (Vec::new(), Vec::new());
     for &row_id in &sorted.row_order {
         let row_id = row_id as usize;
+        let cells = index.row_cells(row_id);
         for (dim, out) in ids.iter_mut().enumerate() {
-            sorted.output_ids(dim, row_id, out);
+            let cell = cells.get(sorted.dimensions[dim].slot).copied().unwrap_or(0);
+            sorted.output_ids_of(dim, cell, out);
         }
         for (metric, buffer) in hll_bytes.iter_mut().enumerate() {
             if let MetricValue::Hll(collector) = index.metric_value(metric, row_id) {

@@ -46,8 +46,11 @@ impl<'a> SortedIndex<'a> {
             .map(|slot| dimension_ranks(index.dimension(slot)))
             .collect();
         let row_order = sort_rows(index, &ranks);
-        let dimensions = (0..ranks.len())
-            .filter_map(|slot| sorted_dimension(index, slot, &ranks[slot].0))
+        let usage = value_usage(index);
+        let dimensions = usage
+            .into_iter()
+            .enumerate()
+            .filter_map(|(slot, used)| sorted_dimension(index, slot, &ranks[slot].0, used))
             .collect();
         SortedIndex {
             index,
@@ -59,9 +62,15 @@ impl<'a> SortedIndex<'a> {
     /// The output dictionary ids of dimension `dim` (an index into `dimensions`) in row `row_id`,
     /// written into `out` (empty for a multi-value row with no values never happens: null is 0).
     pub fn output_ids(&self, dim: usize, row_id: usize, out: &mut Vec<u32>) {
+        let cell = self.index.row_cell(row_id, self.dimensions[dim].slot);
+        self.output_ids_of(dim, cell, out);
+    }
+
+    /// [`SortedIndex::output_ids`] of a cell already read from the row.
+    #[inline]
+    pub fn output_ids_of(&self, dim: usize, cell: u32, out: &mut Vec<u32>) {
         out.clear();
         let d = &self.dimensions[dim];
-        let cell = self.index.row_cell(row_id, d.slot);
         let lists = match self.index.dimension(d.slot) {
             DimensionIndexer::String { lists, .. } => Some(lists),
             DimensionIndexer::Number { .. } => None,
@@ -94,8 +103,10 @@ fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u3
     let rows = index.num_rows();
     let mut keys = vec![0u32; rows * dims];
     for row in 0..rows {
+        let cells = index.row_cells(row);
         for (slot, key) in keys[row * dims..(row + 1) * dims].iter_mut().enumerate() {
-            *key = cell_rank(index.row_cell(row, slot), &ranks[slot].1, &cell_ranks[slot]);
+            let cell = cells.get(slot).copied().unwrap_or(0);
+            *key = cell_rank(cell, &ranks[slot].1, &cell_ranks[slot]);
         }
     }
     let mut order: Vec<u32> = (0..rows as u32).collect();
@@ -142,31 +153,69 @@ fn list_ranks(index: &IncrementalIndex, slot: usize, value_ranks: &[u32]) -> Vec
     list_rank
 }
 
+/// Which values of one dimension rows use.
+struct Usage {
+    used: Vec<bool>,
+    has_null: bool,
+    multi_value: bool,
+}
+
+/// The value usage of every dimension, in one pass over the rows (row-major: each row's cells
+/// are read once, together).
+fn value_usage(index: &IncrementalIndex) -> Vec<Usage> {
+    let mut usage: Vec<Usage> = (0..index.dimension_names().len())
+        .map(|slot| {
+            let value_count = match index.dimension(slot) {
+                DimensionIndexer::String { values, .. } => values.len(),
+                DimensionIndexer::Number { values, .. } => values.len(),
+            };
+            Usage {
+                used: vec![false; value_count],
+                has_null: false,
+                multi_value: false,
+            }
+        })
+        .collect();
+    let lists: Vec<_> = (0..usage.len())
+        .map(|slot| match index.dimension(slot) {
+            DimensionIndexer::String { lists, .. } => Some(lists),
+            DimensionIndexer::Number { .. } => None,
+        })
+        .collect();
+    for row_id in 0..index.num_rows() {
+        let cells = index.row_cells(row_id);
+        for (slot, u) in usage.iter_mut().enumerate() {
+            let cell = cells.get(slot).copied().unwrap_or(0);
+            let values = cell_values(&cell, lists[slot]);
+            u.multi_value |= values.len() > 1;
+            for value in values {
+                match value {
+                    0 => u.has_null = true,
+                    v => u.used[(*v - 1) as usize] = true,
+                }
+            }
+        }
+    }
+    usage
+}
+
 /// Builds the output dictionary of one dimension from the values rows use.
 fn sorted_dimension(
     index: &IncrementalIndex,
     slot: usize,
     order: &[u32],
+    usage: Usage,
 ) -> Option<SortedDimension> {
-    let (kind, lists, value_count) = match index.dimension(slot) {
-        DimensionIndexer::String { values, lists } => {
-            (DimensionType::String, Some(lists), values.len())
-        }
-        DimensionIndexer::Number { kind, values } => (*kind, None, values.len()),
+    let kind = match index.dimension(slot) {
+        DimensionIndexer::String { .. } => DimensionType::String,
+        DimensionIndexer::Number { kind, .. } => *kind,
     };
-    let mut used = vec![false; value_count];
-    let (mut has_null, mut multi_value) = (false, false);
-    for row_id in 0..index.num_rows() {
-        let cell = index.row_cell(row_id, slot);
-        let values = cell_values(&cell, lists);
-        multi_value |= values.len() > 1;
-        for value in values {
-            match value {
-                0 => has_null = true,
-                v => used[(*v - 1) as usize] = true,
-            }
-        }
-    }
+    let Usage {
+        used,
+        has_null,
+        multi_value,
+    } = usage;
+    let value_count = used.len();
     let sorted_ids: Vec<u32> = order
         .iter()
         .copied()
