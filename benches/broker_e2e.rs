@@ -3,10 +3,10 @@
 //! A measured run, not criterion samples (each run needs a broker full of data and a node):
 //!
 //! 1. `python3 ../shared/bench/gen_events.py N` events (generated once under
-//!    `target/bench-data`) are produced to the broker: Kafka — librdkafka's mock cluster, a
-//!    4-partition topic, produced *while* the node consumes and never more than
-//!    [`LAG_PER_PARTITION`] messages ahead of it (the mock keeps ~5 MiB per partition);
-//!    RabbitMQ — the server on 127.0.0.1:5672, a durable queue filled before the node starts.
+//!    `target/bench-data`) are produced to the broker before the node starts: Kafka —
+//!    librdkafka's mock cluster, a topic of at least 4 partitions with at most
+//!    [`MESSAGES_PER_PARTITION`] events in each (the mock keeps 5 MiB per partition; 1,000,000
+//!    events make 67 partitions); RabbitMQ — the server on 127.0.0.1:5672, a durable queue.
 //! 2. `rtnode run` (`taskset -c 0`) ingests them: DAY segments, minute rollup over the 9
 //!    dimensions, count + 3 longSums + hyperUnique, `maxBytesInMemory` 256 MB. Once its
 //!    `ingest/events/processed` metric reaches N it gets SIGTERM (persist, commit record,
@@ -28,7 +28,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use rtnode::firehose::kafka::mock::MockKafka;
@@ -36,9 +36,11 @@ use rtnode::segment::{Column, Segment};
 use serde_json::{Value, json};
 
 const TOPIC: &str = "events";
-const PARTITIONS: i32 = 4;
-/// At ~280 bytes an event, 10,000 messages are ~2.7 MiB: within the mock's ~5 MiB retention.
-const LAG_PER_PARTITION: u64 = 10_000;
+/// The topic has at least this many partitions (the exactly-once tests' shape)…
+const MIN_PARTITIONS: i32 = 4;
+/// …and at most this many events in each: ~4 MiB at ~280 bytes an event, within the mock
+/// cluster's 5 MiB per partition.
+const MESSAGES_PER_PARTITION: u64 = 15_000;
 const DIMENSIONS: [&str; 9] = [
     "page",
     "user",
@@ -60,12 +62,8 @@ fn main() {
             .unwrap_or(default)
     };
     if which == "all" || which == "kafka" {
-        let events = count(10_000_000);
-        report(
-            "kafka (mock cluster, 4 partitions)",
-            events,
-            bench_kafka(events),
-        );
+        let events = count(1_000_000);
+        report("kafka (mock cluster)", events, bench_kafka(events));
     }
     if which == "all" || which == "rabbitmq" {
         if TcpStream::connect("127.0.0.1:5672").is_err() {
@@ -121,7 +119,14 @@ fn event_file(events: u64) -> PathBuf {
 fn bench_kafka(events: u64) -> Run {
     let file = event_file(events);
     let kafka = MockKafka::new(1).expect("mock cluster");
-    kafka.create_topic(TOPIC, PARTITIONS).expect("topic");
+    let partitions = kafka_partitions(events);
+    kafka.create_topic(TOPIC, partitions).expect("topic");
+    let produced = Instant::now();
+    produce_kafka(&kafka, &file, partitions);
+    println!(
+        "kafka: {events} events produced to {partitions} partitions in {:.2} s",
+        produced.elapsed().as_secs_f64()
+    );
     let firehose = json!({
         "type": "kafka",
         "topic": TOPIC,
@@ -133,31 +138,24 @@ fn bench_kafka(events: u64) -> Run {
     });
     let work = workdir("kafka");
     let processed = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    std::thread::scope(|scope| {
-        let mut node = NodeRun::start(&work, &firehose, false);
-        let producer = scope.spawn(|| produce_kafka(&kafka, &file, &processed, &stop));
-        let run = node.ingest_then_publish(events, &processed, &firehose, &work);
-        stop.store(true, Ordering::Relaxed);
-        producer.join().unwrap();
-        check_published(&work, events);
-        run
-    })
+    let mut node = NodeRun::start(&work, &firehose, false);
+    let run = node.ingest_then_publish(events, &processed, &firehose, &work);
+    check_published(&work, events);
+    run
 }
 
-/// Produces every line of `file`, round robin over the partitions, at most
-/// [`LAG_PER_PARTITION`] per partition ahead of the node's processed count.
-fn produce_kafka(kafka: &MockKafka, file: &Path, processed: &AtomicU64, stop: &AtomicBool) {
+/// Enough partitions that the mock cluster keeps every event: it drops a partition's oldest
+/// messages beyond 5 MiB (librdkafka's `rdkafka_mock.c`), and an event is ~280 bytes.
+fn kafka_partitions(events: u64) -> i32 {
+    (events.div_ceil(MESSAGES_PER_PARTITION) as i32).max(MIN_PARTITIONS)
+}
+
+/// Produces every line of `file`, round robin over the partitions, before the node starts:
+/// the node then reads as fast as it can, never waiting for a producer.
+fn produce_kafka(kafka: &MockKafka, file: &Path, partitions: i32) {
     let reader = BufReader::with_capacity(1 << 20, std::fs::File::open(file).unwrap());
     for (m, line) in reader.split(b'\n').enumerate() {
-        let m = m as u64;
-        while m >= processed.load(Ordering::Relaxed) + LAG_PER_PARTITION * PARTITIONS as u64 {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        kafka.send(TOPIC, (m % PARTITIONS as u64) as i32, &line.unwrap());
+        kafka.send(TOPIC, (m as u64 % partitions as u64) as i32, &line.unwrap());
     }
     kafka.flush().expect("flush");
 }

@@ -53,7 +53,14 @@ use super::{Acknowledger, FirehoseError, FirehoseMessage};
 use crate::config::FirehoseSpec;
 
 /// How long the poll loop waits while the channel is full before trying again.
-const BACKPRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+const BACKPRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
+/// A full channel is first waited out without pausing: pausing makes librdkafka drop what it
+/// has prefetched, and resuming refetches it, which cost a fetch round trip every time the
+/// ingest loop was a batch behind (the node read from Kafka at a fifth of its ingest rate).
+/// Only a stall longer than this (a persist or merge holding the ingest loop) pauses.
+const PAUSE_AFTER_STALL: std::time::Duration = std::time::Duration::from_millis(200);
+/// The wait between send attempts while not paused.
+const FULL_CHANNEL_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
 
 type KafkaConsumer = BaseConsumer<KafkaContext>;
 
@@ -202,6 +209,7 @@ fn start(consumer: &KafkaConsumer, shared: &Shared) -> Result<(), String> {
 /// Returns the failure that stopped the loop, `None` when the receiver went away.
 fn poll_loop(consumer: &KafkaConsumer, shared: &Shared) -> Option<String> {
     let mut paused = false;
+    let mut stalled_since: Option<std::time::Instant> = None;
     loop {
         if shared.tx.is_closed() {
             return None;
@@ -215,7 +223,10 @@ fn poll_loop(consumer: &KafkaConsumer, shared: &Shared) -> Option<String> {
         let next = shared.state.lock().expect("state lock").pending.pop_front();
         if let Some(batch) = next {
             match shared.tx.try_send(FirehoseMessage::Batch(batch)) {
-                Ok(()) => continue,
+                Ok(()) => {
+                    stalled_since = None;
+                    continue;
+                }
                 Err(TrySendError::Closed(_)) => return None,
                 Err(TrySendError::Full(FirehoseMessage::Batch(batch))) => {
                     shared
@@ -224,6 +235,11 @@ fn poll_loop(consumer: &KafkaConsumer, shared: &Shared) -> Option<String> {
                         .expect("state lock")
                         .pending
                         .push_front(batch);
+                    let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
+                    if !paused && since.elapsed() < PAUSE_AFTER_STALL {
+                        std::thread::sleep(FULL_CHANNEL_WAIT);
+                        continue;
+                    }
                     if !paused {
                         set_paused(consumer, true);
                         paused = true;
