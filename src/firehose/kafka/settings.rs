@@ -13,6 +13,11 @@ use crate::firehose::FirehoseError;
 
 /// How often librdkafka reports statistics (lag metrics) unless `statistics.interval.ms` is set.
 const DEFAULT_STATISTICS_INTERVAL_MS: &str = "5000";
+/// librdkafka's prefetch target per partition unless `queued.min.messages` is set (its default
+/// is 100,000). Measured with `benches/broker_e2e.rs` (1M events over 67 partitions of the mock
+/// cluster, node on one core): 111,000 events/s with librdkafka's default, 155,000 with this;
+/// prefetched bytes stay capped by `queued.max.messages.kbytes`.
+const DEFAULT_QUEUED_MIN_MESSAGES: &str = "1000000";
 
 /// Kafka 0.8 consumer properties kept as they are (librdkafka knows them by the same name).
 const KAFKA08_KEPT: &[&str] = &[
@@ -209,6 +214,9 @@ impl KafkaSettings {
         properties
             .entry("statistics.interval.ms".into())
             .or_insert_with(|| DEFAULT_STATISTICS_INTERVAL_MS.into());
+        properties
+            .entry("queued.min.messages".into())
+            .or_insert_with(|| DEFAULT_QUEUED_MIN_MESSAGES.into());
         Ok(KafkaSettings {
             topic: topic.to_string(),
             properties,
@@ -316,6 +324,7 @@ mod tests {
         assert_eq!(settings.topic, "wiki");
         assert_eq!(settings.assignment, Assignment::Group);
         assert_eq!(settings.properties["fetch.message.max.bytes"], "1048586");
+        assert_eq!(settings.properties["queued.min.messages"], "1000000");
         assert_eq!(settings.properties["auto.offset.reset"], "error");
         assert!(!settings.properties.contains_key("zookeeper.connect"));
         assert!(!settings.properties.contains_key("auto.commit.enable"));
