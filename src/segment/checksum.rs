@@ -87,8 +87,12 @@ pub fn parse(text: &str) -> Result<Vec<FileChecksum>, SegmentError> {
 
 /// Checks content against its recorded checksum.
 pub fn verify(expected: &FileChecksum, content: &[u8]) -> Result<(), SegmentError> {
-    let actual = FileChecksum::of(&expected.name, content);
-    if actual != *expected {
+    verify_computed(expected, &FileChecksum::of(&expected.name, content))
+}
+
+/// Checks a checksum computed elsewhere (piecewise) against the recorded one.
+pub fn verify_computed(expected: &FileChecksum, actual: &FileChecksum) -> Result<(), SegmentError> {
+    if actual != expected {
         return Err(SegmentError::ChecksumMismatch {
             file: expected.name.clone(),
             expected: format!("{} bytes crc32 {:08x}", expected.size_bytes, expected.crc32),

@@ -132,6 +132,11 @@ pub fn merge_segments_ordered(
     merge_segments_with(inputs, combiners, rollup, dimension_hint, output, options)
 }
 
+/// Input rows read between two releases of the inputs' resident pages: without them every
+/// page of every input read so far counts as resident until the merge ends (~400 MB for the
+/// ten hydrants of a 10M-row day).
+const RELEASE_EVERY_ROWS: u64 = 1 << 20;
+
 /// [`merge_segments_ordered`] writing the output with the column formats of `options` (the
 /// spec's `indexSpec`).
 pub fn merge_segments_with(
@@ -165,9 +170,14 @@ pub fn merge_segments_with(
         }
     }
     let mut merger = Merger::new(plan.combiners.clone(), rollup);
+    let mut rows_read: u64 = 0;
     while let Some(next) = smallest(&cursors) {
         merger.take(&mut cursors[next], &mut writer)?;
         cursors[next].advance()?;
+        rows_read += 1;
+        if rows_read.is_multiple_of(RELEASE_EVERY_ROWS) {
+            inputs.iter().for_each(Segment::release_pages);
+        }
     }
     merger.flush(&mut writer)?;
     writer.finish()

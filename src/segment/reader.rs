@@ -63,7 +63,27 @@ struct Inner {
     metadata_opt: Option<Metadata>,
     metric_names: Vec<String>,
     time: (Blocks, LongDecoder, Ctx),
+    /// The file mappings behind `chunks` (empty for in-memory segments), for
+    /// [`Segment::release_pages`].
+    maps: Vec<Arc<memmap2::Mmap>>,
     _extracted_opt: Option<super::package::ExtractedDir>,
+}
+
+/// A shared file mapping as the owner of [`Bytes`].
+struct SharedMap(Arc<memmap2::Mmap>);
+
+impl AsRef<[u8]> for SharedMap {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Hands the resident pages of `mmap` back to the page cache.
+fn release(mmap: &memmap2::Mmap) {
+    // SAFETY: a read-only shared mapping of an immutable file (segment files are never written
+    // once renamed into place); dropped pages are read again from the file on the next access,
+    // so no data can change or be lost.
+    let _ = unsafe { mmap.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
 }
 
 /// A mapped chunk file (`None` when the file is empty: zero-length maps are refused).
@@ -82,17 +102,17 @@ fn map_file(path: &Path) -> Result<Option<memmap2::Mmap>, SegmentError> {
     Ok(Some(mmap))
 }
 
-/// Hands a verified chunk's pages back to the page cache: the checksum pass touched every
-/// page, which would otherwise stay counted in the process's resident memory until unmapped.
-fn into_bytes(mmap_opt: Option<memmap2::Mmap>) -> Bytes {
+/// Hands a verified chunk's pages back to the page cache (the checksum pass touched every
+/// page, which would otherwise stay counted in the process's resident memory until unmapped)
+/// and shares the mapping between the chunk's bytes and the segment.
+fn into_bytes(mmap_opt: Option<memmap2::Mmap>) -> (Bytes, Option<Arc<memmap2::Mmap>>) {
     match mmap_opt {
         Some(mmap) => {
-            // SAFETY: a read-only shared file mapping; dropped pages are read again from the
-            // (immutable) file on the next access, so no data can change or be lost.
-            let _ = unsafe { mmap.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
-            Bytes::from_owner(mmap)
+            release(&mmap);
+            let shared = Arc::new(mmap);
+            (Bytes::from_owner(SharedMap(shared.clone())), Some(shared))
         }
-        None => Bytes::new(),
+        None => (Bytes::new(), None),
     }
 }
 
@@ -101,6 +121,14 @@ fn read_small(path: &Path) -> Result<Vec<u8>, SegmentError> {
 }
 
 impl Segment {
+    /// Hands the pages of this segment's file mappings that are resident back to the page
+    /// cache; the next read maps them in again. A long scan (a merge reading every hydrant of
+    /// a sink) calls it now and then, so the files it has read do not all count as resident
+    /// memory at once. Nothing for in-memory segments.
+    pub fn release_pages(&self) {
+        self.inner.maps.iter().for_each(|mmap| release(mmap));
+    }
+
     /// Opens a segment directory.
     pub fn open(dir: &Path) -> Result<Segment, SegmentError> {
         Segment::open_dir(dir, &dir.display().to_string(), None)
@@ -134,11 +162,21 @@ impl Segment {
         if let Some(checks) = checks_opt {
             verify_checksums(dir, &checks, &maps)?;
         }
+        let mut shared = Vec::new();
         let chunks = maps
             .into_iter()
-            .map(|(label, mmap_opt)| (label, into_bytes(mmap_opt)))
+            .map(|(label, mmap_opt)| {
+                let (bytes, map_opt) = into_bytes(mmap_opt);
+                shared.extend(map_opt);
+                (label, bytes)
+            })
             .collect();
-        Segment::assemble(label.to_string(), &version, meta, chunks, extracted_opt)
+        let mut segment =
+            Segment::assemble(label.to_string(), &version, meta, chunks, extracted_opt)?;
+        Arc::get_mut(&mut segment.inner)
+            .expect("a segment being opened has no other handle")
+            .maps = shared;
+        Ok(segment)
     }
 
     /// Opens an `index.zip` by extracting its flat entries into a temporary directory, which is
@@ -229,6 +267,7 @@ impl Segment {
             metadata_opt,
             metric_names,
             time,
+            maps: Vec::new(),
             _extracted_opt: extracted_opt,
         };
         Ok(Segment {
@@ -399,6 +438,42 @@ fn internal_file(
     )))
 }
 
+/// Bytes hashed between two releases of the pages just read.
+const VERIFY_WINDOW_BYTES: usize = 64 << 20;
+
+/// Checks a mapped chunk window by window, handing each window's pages back to the page cache
+/// once hashed: a merged segment's single chunk file can be hundreds of megabytes, which would
+/// otherwise all count as resident at once.
+fn verify_mapped(check: &checksum::FileChecksum, mmap: &memmap2::Mmap) -> Result<(), SegmentError> {
+    verify_mapped_in_windows(check, mmap, VERIFY_WINDOW_BYTES)
+}
+
+fn verify_mapped_in_windows(
+    check: &checksum::FileChecksum,
+    mmap: &memmap2::Mmap,
+    window_bytes: usize,
+) -> Result<(), SegmentError> {
+    let mut hasher = crc32fast::Hasher::new();
+    for (index, window) in mmap.chunks(window_bytes).enumerate() {
+        hasher.update(window);
+        // SAFETY: a read-only shared file mapping of an immutable file: dropped pages are read
+        // again from the file on the next access, so no data can change or be lost.
+        let _ = unsafe {
+            mmap.unchecked_advise_range(
+                memmap2::UncheckedAdvice::DontNeed,
+                index * window_bytes,
+                window.len(),
+            )
+        };
+    }
+    let actual = checksum::FileChecksum {
+        name: check.name.clone(),
+        size_bytes: mmap.len() as u64,
+        crc32: hasher.finalize(),
+    };
+    checksum::verify_computed(check, &actual)
+}
+
 fn verify_checksums(
     dir: &Path,
     checks: &[checksum::FileChecksum],
@@ -411,7 +486,8 @@ fn verify_checksums(
                 .is_some_and(|n| n == check.name.as_str())
         });
         match chunk_opt {
-            Some((_, mmap_opt)) => checksum::verify(check, mmap_opt.as_deref().unwrap_or(&[]))?,
+            Some((_, Some(mmap))) => verify_mapped(check, mmap)?,
+            Some((_, None)) => checksum::verify(check, &[])?,
             None => {
                 let path: PathBuf = dir.join(&check.name);
                 let content = read_small(&path)?;
@@ -421,3 +497,7 @@ fn verify_checksums(
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "reader_tests.rs"]
+mod tests;
