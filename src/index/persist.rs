@@ -98,7 +98,7 @@ pub fn write_index(
         let cells = index.row_cells(row_id);
         for (dim, out) in ids.iter_mut().enumerate() {
             let cell = cells.get(sorted.dimensions[dim].slot).copied().unwrap_or(0);
-            sorted.output_ids_of(dim, cell, out);
+            sorted.output_ids(dim, cell, out);
         }
         for (metric, buffer) in hll_bytes.iter_mut().enumerate() {
             if let MetricValue::Hll(collector) = index.metric_value(metric, row_id) {

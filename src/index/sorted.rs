@@ -59,16 +59,11 @@ impl<'a> SortedIndex<'a> {
         }
     }
 
-    /// The output dictionary ids of dimension `dim` (an index into `dimensions`) in row `row_id`,
-    /// written into `out` (empty for a multi-value row with no values never happens: null is 0).
-    pub fn output_ids(&self, dim: usize, row_id: usize, out: &mut Vec<u32>) {
-        let cell = self.index.row_cell(row_id, self.dimensions[dim].slot);
-        self.output_ids_of(dim, cell, out);
-    }
-
-    /// [`SortedIndex::output_ids`] of a cell already read from the row.
+    /// The output dictionary ids of dimension `dim` (an index into `dimensions`) for `cell`, the
+    /// row's cell of that dimension's slot, written into `out` (empty for a multi-value row with
+    /// no values never happens: null is 0).
     #[inline]
-    pub fn output_ids_of(&self, dim: usize, cell: u32, out: &mut Vec<u32>) {
+    pub fn output_ids(&self, dim: usize, cell: u32, out: &mut Vec<u32>) {
         out.clear();
         let d = &self.dimensions[dim];
         let lists = match self.index.dimension(d.slot) {
