@@ -452,18 +452,7 @@ async fn broker_restart_reconnects_and_stale_tags_are_never_acked() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     stop(ingest, task).await;
     // Everything was acked on generation 2: the queue is empty.
-    let state = channel
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(state.message_count(), 0);
+    assert_eq!(queue_state(&queue).await.0, 0);
     let _ = connection.close(200, "done".into()).await;
     delete(&queue).await;
 }

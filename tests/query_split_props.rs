@@ -2,12 +2,13 @@
 //! whatever column formats (`indexSpec`) each hydrant was written with: merging partial
 //! aggregates must equal aggregating all rows at once (proptest over random splits and formats).
 
+mod common;
+
 use std::sync::Arc;
 
+use common::every_write_options;
 use proptest::prelude::*;
 use rtnode::query::{QueryableSegment, StaticTarget, run_json};
-use rtnode::segment::compression::Compression;
-use rtnode::segment::writer::LongEncoding;
 use rtnode::segment::{
     Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
     RowRef, Segment, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions,
@@ -57,27 +58,6 @@ fn rows_strategy() -> impl Strategy<Value = Vec<(Row, usize)>> {
             })
             .collect()
     })
-}
-
-/// Every column format combination the writer supports.
-fn every_write_options() -> Vec<WriteOptions> {
-    let mut all = Vec::new();
-    for dimension_compression in [Compression::Lz4, Compression::Uncompressed] {
-        for metric_compression in [
-            Compression::Lz4,
-            Compression::Uncompressed,
-            Compression::None,
-        ] {
-            for long_encoding in [LongEncoding::Longs, LongEncoding::Auto] {
-                all.push(WriteOptions {
-                    dimension_compression,
-                    metric_compression,
-                    long_encoding,
-                });
-            }
-        }
-    }
-    all
 }
 
 /// Writes rows (any order) as one in-memory segment in Druid row order.

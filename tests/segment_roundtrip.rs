@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use common::{generate, read, write};
+use common::{every_write_options, generate, read, write};
 use rtnode::segment::column_descriptor::ColumnDescriptor;
 use rtnode::segment::compression::Compression;
 use rtnode::segment::format::Cursor;
@@ -70,27 +70,6 @@ fn large_segment_round_trips_through_a_directory() {
             "blob", "count", "sum_d", "sum_f", "page", "tags", "n", "ratio"
         ]
     );
-}
-
-/// Every `indexSpec` rtnode writes: dimension compression x metric compression x long encoding.
-pub fn every_write_options() -> Vec<WriteOptions> {
-    let mut all = Vec::new();
-    for dimension_compression in [Compression::Lz4, Compression::Uncompressed] {
-        for metric_compression in [
-            Compression::Lz4,
-            Compression::Uncompressed,
-            Compression::None,
-        ] {
-            for long_encoding in [LongEncoding::Longs, LongEncoding::Auto] {
-                all.push(WriteOptions {
-                    dimension_compression,
-                    metric_compression,
-                    long_encoding,
-                });
-            }
-        }
-    }
-    all
 }
 
 #[test]

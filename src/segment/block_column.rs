@@ -49,12 +49,11 @@ pub trait BlockDecoder: Clone {
     /// Returns the size in bytes a decompression buffer needs (the largest valid block plus
     /// slack for word-wise reads); bounded by the caller's header checks to about 64 KiB.
     fn buffer_len(&self, size_per: usize) -> usize;
-    /// Decodes `count` values from `raw[..raw_len]` (the rest of `raw`, if any, is slack; no
-    /// decoder may rely on it) into `out`.
+    /// Decodes `count` values from `raw`, which holds exactly `bytes_for(count)` bytes (the
+    /// caller checked the block's length), into `out`.
     fn decode(
         &self,
         raw: &[u8],
-        raw_len: usize,
         count: usize,
         out: &mut Vec<Self::Value>,
     ) -> Result<(), FormatError>;
@@ -153,26 +152,10 @@ impl<T: Fixed> BlockDecoder for FixedDecoder<T> {
     }
 
     #[inline]
-    fn decode(
-        &self,
-        raw: &[u8],
-        raw_len: usize,
-        count: usize,
-        out: &mut Vec<T>,
-    ) -> Result<(), FormatError> {
-        let needed = count * T::SIZE;
-        if raw_len < needed {
-            return Err(corrupt(format!(
-                "block holds {raw_len} bytes, {count} values need {needed}"
-            )));
-        }
+    fn decode(&self, raw: &[u8], _count: usize, out: &mut Vec<T>) -> Result<(), FormatError> {
         out.clear();
         let order = self.order;
-        out.extend(
-            raw[..needed]
-                .chunks_exact(T::SIZE)
-                .map(|chunk| T::read(chunk, order)),
-        );
+        out.extend(raw.chunks_exact(T::SIZE).map(|chunk| T::read(chunk, order)));
         Ok(())
     }
 }
@@ -234,10 +217,7 @@ impl<D: BlockDecoder> BlockColumn<D> {
     ) -> Result<(), SegmentError> {
         let count = self.blocks.values_in_block(block);
         if let Some(stored) = self.blocks.raw_block(block).map_err(|e| self.ctx.err(e))? {
-            return self
-                .decoder
-                .decode(stored, stored.len(), count, out)
-                .map_err(|e| self.ctx.err(e));
+            return self.decode_exact(stored, count, out);
         }
         // Try a buffer sized for this block's values first (small segments stay cheap); old
         // writers padded the last block to the full size, so retry with the full block size.
@@ -261,8 +241,25 @@ impl<D: BlockDecoder> BlockColumn<D> {
                 }
             }
         };
+        self.decode_exact(&raw[..raw_len], count, out)
+    }
+
+    /// Decodes `count` values from a block's bytes, refusing a block too short to hold them.
+    fn decode_exact(
+        &self,
+        raw: &[u8],
+        count: usize,
+        out: &mut Vec<D::Value>,
+    ) -> Result<(), SegmentError> {
+        let needed = self.decoder.bytes_for(count);
+        if raw.len() < needed {
+            return Err(self.ctx.corrupt(format!(
+                "block holds {} bytes, {count} values need {needed}",
+                raw.len()
+            )));
+        }
         self.decoder
-            .decode(raw, raw_len, count, out)
+            .decode(&raw[..needed], count, out)
             .map_err(|e| self.ctx.err(e))
     }
 

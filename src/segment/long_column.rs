@@ -160,40 +160,24 @@ impl BlockDecoder for LongDecoder {
         Ok(())
     }
 
-    fn decode(
-        &self,
-        raw: &[u8],
-        raw_len: usize,
-        count: usize,
-        out: &mut Vec<i64>,
-    ) -> Result<(), FormatError> {
-        let needed = self.bytes_for(count);
-        if raw_len < needed {
-            return Err(corrupt(format!(
-                "block holds {raw_len} bytes, {count} longs need {needed}"
-            )));
-        }
+    fn decode(&self, raw: &[u8], count: usize, out: &mut Vec<i64>) -> Result<(), FormatError> {
         out.clear();
         match self {
-            LongDecoder::Longs(order) => out.extend(
-                raw[..needed]
-                    .chunks_exact(8)
-                    .map(|chunk| i64::read(chunk, *order)),
-            ),
+            LongDecoder::Longs(order) => {
+                out.extend(raw.chunks_exact(8).map(|chunk| i64::read(chunk, *order)))
+            }
             LongDecoder::Packed {
                 bits,
                 base,
                 table_opt: None,
-            } => vsize_longs::unpack(&raw[..needed], *bits, 0, count, out, |p| {
-                base.wrapping_add(p as i64)
-            }),
+            } => vsize_longs::unpack(raw, *bits, 0, count, out, |p| base.wrapping_add(p as i64)),
             LongDecoder::Packed {
                 bits,
                 table_opt: Some(table),
                 ..
             } => {
                 let mut packed = Vec::with_capacity(count);
-                vsize_longs::unpack(&raw[..needed], *bits, 0, count, &mut packed, |p| p);
+                vsize_longs::unpack(raw, *bits, 0, count, &mut packed, |p| p);
                 for p in packed {
                     out.push(table_entry(table, p)?);
                 }

@@ -25,12 +25,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefetch_out_of_range_is_a_no_op() {
+    fn prefetch_out_of_range_never_panics() {
+        // The only behaviour to check: a hint past the end (a gather's last rows ask for rows
+        // beyond the selection's block) is ignored rather than indexed.
         let bytes = [1u8, 2, 3];
-        prefetch(&bytes, 0);
-        prefetch(&bytes, 3);
-        prefetch(&bytes, usize::MAX);
+        for at in [0, 2, 3, 4096, usize::MAX] {
+            prefetch(&bytes, at);
+        }
         prefetch(&[], 0);
-        assert_eq!(bytes, [1, 2, 3]);
     }
 }

@@ -77,27 +77,7 @@ impl Spill {
 
     /// Copies every byte written to `out` and releases the spill (deleting its file).
     pub fn copy_to(self, out: &mut dyn Write) -> io::Result<()> {
-        match self {
-            Spill::Memory(bytes) => out.write_all(&bytes),
-            Spill::File {
-                writer,
-                path,
-                len_bytes,
-            } => {
-                let mut file = writer.into_inner().map_err(|e| e.into_error())?;
-                file.seek(SeekFrom::Start(0))?;
-                let copied = io::copy(&mut (&mut file).take(len_bytes), out)?;
-                drop(file);
-                std::fs::remove_file(&path)?;
-                if copied != len_bytes {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "spill file shorter than written",
-                    ));
-                }
-                Ok(())
-            }
-        }
+        self.for_each_chunk(&mut |chunk| out.write_all(chunk))
     }
 
     /// Hands every byte written to `f`, in order, in chunks of whole 64 KiB (the last one

@@ -50,23 +50,11 @@ impl BlockDecoder for VSizeDecoder {
     }
 
     #[inline]
-    fn decode(
-        &self,
-        raw: &[u8],
-        raw_len: usize,
-        count: usize,
-        out: &mut Vec<u32>,
-    ) -> Result<(), FormatError> {
-        let needed = count * self.num_bytes;
-        if raw_len < needed {
-            return Err(corrupt(format!(
-                "block holds {raw_len} bytes, {count} ids need {needed}"
-            )));
-        }
+    fn decode(&self, raw: &[u8], _count: usize, out: &mut Vec<u32>) -> Result<(), FormatError> {
         out.clear();
-        let chunks = raw[..needed].chunks_exact(self.num_bytes);
+        let chunks = raw.chunks_exact(self.num_bytes);
         match (self.num_bytes, self.order) {
-            (1, _) => out.extend(raw[..needed].iter().map(|b| *b as u32)),
+            (1, _) => out.extend(raw.iter().map(|b| *b as u32)),
             (_, ByteOrder::Little) => {
                 out.extend(chunks.map(|c| c.iter().rev().fold(0u32, |acc, b| acc << 8 | *b as u32)))
             }

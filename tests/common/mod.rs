@@ -5,7 +5,9 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+use rtnode::segment::compression::Compression;
 use rtnode::segment::string_column::java_opt_cmp;
+use rtnode::segment::writer::LongEncoding;
 use rtnode::segment::{
     Column, Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind,
     MetricSchema, RowRef, Segment, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions,
@@ -260,4 +262,25 @@ pub fn read(segment: &Segment) -> Vec<TestRow> {
 
 pub fn temp_target(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
+}
+
+/// Every `indexSpec` rtnode writes: dimension compression x metric compression x long encoding.
+pub fn every_write_options() -> Vec<WriteOptions> {
+    let mut all = Vec::new();
+    for dimension_compression in [Compression::Lz4, Compression::Uncompressed] {
+        for metric_compression in [
+            Compression::Lz4,
+            Compression::Uncompressed,
+            Compression::None,
+        ] {
+            for long_encoding in [LongEncoding::Longs, LongEncoding::Auto] {
+                all.push(WriteOptions {
+                    dimension_compression,
+                    metric_compression,
+                    long_encoding,
+                });
+            }
+        }
+    }
+    all
 }
