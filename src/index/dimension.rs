@@ -102,6 +102,7 @@ impl DimensionIndexer {
     }
 
     /// Encodes a value as a cell, adding it to the dictionaries.
+    #[inline]
     pub fn encode(
         &mut self,
         name: &str,
@@ -130,6 +131,7 @@ impl DimensionIndexer {
     }
 }
 
+#[inline]
 fn encode_string(
     values: &mut StringDictionary,
     lists: &mut ListDictionary,

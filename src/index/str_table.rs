@@ -35,7 +35,7 @@ impl StrTable {
     }
 
     /// Finds the id of `value` (hashed to `hash`), whose bytes are stored in `arena`.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, hash: u64, value: &[u8], arena: &[u8]) -> Option<u32> {
         if self.slots.is_empty() {
             return None;

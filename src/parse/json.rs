@@ -1,22 +1,26 @@
 //! The `json` / `jsonLowercase` parse specs (and the `map` parser): one JSON object per event.
 //!
-//! Without a `flattenSpec` the object is walked lazily with sonic-rs: values are sliced out of
-//! the line, never copied unless they contain escapes. With a `flattenSpec` the object is parsed
-//! into a DOM so that nested paths can be followed.
+//! Without a `flattenSpec` the object is walked once by the [`ObjectScanner`]: values are sliced
+//! out of the line, never copied unless they contain escapes, and each member goes where the
+//! positional key cache routes it (`store`). With a `flattenSpec` the object is parsed into a
+//! sonic-rs DOM so that nested paths can be followed.
+
+mod store;
 
 use std::borrow::Cow;
 
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use super::flatten::FieldPath;
-use super::scan::{Key, ObjectScanner, RawValue, ScanError, array_elements};
+use super::scan::{Key, ObjectScanner, RawValue, ScanError, array_elements, member_prefix};
 use super::schema::{RowSchema, Target};
 use super::timestamp::TimestampInput;
 use super::{
-    DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java, set_dim, set_field,
-    sort_multi_values,
+    DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java, sort_multi_values,
 };
 use crate::config::schema::FlattenSpec;
+pub(crate) use store::deliver;
+use store::{Route, fast_store, store};
 
 /// A scalar or list read from JSON, borrowing from the line where possible.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,7 +107,20 @@ pub struct JsonFormat {
     lowercase: bool,
     flatten: Option<Flattener>,
     /// Key seen at each position of the previous event, with its routing.
-    key_cache: Vec<(Box<str>, Target)>,
+    key_cache: Vec<CachedKey>,
+}
+
+/// The key an earlier event had at one position.
+#[derive(Debug)]
+struct CachedKey {
+    /// The key as written between its quotes.
+    raw: Box<str>,
+    /// Separator, quoted key and colon, as compact JSON has them ([`member_prefix`]).
+    prefix: Box<[u8]>,
+    /// Where its value goes.
+    target: Target,
+    /// The same, for the fast paths.
+    route: Route,
 }
 
 #[derive(Debug)]
@@ -156,14 +173,27 @@ impl JsonFormat {
         let mut timestamp = None;
         let mut position = 0;
         loop {
-            let expected = self.key_cache.get(position).map(|(raw, _)| raw.as_bytes());
-            let target = match scanner.next_key(expected).map_err(json_error)? {
-                None => break,
-                Some(Key::Expected) => self.key_cache[position].1,
-                Some(Key::New { raw, text }) => self.route(position, raw, &text, schema),
+            let cached = self.key_cache.get(position);
+            let value = if let Some(key) = cached
+                && scanner.take_prefix(&key.prefix)
+            {
+                // The common case: the same key, compact JSON.
+                position += 1;
+                if fast_store(key.route, &mut scanner, row, &mut timestamp).map_err(json_error)? {
+                    continue;
+                }
+                (key.target, scanner.value_after_colon().map_err(json_error)?)
+            } else {
+                let expected = cached.map(|key| key.raw.as_bytes());
+                let target = match scanner.next_key(expected).map_err(json_error)? {
+                    None => break,
+                    Some(Key::Expected) => self.key_cache[position].target,
+                    Some(Key::New { raw, text }) => self.route(position, raw, &text, schema),
+                };
+                position += 1;
+                (target, scanner.next_value().map_err(json_error)?)
             };
-            position += 1;
-            let value = scanner.next_value().map_err(json_error)?;
+            let (target, value) = value;
             if target != Target::NONE {
                 store(target, value, row, &mut timestamp)?;
             }
@@ -180,10 +210,16 @@ impl JsonFormat {
             schema.target(key)
         };
         if position < 256 {
+            let key = CachedKey {
+                raw: raw.into(),
+                prefix: member_prefix(position, raw),
+                target,
+                route: Route::of(target),
+            };
             if position < self.key_cache.len() {
-                self.key_cache[position] = (raw.into(), target);
+                self.key_cache[position] = key;
             } else if position == self.key_cache.len() {
-                self.key_cache.push((raw.into(), target));
+                self.key_cache.push(key);
             }
         }
         target
@@ -228,85 +264,6 @@ impl JsonFormat {
         }
         finish_spatial(schema, row);
         Ok(timestamp)
-    }
-}
-
-/// Puts one scanned value where its key routes it, with fast paths for the shapes of nearly
-/// every field: a string dimension, an integer metric input, a string timestamp, a string both
-/// dimension and metric input.
-#[inline]
-fn store<'a>(
-    target: Target,
-    value: RawValue<'a>,
-    row: &mut ParsedRow<'a>,
-    timestamp: &mut Option<TimestampValue<'a>>,
-) -> Result<(), ParseError> {
-    const DIM_ONLY: (bool, bool, bool) = (true, false, false);
-    const FIELD_ONLY: (bool, bool, bool) = (false, true, false);
-    const TIMESTAMP_ONLY: (bool, bool, bool) = (false, false, true);
-    const DIM_AND_FIELD: (bool, bool, bool) = (true, true, false);
-    let shape = (
-        target.dim.is_some(),
-        target.field.is_some(),
-        target.timestamp,
-    );
-    match (shape, value) {
-        (DIM_ONLY, RawValue::Str(text)) => {
-            let d = target.dim.unwrap_or_default() as usize;
-            grow(row, d, 0);
-            set_dim(&mut row.dims[d], DimValue::One(text));
-        }
-        (FIELD_ONLY, RawValue::Long(n)) => {
-            let f = target.field.unwrap_or_default() as usize;
-            set_field(&mut row.fields[f], FieldValue::Long(n));
-        }
-        (TIMESTAMP_ONLY, RawValue::Str(text)) => *timestamp = Some(TimestampValue::Text(text)),
-        (DIM_AND_FIELD, RawValue::Str(text)) => {
-            let d = target.dim.unwrap_or_default() as usize;
-            grow(row, d, 0);
-            let f = target.field.unwrap_or_default() as usize;
-            set_field(&mut row.fields[f], FieldValue::Str(text.clone()));
-            set_dim(&mut row.dims[d], DimValue::One(text));
-        }
-        (_, value) => deliver(target, raw_to_json(value)?, row, timestamp),
-    }
-    Ok(())
-}
-
-pub(crate) fn deliver<'a>(
-    target: Target,
-    value: JsonValue<'a>,
-    row: &mut ParsedRow<'a>,
-    timestamp: &mut Option<TimestampValue<'a>>,
-) {
-    if target.timestamp {
-        *timestamp = match &value {
-            JsonValue::Null => None,
-            JsonValue::Long(n) => Some(TimestampValue::Long(*n)),
-            JsonValue::Double(x) => Some(TimestampValue::Double(*x)),
-            JsonValue::Str(s) => Some(TimestampValue::Text(s.clone())),
-            other => other.clone().into_text().map(TimestampValue::Text),
-        };
-    }
-    match (target.dim, target.field) {
-        (Some(d), Some(f)) => {
-            grow(row, d as usize, f as usize);
-            row.fields[f as usize] = value.clone().into_field();
-            row.dims[d as usize] = value.into_dim();
-        }
-        (Some(d), None) => {
-            grow(row, d as usize, 0);
-            row.dims[d as usize] = value.into_dim();
-        }
-        (None, Some(f)) => row.fields[f as usize] = value.into_field(),
-        (None, None) => {}
-    }
-}
-
-/// Schemaless parsing may have added a dimension in the middle of this row.
-fn grow(row: &mut ParsedRow<'_>, dim: usize, _field: usize) {
-    if row.dims.len() <= dim {
-        row.dims.resize(dim + 1, DimValue::Null);
     }
 }
 

@@ -10,6 +10,9 @@ use std::borrow::Cow;
 
 use super::swar::special_byte;
 
+mod fast;
+pub use fast::member_prefix;
+
 /// Deepest nesting accepted inside a value.
 pub const MAX_DEPTH: usize = 128;
 
@@ -118,7 +121,7 @@ impl<'a> ObjectScanner<'a> {
         }
         let start = self.pos;
         let text = self.string_body()?;
-        let raw = &self.text[start..self.pos - 1];
+        let raw = self.slice(start, self.pos - 1);
         Ok(Some(Key::New { raw, text }))
     }
 
@@ -151,9 +154,22 @@ impl<'a> ObjectScanner<'a> {
             self.skip_ws();
             self.expect(b':', "expected `:`")?;
         }
+        self.value_after_colon()
+    }
+
+    /// The value of a member whose key and `:` have been read.
+    #[inline(always)]
+    pub fn value_after_colon(&mut self) -> Result<RawValue<'a>, ScanError> {
         self.skip_ws();
         let value = self.value()?;
-        // Compact JSON has the next member's `,` right here; anything else is looked at again.
+        self.after_value()?;
+        Ok(value)
+    }
+
+    /// After a member's value: compact JSON has the next member's `,` right here; anything else
+    /// is looked at again (whitespace, then the closing brace and the end of the input).
+    #[inline(always)]
+    fn after_value(&mut self) -> Result<(), ScanError> {
         if self.peek() != Some(b',') {
             self.skip_ws();
             if self.peek() == Some(b'}') {
@@ -161,7 +177,7 @@ impl<'a> ObjectScanner<'a> {
                 self.finish()?;
             }
         }
-        Ok(value)
+        Ok(())
     }
 
     fn close(&mut self) -> Result<(), ScanError> {
@@ -181,6 +197,19 @@ impl<'a> ObjectScanner<'a> {
     #[inline(always)]
     fn bytes(&self) -> &'a [u8] {
         self.text.as_bytes()
+    }
+
+    /// The input between two byte offsets, without `str` slicing's char-boundary checks: every
+    /// offset the scanner slices at is next to an ASCII byte it has just read (a quote, a
+    /// bracket, a brace, a digit or the end of a literal), and such an offset is always a char
+    /// boundary of UTF-8 text.
+    #[inline(always)]
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        let bytes = &self.bytes()[start..end];
+        debug_assert!(std::str::from_utf8(bytes).is_ok());
+        // SAFETY: `self.text` is valid UTF-8 and `start`, `end` are char boundaries (above), so
+        // the bytes between them are valid UTF-8; the range itself is bounds-checked.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
     }
 
     #[inline(always)]
@@ -218,18 +247,18 @@ impl<'a> ObjectScanner<'a> {
             }
             Some(b'[') => {
                 self.skip_nested(0)?;
-                Ok(RawValue::Array(&self.text[start..self.pos]))
+                Ok(RawValue::Array(self.slice(start, self.pos)))
             }
             Some(b'{') => {
                 self.skip_nested(0)?;
-                Ok(RawValue::Object(&self.text[start..self.pos]))
+                Ok(RawValue::Object(self.slice(start, self.pos)))
             }
             Some(b't') => self.literal("true", RawValue::Bool(true)),
             Some(b'f') => self.literal("false", RawValue::Bool(false)),
             Some(b'n') => self.literal("null", RawValue::Null),
             Some(b'-' | b'0'..=b'9') => match self.number()? {
                 Some(n) => Ok(RawValue::Long(n)),
-                None => Ok(RawValue::Number(&self.text[start..self.pos])),
+                None => Ok(RawValue::Number(self.slice(start, self.pos))),
             },
             _ => Err(self.error("expected a value")),
         }
@@ -268,12 +297,12 @@ impl<'a> ObjectScanner<'a> {
                 _ => return Err(self.error("control character in a string")),
             }
         }
-        let body = &self.text[start..self.pos];
+        let body = self.slice(start, self.pos);
         self.pos += 1;
         if !escaped {
             return Ok(Cow::Borrowed(body));
         }
-        let quoted = &self.text[start - 1..self.pos];
+        let quoted = self.slice(start - 1, self.pos);
         serde_json::from_str::<String>(quoted)
             .map(Cow::Owned)
             .map_err(|_| ScanError {

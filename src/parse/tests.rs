@@ -208,3 +208,61 @@ proptest::proptest! {
         let _ = parser.parse(&text, &mut row);
     }
 }
+
+/// One JSON event over a few keys, members in any order, compact or spaced, values of every
+/// shape (plain and escaped strings, integers, fractions, lists, literals, a bad number).
+fn event_text() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    let key = prop_oneof![
+        Just("ts"),
+        Just("page"),
+        Just("user"),
+        Just("added"),
+        Just("other")
+    ];
+    let value = prop_oneof![
+        Just("\"2015-09-12T00:00:00Z\"".to_string()),
+        Just("\"2015-09-12T01:02:03.456Z\"".to_string()),
+        "\"[a-z\u{e9}]{0,20}\"",
+        "\"[a-z\\\\\"]{0,4}\"",
+        "-?[0-9]{1,20}",
+        "-?[0-9]{1,3}\\.[0-9]{1,2}",
+        Just("null".to_string()),
+        Just("true".to_string()),
+        Just("[\"b\",null,\"a\"]".to_string()),
+        Just("{\"k\":1}".to_string()),
+        Just("1x".to_string()),
+    ];
+    let spacing = prop_oneof![4 => Just(""), 1 => Just(" ")];
+    proptest::collection::vec((key, spacing, value), 0..7).prop_map(|members| {
+        let body: Vec<String> = members
+            .iter()
+            .map(|(k, s, v)| format!("{s}\"{k}\"{s}:{s}{v}"))
+            .collect();
+        format!("{{{}}}", body.join(","))
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+    /// The positional key cache and its fast paths (keys matched in place, plain strings and
+    /// integers stored directly) give exactly what a parser that never saw an event gives.
+    #[test]
+    fn a_warm_parser_reads_every_event_as_a_fresh_one(events in proptest::collection::vec(event_text(), 1..8)) {
+        let dims = json!(["page", "user", "other"]);
+        let mut warm = json_parser(dims.clone());
+        for event in &events {
+            let mut fresh = json_parser(dims.clone());
+            let (mut warm_row, mut fresh_row) = (ParsedRow::default(), ParsedRow::default());
+            let warm_result = warm.parse(event, &mut warm_row);
+            let fresh_result = fresh.parse(event, &mut fresh_row);
+            proptest::prop_assert_eq!(&warm_result, &fresh_result, "{}", event);
+            if warm_result.is_ok() {
+                proptest::prop_assert_eq!(warm_row.timestamp_ms, fresh_row.timestamp_ms);
+                proptest::prop_assert_eq!(&warm_row.dims, &fresh_row.dims, "{}", event);
+                proptest::prop_assert_eq!(&warm_row.fields, &fresh_row.fields, "{}", event);
+            }
+        }
+    }
+}
