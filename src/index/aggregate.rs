@@ -91,22 +91,29 @@ impl MetricColumns {
 
     /// Reads and checks this event's inputs; nothing is changed on error.
     pub fn prepare(&mut self, row: &ParsedRow<'_>) -> Result<(), MetricValueError> {
-        self.prepared.clear();
-        for def in &self.defs {
-            let input = def
-                .field_slot
-                .and_then(|slot| row.fields.get(slot))
-                .unwrap_or(&FieldValue::Null);
-            self.prepared.push(prepare_one(def, input)?);
+        if self.prepared.len() != self.defs.len() {
+            self.prepared.clear();
+            self.prepared
+                .resize_with(self.defs.len(), || Prepared::Long(0));
+        }
+        // Overwritten in place (an error leaves them half-written, and no row is changed).
+        for (def, slot) in self.defs.iter().zip(self.prepared.iter_mut()) {
+            let input = input_of(def, row);
+            *slot = match (def.kind, input) {
+                (AggregatorKind::Count, _) => Prepared::Long(1),
+                (AggregatorKind::LongSum, FieldValue::Long(n)) => Prepared::Long(*n),
+                _ => prepare_one(def, input)?,
+            };
         }
         Ok(())
     }
 
     /// Appends a row initialized from the prepared inputs.
     pub fn init_row(&mut self, row: &ParsedRow<'_>) {
-        for i in 0..self.defs.len() {
-            init(&self.defs[i], &mut self.columns[i], &self.prepared[i], row);
-            if let Column::Hll(v) = &self.columns[i] {
+        let columns = self.defs.iter().zip(self.columns.iter_mut());
+        for ((def, column), prepared) in columns.zip(self.prepared.iter()) {
+            init(def, column, prepared, row);
+            if let Column::Hll(v) = column {
                 self.hll_heap_bytes += v.last().map_or(0, HyperLogLogCollector::heap_bytes);
             }
         }

@@ -151,10 +151,18 @@ pub enum LineKind {
 struct TimestampReader {
     format: TimestampFormat,
     missing_ms: Option<i64>,
+    days: timestamp::DayCache,
 }
 
 impl TimestampReader {
-    fn read(&self, column: &str, input: Option<TimestampInput<'_>>) -> Result<i64, ParseError> {
+    fn read(&mut self, column: &str, input: Option<TimestampInput<'_>>) -> Result<i64, ParseError> {
+        if let (TimestampFormat::Auto | TimestampFormat::Iso, Some(TimestampInput::Text(s))) =
+            (&self.format, input)
+            && let Some(ms) = timestamp::fast_iso_cached(s.as_bytes(), &mut self.days)
+            && (crate::time::MIN_INSTANT_MS..=crate::time::MAX_INSTANT_MS).contains(&ms)
+        {
+            return Ok(ms);
+        }
         match input {
             Some(value) => Ok(self.format.read(value)?),
             None => self
@@ -216,6 +224,7 @@ impl InputRowParser {
             timestamp: TimestampReader {
                 format: ts_format,
                 missing_ms,
+                days: timestamp::DayCache::default(),
             },
             format,
         })
