@@ -86,6 +86,14 @@ impl EventBatch {
         &self.data[start as usize..end as usize]
     }
 
+    /// Event `i` as text, when `text` is the whole batch's data already checked to be UTF-8
+    /// ([`simdutf8`] over the batch at once) and the event's span starts and ends on char
+    /// boundaries of it; `None` otherwise (then [`event`](Self::event) is checked alone).
+    pub fn event_text<'a>(&self, text: &'a str, i: usize) -> Option<&'a str> {
+        let (start, end) = self.spans[i];
+        text.get(start as usize..end as usize)
+    }
+
     /// A human-readable position of event `i` (`file.json:12`, `partition 3 offset 1200`).
     pub fn describe_position(&self, i: usize) -> String {
         match &self.origin {

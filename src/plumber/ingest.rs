@@ -143,9 +143,15 @@ impl Ingestor {
         let before = self.counts;
         let now_ms = self.plumber.rejector().now_ms();
         let mut row = ParsedRow::default();
+        // One UTF-8 check for the whole batch instead of one per event; any event of a batch
+        // that fails it is checked alone.
+        let text = simdutf8::basic::from_utf8(&batch.data).ok();
         for i in 0..batch.len() {
             let event = batch.event(i);
-            let parsed = self.parser.parse_bytes(event, &mut row);
+            let parsed = match text.and_then(|text| batch.event_text(text, i)) {
+                Some(line) => self.parser.parse(line, &mut row),
+                None => self.parser.parse_bytes(event, &mut row),
+            };
             let result = match parsed {
                 // A blank file line separates nothing; an empty broker message is an event
                 // that cannot be parsed.
@@ -293,10 +299,15 @@ mod tests {
     }
 
     fn batch(events: &[&str], origin: BatchOrigin) -> EventBatch {
+        let events: Vec<&[u8]> = events.iter().map(|e| e.as_bytes()).collect();
+        byte_batch(&events, origin)
+    }
+
+    fn byte_batch(events: &[&[u8]], origin: BatchOrigin) -> EventBatch {
         let mut batch = EventBatch::default();
         for event in events {
             let start = batch.data.len() as u32;
-            batch.data.extend_from_slice(event.as_bytes());
+            batch.data.extend_from_slice(event);
             batch.spans.push((start, batch.data.len() as u32));
         }
         batch.origin = origin;
@@ -323,5 +334,35 @@ mod tests {
             (from_file.counts.processed, from_file.counts.unparseable),
             (2, 0)
         );
+    }
+
+    #[test]
+    fn events_that_are_not_utf8_are_unparseable_even_when_the_batch_is() {
+        let offsets = || BatchOrigin::Offsets((0..5).map(|o| (0, o)).collect());
+        let good: &[u8] = b"{\"ts\":1000,\"d\":\"\xc3\xa9\"}";
+        // The first bad event ends inside a character that the next one completes: the
+        // batch's bytes are valid UTF-8, neither event alone is.
+        let split = [good, b"{\"ts\":1000,\"d\":\"\xc3", b"\xa9\"}", good];
+        let split = byte_batch(&split, offsets());
+        assert!(std::str::from_utf8(&split.data).is_ok());
+        let mut chief = ingestor();
+        chief.ingest_batch(&split).unwrap();
+        assert_eq!((chief.counts.processed, chief.counts.unparseable), (2, 2));
+        let messages: Vec<String> = chief
+            .parse_errors
+            .snapshot()
+            .into_iter()
+            .map(|r| r.message)
+            .collect();
+        assert_eq!(messages.len(), 2);
+        assert!(
+            messages.iter().all(|m| m.contains("not valid UTF-8")),
+            "{messages:?}"
+        );
+        // A batch that is not UTF-8 as a whole: only the bad event is lost.
+        let bad = [good, b"{\"ts\":1000,\"d\":\"\xff\"}", good];
+        let mut chief = ingestor();
+        chief.ingest_batch(&byte_batch(&bad, offsets())).unwrap();
+        assert_eq!((chief.counts.processed, chief.counts.unparseable), (2, 1));
     }
 }
