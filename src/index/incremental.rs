@@ -127,14 +127,14 @@ impl IncrementalIndex {
                 self.metrics.fold_row(row_id as usize, row);
                 return Ok(Added::RolledUp);
             }
-            let row_id = self.push_row(time, row);
-            let table = self
-                .tables
-                .get_mut(&time.div_euclid(TABLE_WINDOW_MS))
-                .expect("created above");
+            // The new row's id goes into the table before the row is appended (inserting
+            // hashes nothing but `hash`), so the window's table is looked up once.
+            let row_id = self.times.len() as u32;
             let before = table.heap_bytes();
             table.insert(hash, row_id);
             self.table_bytes += table.heap_bytes() - before;
+            let pushed = self.push_row(time, row);
+            debug_assert_eq!(pushed, row_id);
         } else {
             self.push_row(time, row);
         }

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use sonic_rs::{JsonContainerTrait, JsonValueTrait};
 
 use super::flatten::FieldPath;
-use super::scan::{Key, ObjectScanner, RawValue, ScanError, array_elements, member_prefix};
+use super::scan::{Key, MemberPrefix, ObjectScanner, RawValue, ScanError, array_elements};
 use super::schema::{RowSchema, Target};
 use super::timestamp::TimestampInput;
 use super::{
@@ -115,8 +115,8 @@ pub struct JsonFormat {
 struct CachedKey {
     /// The key as written between its quotes.
     raw: Box<str>,
-    /// Separator, quoted key and colon, as compact JSON has them ([`member_prefix`]).
-    prefix: Box<[u8]>,
+    /// Separator, quoted key and colon, as compact JSON has them.
+    prefix: MemberPrefix,
     /// Where its value goes.
     target: Target,
     /// The same, for the fast paths.
@@ -212,7 +212,7 @@ impl JsonFormat {
         if position < 256 {
             let key = CachedKey {
                 raw: raw.into(),
-                prefix: member_prefix(position, raw),
+                prefix: MemberPrefix::new(position, raw),
                 target,
                 route: Route::of(target),
             };

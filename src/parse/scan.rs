@@ -11,7 +11,7 @@ use std::borrow::Cow;
 use super::swar::special_byte;
 
 mod fast;
-pub use fast::member_prefix;
+pub use fast::MemberPrefix;
 
 /// Deepest nesting accepted inside a value.
 pub const MAX_DEPTH: usize = 128;
