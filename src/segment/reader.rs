@@ -78,12 +78,17 @@ impl AsRef<[u8]> for SharedMap {
     }
 }
 
-/// Hands the resident pages of `mmap` back to the page cache.
-fn release(mmap: &memmap2::Mmap) {
+/// Hands the resident pages of `len` bytes of `mmap` from `offset` back to the page cache.
+fn release_range(mmap: &memmap2::Mmap, offset: usize, len: usize) {
     // SAFETY: a read-only shared mapping of an immutable file (segment files are never written
     // once renamed into place); dropped pages are read again from the file on the next access,
     // so no data can change or be lost.
-    let _ = unsafe { mmap.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
+    let _ = unsafe { mmap.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, len) };
+}
+
+/// Hands every resident page of `mmap` back to the page cache.
+fn release(mmap: &memmap2::Mmap) {
+    release_range(mmap, 0, mmap.len());
 }
 
 /// A mapped chunk file (`None` when the file is empty: zero-length maps are refused).
@@ -102,13 +107,11 @@ fn map_file(path: &Path) -> Result<Option<memmap2::Mmap>, SegmentError> {
     Ok(Some(mmap))
 }
 
-/// Hands a verified chunk's pages back to the page cache (the checksum pass touched every
-/// page, which would otherwise stay counted in the process's resident memory until unmapped)
-/// and shares the mapping between the chunk's bytes and the segment.
+/// Shares a chunk's mapping between the chunk's bytes and the segment (for
+/// [`Segment::release_pages`]). The checksum pass has already handed back the pages it read.
 fn into_bytes(mmap_opt: Option<memmap2::Mmap>) -> (Bytes, Option<Arc<memmap2::Mmap>>) {
     match mmap_opt {
         Some(mmap) => {
-            release(&mmap);
             let shared = Arc::new(mmap);
             (Bytes::from_owner(SharedMap(shared.clone())), Some(shared))
         }
@@ -456,15 +459,7 @@ fn verify_mapped_in_windows(
     let mut hasher = crc32fast::Hasher::new();
     for (index, window) in mmap.chunks(window_bytes).enumerate() {
         hasher.update(window);
-        // SAFETY: a read-only shared file mapping of an immutable file: dropped pages are read
-        // again from the file on the next access, so no data can change or be lost.
-        let _ = unsafe {
-            mmap.unchecked_advise_range(
-                memmap2::UncheckedAdvice::DontNeed,
-                index * window_bytes,
-                window.len(),
-            )
-        };
+        release_range(mmap, index * window_bytes, window.len());
     }
     let actual = checksum::FileChecksum {
         name: check.name.clone(),

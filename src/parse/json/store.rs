@@ -48,7 +48,7 @@ pub(super) fn fast_store<'a>(
     match route {
         Route::Dim(d) => match scanner.plain_string_after_colon()? {
             Some(text) => {
-                grow(row, d, 0);
+                grow(row, d);
                 set_dim(&mut row.dims[d], DimValue::One(Cow::Borrowed(text)));
                 Ok(true)
             }
@@ -70,7 +70,7 @@ pub(super) fn fast_store<'a>(
         },
         Route::DimAndField(d, f) => match scanner.plain_string_after_colon()? {
             Some(text) => {
-                grow(row, d, 0);
+                grow(row, d);
                 set_field(&mut row.fields[f], FieldValue::Str(Cow::Borrowed(text)));
                 set_dim(&mut row.dims[d], DimValue::One(Cow::Borrowed(text)));
                 Ok(true)
@@ -81,9 +81,10 @@ pub(super) fn fast_store<'a>(
     }
 }
 
-/// Puts one scanned value where its key routes it, with fast paths for the shapes of nearly
-/// every field: a string dimension, an integer metric input, a string timestamp, a string both
-/// dimension and metric input.
+/// Puts one scanned value where its key routes it. Members that [`fast_store`] did not take
+/// (a key new at its position, spaced JSON, an escaped string) arrive here; the usual shapes
+/// (a string dimension, an integer metric input, a string timestamp, a string both dimension
+/// and metric input) are stored directly again, anything else through [`deliver`].
 #[inline]
 pub(super) fn store<'a>(
     target: Target,
@@ -103,7 +104,7 @@ pub(super) fn store<'a>(
     match (shape, value) {
         (DIM_ONLY, RawValue::Str(text)) => {
             let d = target.dim.unwrap_or_default() as usize;
-            grow(row, d, 0);
+            grow(row, d);
             set_dim(&mut row.dims[d], DimValue::One(text));
         }
         (FIELD_ONLY, RawValue::Long(n)) => {
@@ -113,7 +114,7 @@ pub(super) fn store<'a>(
         (TIMESTAMP_ONLY, RawValue::Str(text)) => *timestamp = Some(TimestampValue::Text(text)),
         (DIM_AND_FIELD, RawValue::Str(text)) => {
             let d = target.dim.unwrap_or_default() as usize;
-            grow(row, d, 0);
+            grow(row, d);
             let f = target.field.unwrap_or_default() as usize;
             set_field(&mut row.fields[f], FieldValue::Str(text.clone()));
             set_dim(&mut row.dims[d], DimValue::One(text));
@@ -140,12 +141,12 @@ pub(crate) fn deliver<'a>(
     }
     match (target.dim, target.field) {
         (Some(d), Some(f)) => {
-            grow(row, d as usize, f as usize);
+            grow(row, d as usize);
             row.fields[f as usize] = value.clone().into_field();
             row.dims[d as usize] = value.into_dim();
         }
         (Some(d), None) => {
-            grow(row, d as usize, 0);
+            grow(row, d as usize);
             row.dims[d as usize] = value.into_dim();
         }
         (None, Some(f)) => row.fields[f as usize] = value.into_field(),
@@ -154,7 +155,7 @@ pub(crate) fn deliver<'a>(
 }
 
 /// Schemaless parsing may have added a dimension in the middle of this row.
-fn grow(row: &mut ParsedRow<'_>, dim: usize, _field: usize) {
+fn grow(row: &mut ParsedRow<'_>, dim: usize) {
     if row.dims.len() <= dim {
         row.dims.resize(dim + 1, DimValue::Null);
     }
