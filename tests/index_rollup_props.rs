@@ -139,6 +139,14 @@ proptest! {
         let shuffled: Vec<String> = shuffled.into_iter().map(|(_, l)| l).collect();
         let original = rolled_up(&lines);
         prop_assert_eq!(&original, &rolled_up(&shuffled));
+        // Druid's row order: time, then `a` (null first, then Java's UTF-16 order), then tags.
+        let order_key = |r: &Map<String, Value>| {
+            let a = r.get("a").and_then(Value::as_str);
+            (r["__time"].as_i64().unwrap(), a.map(|a| a.encode_utf16().collect::<Vec<u16>>()))
+        };
+        for pair in original.windows(2) {
+            prop_assert!(order_key(&pair[0]) <= order_key(&pair[1]), "rows out of order: {:?}", pair);
+        }
 
         let mut naive: BTreeMap<(i64, String, String), Vec<&Event>> = BTreeMap::new();
         for e in &events {

@@ -145,9 +145,20 @@ fn bitmaps_and_block_scans_agree_with_row_ids() {
             .collect();
         assert_eq!(bitmap.iter().collect::<Vec<_>>(), expected);
     }
+    let mut ids = Vec::new();
+    for row in 0..rows.len() as u32 {
+        page.row_ids(row, &mut ids).unwrap();
+        assert_eq!(page.single_id(row).unwrap(), Some(ids[0]), "row {row}");
+    }
+    assert!(page.single_id(rows.len() as u32).is_err());
     let Some(Column::String(tags)) = segment.column("tags").unwrap() else {
         panic!()
     };
+    assert_eq!(
+        tags.single_id(0).unwrap(),
+        None,
+        "multi-value columns have no single id"
+    );
     let null_rows = tags.bitmap(0).unwrap();
     for (row, test_row) in rows.iter().enumerate() {
         let has_null = test_row.tags.is_empty() || test_row.tags.iter().any(Option::is_none);

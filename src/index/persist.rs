@@ -12,9 +12,10 @@ use crate::config::{DimensionType, MetricType};
 use crate::index::granularity::Granularity;
 use crate::segment::error::SegmentError;
 use crate::segment::metadata_drd::Metadata;
+use crate::segment::prefetch::AHEAD_ROWS;
 use crate::segment::writer::{
     Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
-    RowRef, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions, WrittenSegment,
+    RowRef, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions, WrittenSegment, recycle,
 };
 use crate::time::Interval;
 
@@ -93,7 +94,15 @@ pub fn write_index(
     // The cell vectors borrow this row's buffers; their allocations are handed from row to row.
     let (mut dims_spare, mut metrics_spare): (Vec<DimCell<'static>>, Vec<MetricCell<'static>>) =
         (Vec::new(), Vec::new());
-    for &row_id in &sorted.row_order {
+    for (position, &row_id) in sorted.row_order.iter().enumerate() {
+        // Rows are read in sorted order, scattered over the index: ask for the next rows' lines
+        // ahead (their key cells later, once their key ends are cached).
+        if let Some(ahead) = sorted.row_order.get(position + AHEAD_ROWS) {
+            index.prefetch_row(*ahead as usize);
+        }
+        if let Some(near) = sorted.row_order.get(position + AHEAD_ROWS / 2) {
+            index.prefetch_cells(*near as usize);
+        }
         let row_id = row_id as usize;
         let cells = index.row_cells(row_id);
         for (dim, out) in ids.iter_mut().enumerate() {
@@ -126,14 +135,6 @@ pub fn write_index(
         (dims_spare, metrics_spare) = (recycle(dims), recycle(metrics));
     }
     writer.finish()
-}
-
-/// An empty vector with the allocation of `v`: collecting an emptied vector's iterator into a
-/// vector of a type with the same size and alignment reuses its buffer (here only the lifetime
-/// of the borrowed cells differs).
-fn recycle<'a, 'b, T: 'a, U: 'b>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter().map(|_| unreachable!("cleared")).collect()
 }
 
 fn dimension_schema(d: &SortedDimension) -> DimensionSchema {

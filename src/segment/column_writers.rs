@@ -58,6 +58,7 @@ impl ColumnWriter {
     }
 
     /// Checks that `cell` fits this dimension column.
+    #[inline]
     pub fn check_dim(&self, cell: &DimCell<'_>) -> Result<(), String> {
         match (self, cell) {
             (ColumnWriter::String(writer), DimCell::Ids(ids)) => writer.check_row(ids),
@@ -81,6 +82,7 @@ impl ColumnWriter {
     }
 
     /// Checks that `cell` fits this metric column.
+    #[inline]
     pub fn check_metric(&self, cell: &MetricCell<'_>) -> Result<(), String> {
         match (self, cell) {
             (ColumnWriter::Long(_), MetricCell::Long(_))

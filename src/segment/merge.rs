@@ -28,7 +28,7 @@ use super::metadata_drd::Metadata;
 use super::reader::{Column, Segment};
 use super::writer::{
     Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
-    RowRef, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions, WrittenSegment,
+    RowRef, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions, WrittenSegment, recycle,
 };
 use crate::time::Interval;
 
@@ -413,6 +413,9 @@ struct Merger {
     accs: Vec<Acc>,
     combiners: Vec<MetricCombiner>,
     rollup: bool,
+    /// The allocations of the cell vectors handed to the writer, kept from row to row.
+    dims_spare: Vec<DimCell<'static>>,
+    metrics_spare: Vec<MetricCell<'static>>,
 }
 
 impl Merger {
@@ -428,6 +431,8 @@ impl Merger {
             accs,
             combiners,
             rollup,
+            dims_spare: Vec::new(),
+            metrics_spare: Vec::new(),
         }
     }
 
@@ -476,31 +481,27 @@ impl Merger {
         if !std::mem::replace(&mut self.has_pending, false) {
             return Ok(());
         }
-        let dims: Vec<DimCell<'_>> = self
-            .key
-            .iter()
-            .map(|cell| match cell {
-                KeyCell::Ids(ids) => DimCell::Ids(ids),
-                KeyCell::Long(v) => DimCell::Long(*v),
-                KeyCell::Float(v) => DimCell::Float(*v),
-                KeyCell::Double(v) => DimCell::Double(*v),
-            })
-            .collect();
-        let metrics: Vec<MetricCell<'_>> = self
-            .accs
-            .iter()
-            .map(|acc| match acc {
-                Acc::Long(v) => MetricCell::Long(*v),
-                Acc::Float(v) => MetricCell::Float(*v),
-                Acc::Double(v) => MetricCell::Double(*v),
-                Acc::Bytes(bytes) => MetricCell::Complex(bytes),
-            })
-            .collect();
-        writer.add_row(RowRef {
+        let mut dims: Vec<DimCell<'_>> = recycle(std::mem::take(&mut self.dims_spare));
+        dims.extend(self.key.iter().map(|cell| match cell {
+            KeyCell::Ids(ids) => DimCell::Ids(ids),
+            KeyCell::Long(v) => DimCell::Long(*v),
+            KeyCell::Float(v) => DimCell::Float(*v),
+            KeyCell::Double(v) => DimCell::Double(*v),
+        }));
+        let mut metrics: Vec<MetricCell<'_>> = recycle(std::mem::take(&mut self.metrics_spare));
+        metrics.extend(self.accs.iter().map(|acc| match acc {
+            Acc::Long(v) => MetricCell::Long(*v),
+            Acc::Float(v) => MetricCell::Float(*v),
+            Acc::Double(v) => MetricCell::Double(*v),
+            Acc::Bytes(bytes) => MetricCell::Complex(bytes),
+        }));
+        let result = writer.add_row(RowRef {
             time_ms: self.time_ms,
             dims: &dims,
             metrics: &metrics,
-        })
+        });
+        (self.dims_spare, self.metrics_spare) = (recycle(dims), recycle(metrics));
+        result
     }
 }
 

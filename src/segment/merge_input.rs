@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 
 use super::error::SegmentError;
 use super::reader::{Column, Segment};
-use super::string_column::{StringColumn, StringDictionary, java_opt_cmp};
+use super::string_column::{StringColumn, StringDictionary, java_utf8_cmp};
 use super::{double_column::DoubleColumn, float_column::FloatColumn, long_column::LongColumn};
 
 /// One dimension value of a row key.
@@ -64,7 +64,9 @@ pub struct MergedDictionary {
 }
 
 /// K-way merges sorted dictionaries; `add_null` inserts a null entry (for inputs lacking the
-/// dimension).
+/// dimension). Values are compared as bytes (Java order, [`java_utf8_cmp`]) and each input's
+/// head value is read once; only the merged entries are checked to be UTF-8, which covers every
+/// input entry (each equals one merged entry byte for byte).
 pub fn merge_dictionaries(
     inputs: &[Option<&StringDictionary>],
     add_null: bool,
@@ -75,41 +77,45 @@ pub fn merge_dictionaries(
         .iter()
         .map(|d| vec![0; d.map_or(0, |d| d.len() as usize)])
         .collect();
-    let mut heads = vec![0u32; inputs.len()];
+    // Per input: the next id and its value (`None` = null), or `None` when exhausted.
+    let mut heads = Vec::with_capacity(inputs.len());
+    for dictionary_opt in inputs {
+        heads.push(match dictionary_opt {
+            Some(dictionary) => head(dictionary, 0)?,
+            None => None,
+        });
+    }
+    let mut last_opt: Option<Option<&[u8]>> = add_null.then_some(None);
     loop {
-        let mut min_opt: Option<Option<&str>> = None;
-        for (input, dictionary_opt) in inputs.iter().enumerate() {
-            let Some(dictionary) = dictionary_opt else {
-                continue;
-            };
-            if heads[input] >= dictionary.len() {
-                continue;
-            }
-            let value = dictionary.get(heads[input])?;
-            if min_opt.is_none_or(|min| java_opt_cmp(value, min).is_lt()) {
-                min_opt = Some(value);
+        // The smallest head, and the input and id it was read from.
+        let mut min_opt: Option<(Option<&[u8]>, usize, u32)> = None;
+        for (input, head_opt) in heads.iter().enumerate() {
+            if let Some((id, value)) = *head_opt
+                && min_opt.is_none_or(|(min, ..)| java_opt_bytes_cmp(value, min).is_lt())
+            {
+                min_opt = Some((value, input, id));
             }
         }
-        let Some(min) = min_opt else { break };
-        if entries
-            .last()
-            .is_none_or(|last| java_opt_cmp(last.as_deref(), min).is_lt())
-        {
-            entries.push(min.map(str::to_string));
+        let Some((min, holder, holder_id)) = min_opt else {
+            break;
+        };
+        if last_opt.is_none_or(|last| java_opt_bytes_cmp(last, min).is_lt()) {
+            // Read again through the checked accessor: a value that is not UTF-8 is a corrupt
+            // dictionary, named by its segment.
+            let dictionary = inputs[holder].expect("only inputs with a dictionary have heads");
+            entries.push(dictionary.get(holder_id)?.map(str::to_string));
+            last_opt = Some(min);
         }
         let merged_id = entries.len() as u32 - 1;
-        for (input, dictionary_opt) in inputs.iter().enumerate() {
-            let Some(dictionary) = dictionary_opt else {
-                continue;
-            };
-            while heads[input] < dictionary.len()
-                && java_opt_cmp(dictionary.get(heads[input])?, min).is_eq()
-            {
-                remaps[input][heads[input] as usize] = merged_id;
-                heads[input] += 1;
-                if heads[input] < dictionary.len()
-                    && java_opt_cmp(dictionary.get(heads[input])?, min).is_lt()
-                {
+        for (input, head_opt) in heads.iter_mut().enumerate() {
+            while let Some((id, value)) = *head_opt {
+                if java_opt_bytes_cmp(value, min).is_ne() {
+                    break;
+                }
+                remaps[input][id as usize] = merged_id;
+                let dictionary = inputs[input].expect("only inputs with a dictionary have heads");
+                *head_opt = head(dictionary, id + 1)?;
+                if head_opt.is_some_and(|(_, next)| java_opt_bytes_cmp(next, min).is_lt()) {
                     return Err(SegmentError::InvalidInput(format!(
                         "dictionary of `{name}` in input {input} is not sorted"
                     )));
@@ -118,6 +124,27 @@ pub fn merge_dictionaries(
         }
     }
     Ok(MergedDictionary { entries, remaps })
+}
+
+/// The next entry of one input's dictionary: its id and value (`None` = null).
+type Head<'a> = (u32, Option<&'a [u8]>);
+
+/// Entry `id` of `dictionary` with its id, or `None` past the end.
+fn head(dictionary: &StringDictionary, id: u32) -> Result<Option<Head<'_>>, SegmentError> {
+    if id >= dictionary.len() {
+        return Ok(None);
+    }
+    Ok(Some((id, dictionary.get_bytes(id)?)))
+}
+
+/// [`java_opt_cmp`] over bytes: null first, then [`java_utf8_cmp`].
+fn java_opt_bytes_cmp(a: Option<&[u8]>, b: Option<&[u8]>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => java_utf8_cmp(x, y),
+    }
 }
 
 /// Where one merged dimension's values come from in one input.
@@ -244,6 +271,11 @@ impl InputCursor {
         for (source, cell) in self.dims.iter().zip(self.key.iter_mut()) {
             match (source, cell) {
                 (DimSource::String(column, remap), KeyCell::Ids(ids)) => {
+                    if let Some(id) = column.single_id(row)? {
+                        ids.clear();
+                        ids.push(remap[id as usize]);
+                        continue;
+                    }
                     column.row_ids(row, &mut self.scratch)?;
                     ids.clear();
                     ids.extend(self.scratch.iter().map(|id| remap[*id as usize]));

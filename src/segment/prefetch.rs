@@ -20,6 +20,19 @@ pub fn prefetch(bytes: &[u8], at: usize) {
     let _ = (bytes, at);
 }
 
+/// [`prefetch`] of the cache line holding `values[at]`.
+#[inline(always)]
+pub fn prefetch_value<T>(values: &[T], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(value) = values.get(at) {
+        use core::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: as in `prefetch`: a hint that cannot fault, from a live in-bounds reference.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((value as *const T).cast::<i8>()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (values, at);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -33,5 +46,9 @@ mod tests {
             prefetch(&bytes, at);
         }
         prefetch(&[], 0);
+        let longs = [1i64, 2];
+        for at in [0, 1, 2, usize::MAX] {
+            prefetch_value(&longs, at);
+        }
     }
 }

@@ -150,6 +150,15 @@ pub struct RowRef<'a> {
     pub metrics: &'a [MetricCell<'a>],
 }
 
+/// An empty vector with the allocation of `v`, so that a row's cell vectors can be handed from
+/// row to row although each row's cells borrow different buffers: collecting an emptied
+/// vector's iterator into a vector of a type with the same size and alignment reuses its
+/// allocation (here only the lifetime of the borrowed cells differs).
+pub fn recycle<'a, 'b, T: 'a, U: 'b>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("cleared")).collect()
+}
+
 /// Where the segment goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SegmentOutput {

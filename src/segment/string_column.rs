@@ -291,6 +291,26 @@ impl StringColumn {
         Ok(id)
     }
 
+    /// The dictionary id of `row` when the column is single-valued (`None` for multi-value
+    /// columns: read those with [`StringColumn::row_ids`]).
+    #[inline]
+    pub fn single_id(&self, row: u32) -> Result<Option<u32>, SegmentError> {
+        let id = match &self.ids {
+            Ids::Single(ids) if row < self.num_rows => ids.get(row)?,
+            Ids::PlainSingle(ids) if row < self.num_rows => {
+                ids.get(row as usize).map_err(|e| self.ctx.err(e))?
+            }
+            Ids::Single(_) | Ids::PlainSingle(_) => {
+                return Err(self.ctx.corrupt(format!(
+                    "row {row} out of range, column has {}",
+                    self.num_rows
+                )));
+            }
+            _ => return Ok(None),
+        };
+        self.check_id(id).map(Some)
+    }
+
     /// Replaces `out` with the dictionary ids of `row` (one for single-value columns; possibly
     /// none for multi-value ones).
     pub fn row_ids(&self, row: u32, out: &mut Vec<u32>) -> Result<(), SegmentError> {

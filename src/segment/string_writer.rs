@@ -98,6 +98,7 @@ impl StringColumnWriter {
     }
 
     /// Checks the ids of one row against the dictionary and the column's value count rule.
+    #[inline]
     pub fn check_row(&self, ids: &[u32]) -> Result<(), String> {
         if !self.multi_value && ids.len() != 1 {
             return Err(format!("single-value column got {} ids", ids.len()));
