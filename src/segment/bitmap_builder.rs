@@ -89,6 +89,13 @@ impl BitmapIndexBuilder {
 
 /// Appends a run of non-decreasing rows, skipping repeats and rows already in the bitmap.
 fn append_run(bitmap: &mut RoaringBitmap, rows: &[u32]) {
+    // The common run (single-value columns) is strictly increasing above the bitmap: appended
+    // as it is. `append` stops at the first row that is not, after appending the ones before.
+    let appended = match bitmap.append(rows.iter().copied()) {
+        Ok(_) => return,
+        Err(stop) => stop.valid_until() as usize,
+    };
+    let rows = &rows[appended..];
     let max_opt = bitmap.max();
     let mut last_opt = max_opt;
     let fresh = rows.iter().copied().filter(|row| {

@@ -37,6 +37,10 @@ impl KeyCell {
     /// Copies `other` into `self`, reusing the id buffer.
     pub fn assign(&mut self, other: &KeyCell) {
         match (self, other) {
+            // The common single id is copied in place (`clone_from` calls `memcpy`).
+            (KeyCell::Ids(mine), KeyCell::Ids(theirs)) if mine.len() == 1 && theirs.len() == 1 => {
+                mine[0] = theirs[0];
+            }
             (KeyCell::Ids(mine), KeyCell::Ids(theirs)) => mine.clone_from(theirs),
             (me, other) => *me = other.clone(),
         }

@@ -228,8 +228,14 @@ impl PlainIntsWriter {
     #[inline]
     pub fn push_row(&mut self, ids: &[u32]) -> std::io::Result<()> {
         for id in ids {
-            self.values
-                .write_all(&id.to_be_bytes()[4 - self.num_bytes..])?;
+            let bytes = id.to_be_bytes();
+            // One arm per width, so that each copy has a constant length (no `memcpy` call).
+            match self.num_bytes {
+                1 => self.values.write_all(&bytes[3..])?,
+                2 => self.values.write_all(&bytes[2..])?,
+                3 => self.values.write_all(&bytes[1..])?,
+                _ => self.values.write_all(&bytes)?,
+            }
         }
         if let Some(ends) = &mut self.ends_opt {
             ends.write_all(&(self.values.len_bytes() as u32).to_be_bytes())?;

@@ -59,6 +59,7 @@ impl Spill {
     }
 
     /// Appends `bytes`.
+    #[inline]
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
             Spill::Memory(buf) => {

@@ -165,7 +165,14 @@ impl VSizeIntsWriter {
     #[inline]
     pub fn push(&mut self, id: u32) -> std::io::Result<()> {
         self.total += 1;
-        self.blocks.push(&id.to_le_bytes()[..self.num_bytes])
+        let bytes = id.to_le_bytes();
+        // One arm per width, so that each copy has a constant length (no `memcpy` call).
+        match self.num_bytes {
+            1 => self.blocks.push(&bytes[..1]),
+            2 => self.blocks.push(&bytes[..2]),
+            3 => self.blocks.push(&bytes[..3]),
+            _ => self.blocks.push(&bytes),
+        }
     }
 
     /// Writes `0x02 | numBytes | total | sizePer | compression | blocks` to `out`.
