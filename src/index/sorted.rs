@@ -117,13 +117,13 @@ fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u3
         let prefix = (u64::from(last_time.1) << 32) | u64::from(first);
         order.push((prefix, row as u32));
     }
-    // The prefix decides most comparisons without touching `keys`: sorting the 16-byte pairs
-    // in place stays in cache, where comparing through the row ids read two scattered rows.
-    // The ranks after the first (in the prefix).
+    // The ranks after the first (which is in the prefix).
     let rest = |row: u32| match dims {
         0 => &[][..],
         _ => &keys[row as usize * dims + 1..(row as usize + 1) * dims],
     };
+    // The prefix decides most comparisons without touching `keys`: sorting the 16-byte pairs
+    // in place stays in cache, where comparing through the row ids read two scattered rows.
     order.sort_unstable_by(|&(prefix_a, a), &(prefix_b, b)| {
         prefix_a.cmp(&prefix_b).then_with(|| rest(a).cmp(rest(b)))
     });
@@ -158,6 +158,8 @@ impl TimeRanks {
     }
 }
 
+/// The sort rank of a cell: 0 for null, `1 + value rank` for one value, and after every single
+/// value the multi-value lists in their own order (`list_ranks`).
 fn cell_rank(cell: u32, value_ranks: &[u32], list_ranks: &[u32]) -> u32 {
     match cell {
         0 => 0,

@@ -141,7 +141,7 @@ fn head(dictionary: &StringDictionary, id: u32) -> Result<Option<Head<'_>>, Segm
     Ok(Some((id, dictionary.get_bytes(id)?)))
 }
 
-/// [`java_opt_cmp`] over bytes: null first, then [`java_utf8_cmp`].
+/// [`super::string_column::java_opt_cmp`] over bytes: null first, then [`java_utf8_cmp`].
 fn java_opt_bytes_cmp(a: Option<&[u8]>, b: Option<&[u8]>) -> Ordering {
     match (a, b) {
         (None, None) => Ordering::Equal,
