@@ -81,45 +81,40 @@ pub fn merge_dictionaries(
         .iter()
         .map(|d| vec![0; d.map_or(0, |d| d.len() as usize)])
         .collect();
-    // Per input: the next id and its value (`None` = null), or `None` when exhausted.
+    // Per input: its next entry, or `None` when exhausted (or without the dimension).
     let mut heads = Vec::with_capacity(inputs.len());
     for dictionary_opt in inputs {
         heads.push(match dictionary_opt {
-            Some(dictionary) => head(dictionary, 0)?,
+            Some(dictionary) => Head::at(dictionary, 0)?,
             None => None,
         });
     }
     let mut last_opt: Option<Option<&[u8]>> = add_null.then_some(None);
     loop {
-        // The smallest head, and the input and id it was read from.
-        let mut min_opt: Option<(Option<&[u8]>, usize, u32)> = None;
-        for (input, head_opt) in heads.iter().enumerate() {
-            if let Some((id, value)) = *head_opt
-                && min_opt.is_none_or(|(min, ..)| java_opt_bytes_cmp(value, min).is_lt())
-            {
-                min_opt = Some((value, input, id));
+        let mut min_opt: Option<Head<'_>> = None;
+        for head in heads.iter().flatten() {
+            if min_opt.is_none_or(|min| java_opt_bytes_cmp(head.value, min.value).is_lt()) {
+                min_opt = Some(*head);
             }
         }
-        let Some((min, holder, holder_id)) = min_opt else {
+        let Some(min) = min_opt else {
             break;
         };
-        if last_opt.is_none_or(|last| java_opt_bytes_cmp(last, min).is_lt()) {
+        if last_opt.is_none_or(|last| java_opt_bytes_cmp(last, min.value).is_lt()) {
             // Read again through the checked accessor: a value that is not UTF-8 is a corrupt
             // dictionary, named by its segment.
-            let dictionary = inputs[holder].expect("only inputs with a dictionary have heads");
-            entries.push(dictionary.get(holder_id)?.map(str::to_string));
-            last_opt = Some(min);
+            entries.push(min.dictionary.get(min.id)?.map(str::to_string));
+            last_opt = Some(min.value);
         }
         let merged_id = entries.len() as u32 - 1;
         for (input, head_opt) in heads.iter_mut().enumerate() {
-            while let Some((id, value)) = *head_opt {
-                if java_opt_bytes_cmp(value, min).is_ne() {
+            while let Some(head) = *head_opt {
+                if java_opt_bytes_cmp(head.value, min.value).is_ne() {
                     break;
                 }
-                remaps[input][id as usize] = merged_id;
-                let dictionary = inputs[input].expect("only inputs with a dictionary have heads");
-                *head_opt = head(dictionary, id + 1)?;
-                if head_opt.is_some_and(|(_, next)| java_opt_bytes_cmp(next, min).is_lt()) {
+                remaps[input][head.id as usize] = merged_id;
+                *head_opt = Head::at(head.dictionary, head.id + 1)?;
+                if head_opt.is_some_and(|next| java_opt_bytes_cmp(next.value, min.value).is_lt()) {
                     return Err(SegmentError::InvalidInput(format!(
                         "dictionary of `{name}` in input {input} is not sorted"
                     )));
@@ -130,15 +125,28 @@ pub fn merge_dictionaries(
     Ok(MergedDictionary { entries, remaps })
 }
 
-/// The next entry of one input's dictionary: its id and value (`None` = null).
-type Head<'a> = (u32, Option<&'a [u8]>);
+/// The next entry of one input's dictionary.
+#[derive(Clone, Copy)]
+struct Head<'a> {
+    dictionary: &'a StringDictionary,
+    id: u32,
+    /// Its bytes, not yet checked to be UTF-8 (`None` = null).
+    value: Option<&'a [u8]>,
+}
 
-/// Entry `id` of `dictionary` with its id, or `None` past the end.
-fn head(dictionary: &StringDictionary, id: u32) -> Result<Option<Head<'_>>, SegmentError> {
-    if id >= dictionary.len() {
-        return Ok(None);
+impl<'a> Head<'a> {
+    /// Entry `id` of `dictionary`, or `None` past the end.
+    fn at(dictionary: &'a StringDictionary, id: u32) -> Result<Option<Head<'a>>, SegmentError> {
+        if id >= dictionary.len() {
+            return Ok(None);
+        }
+        let value = dictionary.get_bytes(id)?;
+        Ok(Some(Head {
+            dictionary,
+            id,
+            value,
+        }))
     }
-    Ok(Some((id, dictionary.get_bytes(id)?)))
 }
 
 /// [`super::string_column::java_opt_cmp`] over bytes: null first, then [`java_utf8_cmp`].

@@ -291,22 +291,25 @@ impl StringColumn {
         Ok(id)
     }
 
+    fn check_row(&self, row: u32) -> Result<(), SegmentError> {
+        if row >= self.num_rows {
+            return Err(self.ctx.corrupt(format!(
+                "row {row} out of range, column has {}",
+                self.num_rows
+            )));
+        }
+        Ok(())
+    }
+
     /// The dictionary id of `row` when the column is single-valued (`None` for multi-value
     /// columns: read those with [`StringColumn::row_ids`]).
     #[inline]
     pub fn single_id(&self, row: u32) -> Result<Option<u32>, SegmentError> {
+        self.check_row(row)?;
         let id = match &self.ids {
-            Ids::Single(ids) if row < self.num_rows => ids.get(row)?,
-            Ids::PlainSingle(ids) if row < self.num_rows => {
-                ids.get(row as usize).map_err(|e| self.ctx.err(e))?
-            }
-            Ids::Single(_) | Ids::PlainSingle(_) => {
-                return Err(self.ctx.corrupt(format!(
-                    "row {row} out of range, column has {}",
-                    self.num_rows
-                )));
-            }
-            _ => return Ok(None),
+            Ids::Single(ids) => ids.get(row)?,
+            Ids::PlainSingle(ids) => ids.get(row as usize).map_err(|e| self.ctx.err(e))?,
+            Ids::PlainMulti(_) | Ids::MultiV3 { .. } | Ids::MultiV2 { .. } => return Ok(None),
         };
         self.check_id(id).map(Some)
     }
@@ -315,15 +318,11 @@ impl StringColumn {
     /// none for multi-value ones).
     pub fn row_ids(&self, row: u32, out: &mut Vec<u32>) -> Result<(), SegmentError> {
         out.clear();
-        if row >= self.num_rows {
-            return Err(self.ctx.corrupt(format!(
-                "row {row} out of range, column has {}",
-                self.num_rows
-            )));
+        if let Some(id) = self.single_id(row)? {
+            out.push(id);
+            return Ok(());
         }
         match &self.ids {
-            Ids::Single(ids) => out.push(ids.get(row)?),
-            Ids::PlainSingle(ids) => out.push(ids.get(row as usize).map_err(|e| self.ctx.err(e))?),
             Ids::PlainMulti(ids) => ids.row(row as usize, out).map_err(|e| self.ctx.err(e))?,
             Ids::MultiV3 { offsets, values } => {
                 let (start, end) = (offsets.get(row)?, offsets.get(row + 1)?);
@@ -333,6 +332,8 @@ impl StringColumn {
                 let (start, end) = (offsets.get(row)?, offsets.get(row + 1)?);
                 self.push_range(start as i64, end as i64, values, out)?;
             }
+            // Read by `single_id` above.
+            Ids::Single(_) | Ids::PlainSingle(_) => {}
         }
         for id in out.iter() {
             self.check_id(*id)?;
