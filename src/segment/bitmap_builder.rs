@@ -1,62 +1,97 @@
 //! Builds the per-value roaring bitmaps of a string column from `(row, id)` pairs arriving in row
-//! order.
+//! order, and serializes them in id order.
 //!
 //! Appending each row to its value's bitmap as it arrives costs two cache misses per row once
 //! the dictionary is large (the builder, then its buffer): it was most of a persist. Instead the
 //! pairs of a window of rows are buffered in arrival order (sequential writes), then
-//! counting-sorted by id and appended to each bitmap as one sorted run. Memory stays bounded by
-//! the window whatever the row count.
+//! counting-sorted by id and written to a spill as one sorted run per id:
+//!
+//! ```text
+//! window = (id u32 LE, count u32 LE) per id present, ascending | rows u32 LE, by id then row
+//! ```
+//!
+//! At the end each id's runs are read back from every window, in window order (so its rows stay
+//! increasing), and serialized directly ([`RoaringEncoder`]). Nothing per id is kept in memory
+//! meanwhile (per-value `RoaringBitmap`s were a quarter of a large merge's peak memory), and
+//! memory stays bounded by the window whatever the row count.
 
-use roaring::RoaringBitmap;
+use std::io;
 
-/// Values buffered before they are sorted into the bitmaps (4 MiB of ids per column).
+use super::roaring_encode::RoaringEncoder;
+use super::spill::Spill;
+
+/// Values buffered before they are sorted into the spill (4 MiB of ids per column).
 const WINDOW_VALUES: usize = 1 << 20;
+
+/// Where one window's sorted runs are in the spill.
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start_bytes: usize,
+    ids: usize,
+    values: usize,
+}
 
 /// The bitmaps of one column, built incrementally.
 #[derive(Debug)]
 pub(crate) struct BitmapIndexBuilder {
-    bitmaps: Vec<RoaringBitmap>,
+    cardinality: usize,
+    /// Whether a row may name an id twice (multi-value columns).
+    repeats: bool,
     window_ids: Vec<u32>,
     window_rows: Vec<u32>,
     /// Per id: its count in the window, then the next write position of its run.
     positions: Vec<u32>,
     sorted_rows: Vec<u32>,
+    /// The `(id, count)` pairs of the window being flushed.
+    present: Vec<u32>,
+    spill: Spill,
+    windows: Vec<Window>,
 }
 
 impl BitmapIndexBuilder {
-    /// Empty bitmaps for `cardinality` ids.
-    pub(crate) fn new(cardinality: usize) -> Self {
+    /// An empty builder for `cardinality` ids, whose sorted windows go to `spill`; `repeats`
+    /// when a row may name an id twice.
+    pub(crate) fn new(cardinality: usize, repeats: bool, spill: Spill) -> Self {
         BitmapIndexBuilder {
-            bitmaps: vec![RoaringBitmap::new(); cardinality],
+            cardinality,
+            repeats,
             window_ids: Vec::new(),
             window_rows: Vec::new(),
             positions: vec![0; cardinality],
             sorted_rows: Vec::new(),
+            present: Vec::new(),
+            spill,
+            windows: Vec::new(),
         }
     }
 
     /// Marks `row` in the bitmap of `id`. Rows must not decrease; a pair repeated (the same id
-    /// twice in a multi-value row) is kept once.
+    /// twice in a multi-value row, for a builder made with `repeats`) is kept once.
     #[inline]
-    pub(crate) fn push(&mut self, row: u32, id: u32) {
+    pub(crate) fn push(&mut self, row: u32, id: u32) -> io::Result<()> {
         self.window_ids.push(id);
         self.window_rows.push(row);
         if self.window_ids.len() >= WINDOW_VALUES {
-            self.flush();
+            self.flush()?;
         }
+        Ok(())
     }
 
-    fn flush(&mut self) {
+    fn flush(&mut self) -> io::Result<()> {
         if self.window_ids.is_empty() {
-            return;
+            return Ok(());
         }
         for id in &self.window_ids {
             self.positions[*id as usize] += 1;
         }
-        // Counts → run starts; ids absent from the window keep an empty run.
+        // Counts → run starts, noting the ids present.
+        self.present.clear();
         let mut start = 0u32;
-        for slot in self.positions.iter_mut() {
+        for (id, slot) in self.positions.iter_mut().enumerate() {
             let count = *slot;
+            if count > 0 {
+                self.present.extend_from_slice(&[id as u32, count]);
+            }
             *slot = start;
             start += count;
         }
@@ -66,85 +101,168 @@ impl BitmapIndexBuilder {
             self.sorted_rows[*slot as usize] = *row;
             *slot += 1;
         }
-        // Now `positions[id]` is the end of id's run, and the start is the previous end.
-        let mut run_start = 0usize;
-        for (id, end) in self.positions.iter_mut().enumerate() {
-            let run_end = *end as usize;
-            *end = 0;
-            if run_end > run_start {
-                append_run(&mut self.bitmaps[id], &self.sorted_rows[run_start..run_end]);
-            }
-            run_start = run_end;
-        }
+        self.positions.fill(0);
+        self.windows.push(Window {
+            start_bytes: self.spill.len_bytes() as usize,
+            ids: self.present.len() / 2,
+            values: self.sorted_rows.len(),
+        });
+        write_u32s(&mut self.spill, &self.present)?;
+        write_u32s(&mut self.spill, &self.sorted_rows)?;
         self.window_ids.clear();
         self.window_rows.clear();
+        Ok(())
     }
 
-    /// The finished bitmaps, by id.
-    pub(crate) fn finish(mut self) -> Vec<RoaringBitmap> {
-        self.flush();
-        self.bitmaps
+    /// Hands each id's serialized bitmap to `f`, in id order (zero bytes for an id never
+    /// pushed), and removes the spill.
+    pub(crate) fn finish(mut self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        self.flush()?;
+        let bytes = self.spill.into_bytes()?;
+        let mut cursors: Vec<Cursor> = self
+            .windows
+            .iter()
+            .map(|w| Cursor::new(&bytes, w))
+            .collect();
+        let mut encoder = RoaringEncoder::default();
+        let (mut rows, mut serialized) = (Vec::new(), Vec::new());
+        for id in 0..self.cardinality as u32 {
+            rows.clear();
+            for cursor in &mut cursors {
+                cursor.take_if(id, &mut rows);
+            }
+            if self.repeats {
+                // The same row twice in a run, or across a window boundary.
+                rows.dedup();
+            }
+            encoder.encode(&rows, &mut serialized);
+            f(&serialized)?;
+        }
+        Ok(())
     }
 }
 
-/// Appends a run of non-decreasing rows, skipping repeats and rows already in the bitmap.
-fn append_run(bitmap: &mut RoaringBitmap, rows: &[u32]) {
-    // The common run (single-value columns) is strictly increasing above the bitmap: appended
-    // as it is. `append` stops at the first row that is not, after appending the ones before.
-    let appended = match bitmap.append(rows.iter().copied()) {
-        Ok(_) => return,
-        Err(stop) => stop.valid_until() as usize,
-    };
-    let rows = &rows[appended..];
-    let max_opt = bitmap.max();
-    let mut last_opt = max_opt;
-    let fresh = rows.iter().copied().filter(|row| {
-        let keep = last_opt.is_none_or(|last| *row > last);
-        if keep {
-            last_opt = Some(*row);
+/// Reads one window's runs back in id order.
+struct Cursor<'a> {
+    pairs: &'a [u8],
+    rows: &'a [u8],
+}
+
+impl<'a> Cursor<'a> {
+    fn new(bytes: &'a [u8], window: &Window) -> Self {
+        let pairs_end = window.start_bytes + 8 * window.ids;
+        Cursor {
+            pairs: &bytes[window.start_bytes..pairs_end],
+            rows: &bytes[pairs_end..pairs_end + 4 * window.values],
         }
-        keep
-    });
-    // INVARIANT: rows arrive in non-decreasing order across windows, and the filter keeps a
-    // strictly increasing sequence above the bitmap's maximum.
-    bitmap
-        .append(fresh)
-        .expect("rows are appended in increasing order");
+    }
+
+    /// Appends the rows of `id` when it is this window's next id.
+    #[inline]
+    fn take_if(&mut self, id: u32, out: &mut Vec<u32>) {
+        if self.pairs.len() < 8 || read_u32(self.pairs, 0) != id {
+            return;
+        }
+        let count = read_u32(self.pairs, 4) as usize;
+        self.pairs = &self.pairs[8..];
+        let (run, rest) = self.rows.split_at(4 * count);
+        self.rows = rest;
+        out.extend(
+            run.chunks_exact(4)
+                .map(|bytes| u32::from_le_bytes(bytes.try_into().expect("chunks of 4"))),
+        );
+    }
+}
+
+fn read_u32(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// Appends `values` little-endian, through a stack buffer.
+fn write_u32s(spill: &mut Spill, values: &[u32]) -> io::Result<()> {
+    let mut buffer = [0u8; 4096];
+    for chunk in values.chunks(buffer.len() / 4) {
+        for (value, out) in chunk.iter().zip(buffer.chunks_exact_mut(4)) {
+            out.copy_from_slice(&value.to_le_bytes());
+        }
+        spill.write_all(&buffer[..4 * chunk.len()])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use roaring::RoaringBitmap;
 
-    #[test]
-    fn bitmaps_equal_naive_insertion_across_windows_and_repeats() {
+    use super::*;
+    use crate::segment::bitmap::encode_roaring;
+
+    fn finished(builder: BitmapIndexBuilder) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        builder
+            .finish(&mut |bytes| {
+                out.push(bytes.to_vec());
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    fn serialized(mut bitmaps: Vec<RoaringBitmap>) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for bitmap in &mut bitmaps {
+            let mut bytes = Vec::new();
+            encode_roaring(bitmap, &mut bytes);
+            out.push(bytes);
+        }
+        out
+    }
+
+    fn builders_equal_naive_insertion(spill: Spill) {
         let cardinality = 37;
-        let mut builder = BitmapIndexBuilder::new(cardinality);
+        let mut builder = BitmapIndexBuilder::new(cardinality, true, spill);
         let mut naive = vec![RoaringBitmap::new(); cardinality];
         let mut state = 12345u64;
-        let rows = WINDOW_VALUES as u32 + 5000;
+        let rows = 2 * WINDOW_VALUES as u32 + 5000;
         for row in 0..rows {
             state = state
                 .wrapping_mul(6364136223846793005)
                 .wrapping_add(1442695040888963407);
-            let id = ((state >> 33) % cardinality as u64) as u32;
-            builder.push(row, id);
+            // Ids above 30 only in the first rows: windows without them.
+            let id = ((state >> 33) % if row < 100 { 37 } else { 31 }) as u32;
+            let boundary = builder.window_ids.len() == WINDOW_VALUES - 1;
+            builder.push(row, id).unwrap();
             naive[id as usize].insert(row);
-            if row % 7 == 0 {
-                // A multi-value row naming the same id twice.
-                builder.push(row, id);
+            if row % 7 == 0 || boundary {
+                // A multi-value row naming the same id twice (the first of the two windows'
+                // boundaries splits it).
+                builder.push(row, id).unwrap();
             }
         }
-        assert_eq!(builder.finish(), naive);
+        assert_eq!(finished(builder), serialized(naive));
+    }
+
+    #[test]
+    fn bitmaps_equal_naive_insertion_across_windows_and_repeats_in_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::new_in(Some(dir.path()), "b.tmp").unwrap();
+        builders_equal_naive_insertion(spill);
+        assert!(!dir.path().join("b.tmp").exists());
+    }
+
+    #[test]
+    fn bitmaps_equal_naive_insertion_across_windows_in_memory() {
+        builders_equal_naive_insertion(Spill::memory());
     }
 
     #[test]
     fn ids_never_pushed_get_empty_bitmaps() {
-        let mut builder = BitmapIndexBuilder::new(4);
-        builder.push(0, 2);
-        builder.push(3, 2);
-        let bitmaps = builder.finish();
+        let mut builder = BitmapIndexBuilder::new(4, false, Spill::memory());
+        builder.push(0, 2).unwrap();
+        builder.push(3, 2).unwrap();
+        let bitmaps = finished(builder);
         assert!(bitmaps[0].is_empty() && bitmaps[1].is_empty() && bitmaps[3].is_empty());
-        assert_eq!(bitmaps[2].iter().collect::<Vec<_>>(), vec![0, 3]);
+        let rows = RoaringBitmap::deserialize_from(&bitmaps[2][..]).unwrap();
+        assert_eq!(rows.iter().collect::<Vec<_>>(), vec![0, 3]);
     }
 }

@@ -33,6 +33,7 @@ pub mod package;
 pub mod plain_ints;
 pub mod prefetch;
 pub mod reader;
+mod roaring_encode;
 pub mod schema;
 pub mod smoosh;
 pub mod spill;

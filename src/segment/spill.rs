@@ -107,11 +107,52 @@ impl Spill {
         }
     }
 
+    /// Every byte written, readable at random (a file spill is mapped, and its file removed at
+    /// once: the mapping keeps the pages until it is dropped).
+    pub fn into_bytes(self) -> io::Result<SpillBytes> {
+        match self {
+            Spill::Memory(bytes) => Ok(SpillBytes::Memory(bytes)),
+            Spill::File { len_bytes: 0, .. } => {
+                self.discard();
+                Ok(SpillBytes::Memory(Vec::new()))
+            }
+            Spill::File { writer, path, .. } => {
+                let file = writer.into_inner().map_err(|e| e.into_error())?;
+                // SAFETY: the file is this spill's own temporary file, created with
+                // `create_new` and written only through this spill, which is consumed here; no
+                // one else opens it, so the mapped bytes cannot change.
+                let map = unsafe { memmap2::Mmap::map(&file)? };
+                std::fs::remove_file(&path)?;
+                Ok(SpillBytes::Map(map))
+            }
+        }
+    }
+
     /// Deletes the spill's file, if any, ignoring errors (used when a write is abandoned).
     pub fn discard(self) {
         if let Spill::File { writer, path, .. } = self {
             drop(writer);
             let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// The bytes of a finished spill (see [`Spill::into_bytes`]).
+#[derive(Debug)]
+pub enum SpillBytes {
+    /// An in-memory spill's buffer.
+    Memory(Vec<u8>),
+    /// A file spill's read-only mapping.
+    Map(memmap2::Mmap),
+}
+
+impl std::ops::Deref for SpillBytes {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            SpillBytes::Memory(bytes) => bytes,
+            SpillBytes::Map(map) => map,
         }
     }
 }
@@ -133,6 +174,19 @@ mod tests {
         assert_eq!(out.len(), 400_000);
         assert_eq!(&out[4..8], &1u32.to_le_bytes());
         assert!(!dir.path().join("x.tmp").exists());
+    }
+
+    #[test]
+    fn file_spill_bytes_are_mapped_and_the_file_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spill = Spill::new_in(Some(dir.path()), "y.tmp").unwrap();
+        spill.write_all(b"hello").unwrap();
+        let bytes = spill.into_bytes().unwrap();
+        assert_eq!(&*bytes, b"hello");
+        assert!(!dir.path().join("y.tmp").exists());
+        let empty = Spill::new_in(Some(dir.path()), "z.tmp").unwrap();
+        assert!(empty.into_bytes().unwrap().is_empty());
+        assert!(!dir.path().join("z.tmp").exists());
     }
 
     #[test]

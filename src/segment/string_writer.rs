@@ -6,7 +6,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
-use super::bitmap::{self, BitmapKind};
+use super::bitmap::BitmapKind;
 use super::bitmap_builder::BitmapIndexBuilder;
 use super::block_column::ByteOrder;
 use super::column_descriptor::{ColumnDescriptor, Part, ValueType};
@@ -81,8 +81,9 @@ impl StringColumnWriter {
                 offsets_opt,
             }
         };
+        let rows_spill = Spill::new_in(dir_opt, &format!("{prefix}.rows"))?;
         Ok(StringColumnWriter {
-            bitmaps: BitmapIndexBuilder::new(dictionary.len()),
+            bitmaps: BitmapIndexBuilder::new(dictionary.len(), multi_value, rows_spill),
             dictionary,
             ids,
             multi_value,
@@ -118,7 +119,7 @@ impl StringColumnWriter {
         let row = self.num_rows;
         self.num_rows += 1;
         for id in ids {
-            self.bitmaps.push(row, *id);
+            self.bitmaps.push(row, *id)?;
         }
         match &mut self.ids {
             IdsWriter::Plain(plain) => plain.push_row(ids)?,
@@ -139,7 +140,7 @@ impl StringColumnWriter {
             && ids.is_empty()
             && self.dictionary.first().is_some_and(Option::is_none)
         {
-            self.bitmaps.push(row, 0);
+            self.bitmaps.push(row, 0)?;
         }
         Ok(())
     }
@@ -185,11 +186,8 @@ impl StringColumnWriter {
             IdsWriter::Compressed { values, .. } => values.write_to(out)?,
         }
         let mut bitmaps = GenericIndexedWriter::new(self.bitmap_spill, false);
-        let mut scratch = Vec::new();
-        for mut bitmap in self.bitmaps.finish() {
-            bitmap::encode_roaring(&mut bitmap, &mut scratch);
-            bitmaps.push(Some(&scratch))?;
-        }
+        self.bitmaps
+            .finish(&mut |bytes| bitmaps.push(Some(bytes)))?;
         bitmaps.write_to(out)
     }
 }
