@@ -11,7 +11,8 @@
 //! ```
 //!
 //! At the end each id's runs are read back from every window, in window order (so its rows stay
-//! increasing), and serialized directly ([`RoaringEncoder`]). Nothing per id is kept in memory
+//! increasing; the last window is read from memory, never spilled), and serialized directly
+//! ([`RoaringEncoder`]). Nothing per id is kept in memory
 //! meanwhile (per-value `RoaringBitmap`s were a quarter of a large merge's peak memory), and
 //! memory stays bounded by the window whatever the row count.
 
@@ -77,10 +78,23 @@ impl BitmapIndexBuilder {
         Ok(())
     }
 
+    /// Writes the window's sorted runs to the spill and empties it.
     fn flush(&mut self) -> io::Result<()> {
-        if self.window_ids.is_empty() {
-            return Ok(());
-        }
+        self.sort_window();
+        self.windows.push(Window {
+            start_bytes: self.spill.len_bytes() as usize,
+            ids: self.present.len() / 2,
+            values: self.sorted_rows.len(),
+        });
+        write_u32s(&mut self.spill, &self.present)?;
+        write_u32s(&mut self.spill, &self.sorted_rows)?;
+        self.window_ids.clear();
+        self.window_rows.clear();
+        Ok(())
+    }
+
+    /// Counting-sorts the window's pairs into `present` and `sorted_rows`.
+    fn sort_window(&mut self) {
         for id in &self.window_ids {
             self.positions[*id as usize] += 1;
         }
@@ -102,28 +116,23 @@ impl BitmapIndexBuilder {
             *slot += 1;
         }
         self.positions.fill(0);
-        self.windows.push(Window {
-            start_bytes: self.spill.len_bytes() as usize,
-            ids: self.present.len() / 2,
-            values: self.sorted_rows.len(),
-        });
-        write_u32s(&mut self.spill, &self.present)?;
-        write_u32s(&mut self.spill, &self.sorted_rows)?;
-        self.window_ids.clear();
-        self.window_rows.clear();
-        Ok(())
     }
 
     /// Hands each id's serialized bitmap to `f`, in id order (zero bytes for an id never
     /// pushed), and removes the spill.
     pub(crate) fn finish(mut self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
-        self.flush()?;
+        // The last window stays in memory: a column of one window never touches the spill.
+        self.sort_window();
         let bytes = self.spill.into_bytes()?;
         let mut cursors: Vec<Cursor> = self
             .windows
             .iter()
             .map(|w| Cursor::new(&bytes, w))
             .collect();
+        let mut last = LastWindow {
+            pairs: &self.present,
+            rows: &self.sorted_rows,
+        };
         let mut encoder = RoaringEncoder::default();
         let (mut rows, mut serialized) = (Vec::new(), Vec::new());
         for id in 0..self.cardinality as u32 {
@@ -131,6 +140,7 @@ impl BitmapIndexBuilder {
             for cursor in &mut cursors {
                 cursor.take_if(id, &mut rows);
             }
+            last.take_if(id, &mut rows);
             if self.repeats {
                 // The same row twice in a run, or across a window boundary.
                 rows.dedup();
@@ -171,6 +181,26 @@ impl<'a> Cursor<'a> {
             run.chunks_exact(4)
                 .map(|bytes| u32::from_le_bytes(bytes.try_into().expect("chunks of 4"))),
         );
+    }
+}
+
+/// The runs of the window that was never spilled, in id order.
+struct LastWindow<'a> {
+    pairs: &'a [u32],
+    rows: &'a [u32],
+}
+
+impl LastWindow<'_> {
+    /// Appends the rows of `id` when it is the window's next id.
+    #[inline]
+    fn take_if(&mut self, id: u32, out: &mut Vec<u32>) {
+        if let [next, count, pairs @ ..] = self.pairs
+            && *next == id
+        {
+            let (run, rest) = self.rows.split_at(*count as usize);
+            out.extend_from_slice(run);
+            (self.pairs, self.rows) = (pairs, rest);
+        }
     }
 }
 

@@ -121,7 +121,8 @@ impl Spill {
                 // SAFETY: the file is this spill's own temporary file, created with
                 // `create_new` and written only through this spill, which is consumed here; no
                 // one else opens it, so the mapped bytes cannot change.
-                let map = unsafe { memmap2::Mmap::map(&file)? };
+                // Populated: it is read whole, and faulting it in page by page cost more.
+                let map = unsafe { memmap2::MmapOptions::new().populate().map(&file)? };
                 std::fs::remove_file(&path)?;
                 Ok(SpillBytes::Map(map))
             }
