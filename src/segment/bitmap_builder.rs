@@ -12,9 +12,9 @@
 //!
 //! At the end each id's runs are read back from every window, in window order (so its rows stay
 //! increasing; the last window is read from memory, never spilled), and serialized directly
-//! ([`RoaringEncoder`]). Nothing per id is kept in memory
-//! meanwhile (per-value `RoaringBitmap`s were a quarter of a large merge's peak memory), and
-//! memory stays bounded by the window whatever the row count.
+//! ([`RoaringEncoder`]). Nothing per id is kept in memory meanwhile (per-value `RoaringBitmap`s
+//! were a quarter of a large merge's peak memory), and memory stays bounded by the window
+//! whatever the row count.
 
 use std::io;
 
@@ -28,8 +28,14 @@ const WINDOW_VALUES: usize = 1 << 20;
 #[derive(Debug, Clone, Copy)]
 struct Window {
     start_bytes: usize,
-    ids: usize,
-    values: usize,
+    id_count: usize,
+    value_count: usize,
+}
+
+impl Window {
+    fn end_bytes(&self) -> usize {
+        self.start_bytes + 8 * self.id_count + 4 * self.value_count
+    }
 }
 
 /// The bitmaps of one column, built incrementally.
@@ -83,8 +89,8 @@ impl BitmapIndexBuilder {
         self.sort_window();
         self.windows.push(Window {
             start_bytes: self.spill.len_bytes() as usize,
-            ids: self.present.len() / 2,
-            values: self.sorted_rows.len(),
+            id_count: self.present.len() / 2,
+            value_count: self.sorted_rows.len(),
         });
         write_u32s(&mut self.spill, &self.present)?;
         write_u32s(&mut self.spill, &self.sorted_rows)?;
@@ -124,6 +130,13 @@ impl BitmapIndexBuilder {
         // The last window stays in memory: a column of one window never touches the spill.
         self.sort_window();
         let bytes = self.spill.into_bytes()?;
+        let expected_bytes = self.windows.last().map_or(0, Window::end_bytes);
+        if bytes.len() != expected_bytes {
+            return Err(io::Error::other(format!(
+                "bitmap spill holds {} bytes, its windows {expected_bytes}",
+                bytes.len()
+            )));
+        }
         let mut cursors: Vec<Cursor> = self
             .windows
             .iter()
@@ -160,10 +173,10 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn new(bytes: &'a [u8], window: &Window) -> Self {
-        let pairs_end = window.start_bytes + 8 * window.ids;
+        let pairs_end = window.start_bytes + 8 * window.id_count;
         Cursor {
             pairs: &bytes[window.start_bytes..pairs_end],
-            rows: &bytes[pairs_end..pairs_end + 4 * window.values],
+            rows: &bytes[pairs_end..window.end_bytes()],
         }
     }
 
