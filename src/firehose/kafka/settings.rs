@@ -18,6 +18,12 @@ const DEFAULT_STATISTICS_INTERVAL_MS: &str = "5000";
 /// cluster, node on one core): 111,000 events/s with librdkafka's default, 155,000 with this;
 /// prefetched bytes stay capped by `queued.max.messages.kbytes`.
 const DEFAULT_QUEUED_MIN_MESSAGES: &str = "1000000";
+/// How long librdkafka postpones a partition's next fetch once its local queue is full, unless
+/// `fetch.queue.backoff.ms` is set. librdkafka's default (1,000 ms) idled the node: the queue
+/// (`queued.max.messages.kbytes`, 64 MiB) drains in ~0.7 s at full speed, then nothing arrived
+/// for the rest of the second (a `perf record -a` timeline of `benches/broker_e2e.rs` showed
+/// both cores idle for ~0.75 s mid-ingest).
+const DEFAULT_FETCH_QUEUE_BACKOFF_MS: &str = "10";
 
 /// Kafka 0.8 consumer properties kept as they are (librdkafka knows them by the same name).
 const KAFKA08_KEPT: &[&str] = &[
@@ -217,6 +223,9 @@ impl KafkaSettings {
         properties
             .entry("queued.min.messages".into())
             .or_insert_with(|| DEFAULT_QUEUED_MIN_MESSAGES.into());
+        properties
+            .entry("fetch.queue.backoff.ms".into())
+            .or_insert_with(|| DEFAULT_FETCH_QUEUE_BACKOFF_MS.into());
         Ok(KafkaSettings {
             topic: topic.to_string(),
             properties,
@@ -304,6 +313,18 @@ mod tests {
     }
 
     #[test]
+    fn prefetch_defaults_yield_to_the_operators_values() {
+        let set = spec(
+            json!({"type": "kafka", "topic": "t", "consumerProperties": {
+            "bootstrap.servers": "b:9092", "group.id": "g", "queued.min.messages": "5000",
+            "fetch.queue.backoff.ms": "250"}}),
+        );
+        let settings = KafkaSettings::from_spec(&set, 0).unwrap();
+        assert_eq!(settings.properties["queued.min.messages"], "5000");
+        assert_eq!(settings.properties["fetch.queue.backoff.ms"], "250");
+    }
+
+    #[test]
     fn kafka08_maps_names_and_refuses_zookeeper_only() {
         let only_zk = spec(
             json!({"type": "kafka-0.8", "feed": "wiki", "consumerProps": {
@@ -325,6 +346,7 @@ mod tests {
         assert_eq!(settings.assignment, Assignment::Group);
         assert_eq!(settings.properties["fetch.message.max.bytes"], "1048586");
         assert_eq!(settings.properties["queued.min.messages"], "1000000");
+        assert_eq!(settings.properties["fetch.queue.backoff.ms"], "10");
         assert_eq!(settings.properties["auto.offset.reset"], "error");
         assert!(!settings.properties.contains_key("zookeeper.connect"));
         assert!(!settings.properties.contains_key("auto.commit.enable"));
