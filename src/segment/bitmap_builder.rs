@@ -17,6 +17,7 @@
 //! whatever the row count.
 
 use std::io;
+use std::ops::Range;
 
 use super::roaring_encode::RoaringEncoder;
 use super::spill::Spill;
@@ -137,15 +138,18 @@ impl BitmapIndexBuilder {
                 bytes.len()
             )));
         }
-        let mut cursors: Vec<Cursor> = self
+        let mut cursors: Vec<Cursor<[u8]>> = self
             .windows
             .iter()
-            .map(|w| Cursor::new(&bytes, w))
+            .map(|w| {
+                let pairs_end = w.start_bytes + 8 * w.id_count;
+                Cursor::new(
+                    &bytes[w.start_bytes..pairs_end],
+                    &bytes[pairs_end..w.end_bytes()],
+                )
+            })
             .collect();
-        let mut last = LastWindow {
-            pairs: &self.present,
-            rows: &self.sorted_rows,
-        };
+        let mut last = Cursor::new(&self.present[..], &self.sorted_rows[..]);
         let mut encoder = RoaringEncoder::default();
         let (mut rows, mut serialized) = (Vec::new(), Vec::new());
         for id in 0..self.cardinality as u32 {
@@ -165,60 +169,78 @@ impl BitmapIndexBuilder {
     }
 }
 
-/// Reads one window's runs back in id order.
-struct Cursor<'a> {
-    pairs: &'a [u8],
-    rows: &'a [u8],
+/// One window's `(id, count)` pairs and rows, as 32-bit words: little-endian bytes of the spill,
+/// or the last window's vectors.
+trait Words {
+    fn word_count(&self) -> usize;
+    fn word(&self, index: usize) -> u32;
+    /// Appends the words `range` to `out`.
+    fn append(&self, range: Range<usize>, out: &mut Vec<u32>);
 }
 
-impl<'a> Cursor<'a> {
-    fn new(bytes: &'a [u8], window: &Window) -> Self {
-        let pairs_end = window.start_bytes + 8 * window.id_count;
+impl Words for [u8] {
+    fn word_count(&self) -> usize {
+        self.len() / 4
+    }
+
+    fn word(&self, index: usize) -> u32 {
+        let bytes = &self[4 * index..4 * index + 4];
+        u32::from_le_bytes(bytes.try_into().expect("4 bytes"))
+    }
+
+    fn append(&self, range: Range<usize>, out: &mut Vec<u32>) {
+        let bytes = &self[4 * range.start..4 * range.end];
+        out.extend(
+            bytes
+                .chunks_exact(4)
+                .map(|word| u32::from_le_bytes(word.try_into().expect("chunks of 4"))),
+        );
+    }
+}
+
+impl Words for [u32] {
+    fn word_count(&self) -> usize {
+        self.len()
+    }
+
+    fn word(&self, index: usize) -> u32 {
+        self[index]
+    }
+
+    fn append(&self, range: Range<usize>, out: &mut Vec<u32>) {
+        out.extend_from_slice(&self[range]);
+    }
+}
+
+/// Reads one window's runs back in id order.
+struct Cursor<'a, W: Words + ?Sized> {
+    pairs: &'a W,
+    rows: &'a W,
+    next_pair: usize,
+    next_row: usize,
+}
+
+impl<'a, W: Words + ?Sized> Cursor<'a, W> {
+    fn new(pairs: &'a W, rows: &'a W) -> Self {
         Cursor {
-            pairs: &bytes[window.start_bytes..pairs_end],
-            rows: &bytes[pairs_end..window.end_bytes()],
+            pairs,
+            rows,
+            next_pair: 0,
+            next_row: 0,
         }
     }
 
     /// Appends the rows of `id` when it is this window's next id.
     #[inline]
     fn take_if(&mut self, id: u32, out: &mut Vec<u32>) {
-        if self.pairs.len() < 8 || read_u32(self.pairs, 0) != id {
+        let at = 2 * self.next_pair;
+        if at >= self.pairs.word_count() || self.pairs.word(at) != id {
             return;
         }
-        let count = read_u32(self.pairs, 4) as usize;
-        self.pairs = &self.pairs[8..];
-        let (run, rest) = self.rows.split_at(4 * count);
-        self.rows = rest;
-        out.extend(
-            run.chunks_exact(4)
-                .map(|bytes| u32::from_le_bytes(bytes.try_into().expect("chunks of 4"))),
-        );
+        let end = self.next_row + self.pairs.word(at + 1) as usize;
+        self.rows.append(self.next_row..end, out);
+        (self.next_pair, self.next_row) = (self.next_pair + 1, end);
     }
-}
-
-/// The runs of the window that was never spilled, in id order.
-struct LastWindow<'a> {
-    pairs: &'a [u32],
-    rows: &'a [u32],
-}
-
-impl LastWindow<'_> {
-    /// Appends the rows of `id` when it is the window's next id.
-    #[inline]
-    fn take_if(&mut self, id: u32, out: &mut Vec<u32>) {
-        if let [next, count, pairs @ ..] = self.pairs
-            && *next == id
-        {
-            let (run, rest) = self.rows.split_at(*count as usize);
-            out.extend_from_slice(run);
-            (self.pairs, self.rows) = (pairs, rest);
-        }
-    }
-}
-
-fn read_u32(bytes: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
 }
 
 /// Appends `values` little-endian, through a stack buffer.

@@ -73,12 +73,12 @@ impl RoaringEncoder {
         }
         debug_assert!(rows.windows(2).all(|w| w[0] < w[1]), "rows not increasing");
         self.plan(rows);
-        let header_bytes = self.write_header(out);
+        self.write_header(out);
+        let header_bytes = out.len();
         let data_bytes: usize = self.containers.iter().map(Container::data_bytes).sum();
         out.resize(header_bytes + data_bytes, 0);
         let mut data = &mut out[header_bytes..];
-        for index in 0..self.containers.len() {
-            let container = self.containers[index];
+        for container in &self.containers {
             let rows = &rows[container.start..container.end];
             let (bytes, rest) = data.split_at_mut(container.data_bytes());
             data = rest;
@@ -88,7 +88,7 @@ impl RoaringEncoder {
                         out.copy_from_slice(&(*row as u16).to_le_bytes());
                     }
                 }
-                Kind::Bitmap => self.write_bitmap(rows, bytes),
+                Kind::Bitmap => write_bitmap(rows, &mut self.words, bytes),
                 Kind::Run => write_runs(rows, container.runs, bytes),
             }
         }
@@ -129,26 +129,23 @@ impl RoaringEncoder {
         }
     }
 
-    /// Writes everything before the containers' data; returns its length.
-    fn write_header(&self, out: &mut Vec<u8>) -> usize {
+    /// Appends everything before the containers' data to the empty `out`.
+    fn write_header(&self, out: &mut Vec<u8>) {
         let count = self.containers.len();
         let has_runs = self.containers.iter().any(|c| c.kind == Kind::Run);
-        let mut header_bytes = 4 + 4 * count;
         if has_runs {
             let cookie = COOKIE_RUNS | ((count as u32 - 1) << 16);
             out.extend_from_slice(&cookie.to_le_bytes());
-            let mut flags = vec![0u8; count.div_ceil(8)];
+            let flags_at = out.len();
+            out.resize(flags_at + count.div_ceil(8), 0);
             for (index, container) in self.containers.iter().enumerate() {
                 if container.kind == Kind::Run {
-                    flags[index / 8] |= 1 << (index % 8);
+                    out[flags_at + index / 8] |= 1 << (index % 8);
                 }
             }
-            out.extend_from_slice(&flags);
-            header_bytes += flags.len();
         } else {
             out.extend_from_slice(&COOKIE_NO_RUNS.to_le_bytes());
             out.extend_from_slice(&(count as u32).to_le_bytes());
-            header_bytes += 4;
         }
         for container in &self.containers {
             let card = (container.end - container.start - 1) as u16;
@@ -156,26 +153,25 @@ impl RoaringEncoder {
             out.extend_from_slice(&card.to_le_bytes());
         }
         if !has_runs || count >= OFFSETS_FROM_CONTAINERS {
-            let mut offset = header_bytes + 4 * count;
+            let mut offset = out.len() + 4 * count;
             for container in &self.containers {
                 out.extend_from_slice(&(offset as u32).to_le_bytes());
                 offset += container.data_bytes();
             }
         }
-        out.len()
     }
+}
 
-    /// Fills the 8192 bytes of `out` with the bitmap container of `rows`.
-    fn write_bitmap(&mut self, rows: &[u32], out: &mut [u8]) {
-        self.words.clear();
-        self.words.resize(BITMAP_BYTES / 8, 0);
-        for row in rows {
-            let low = (*row & 0xFFFF) as usize;
-            self.words[low / 64] |= 1 << (low % 64);
-        }
-        for (word, out) in self.words.iter().zip(out.chunks_exact_mut(8)) {
-            out.copy_from_slice(&word.to_le_bytes());
-        }
+/// Fills the 8192 bytes of `out` with the bitmap container of `rows`, through `words`.
+fn write_bitmap(rows: &[u32], words: &mut Vec<u64>, out: &mut [u8]) {
+    words.clear();
+    words.resize(BITMAP_BYTES / 8, 0);
+    for row in rows {
+        let low = (*row & 0xFFFF) as usize;
+        words[low / 64] |= 1 << (low % 64);
+    }
+    for (word, out) in words.iter().zip(out.chunks_exact_mut(8)) {
+        out.copy_from_slice(&word.to_le_bytes());
     }
 }
 
