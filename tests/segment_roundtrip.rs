@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use common::{every_write_options, generate, read, write};
+use common::{every_write_options, generate, read, write, write_in_batches};
 use rtnode::segment::column_descriptor::ColumnDescriptor;
 use rtnode::segment::compression::Compression;
 use rtnode::segment::format::Cursor;
@@ -15,8 +15,8 @@ use rtnode::segment::smoosh::SmooshMeta;
 use rtnode::segment::writer::LongEncoding;
 use rtnode::segment::{
     Column, Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind,
-    MetricSchema, RowRef, Segment, SegmentError, SegmentOutput, SegmentSchema, SegmentWriter,
-    WriteOptions,
+    MetricSchema, MetricValues, RowBatch, RowRef, Segment, SegmentError, SegmentOutput,
+    SegmentSchema, SegmentWriter, WriteOptions, WrittenData, WrittenSegment,
 };
 
 #[test]
@@ -91,6 +91,153 @@ fn segments_round_trip_with_every_compression_and_encoding() {
             assert_eq!(read(&segment), rows, "{count} rows, {options:?}");
         }
     }
+}
+
+fn memory_files(written: WrittenSegment) -> Vec<(String, Bytes)> {
+    match written.data {
+        WrittenData::Memory(segment) => segment.files,
+        WrittenData::Directory(dir) => panic!("expected memory, got {}", dir.display()),
+    }
+}
+
+#[test]
+fn batches_write_the_bytes_of_rows_added_one_at_a_time() {
+    // Block boundaries (8192 longs, 16384 packed values) and, for one layout, more rows than a
+    // bitmap window (1 Mi ids), so that a batch straddles a window flush.
+    let mut cases: Vec<(usize, WriteOptions)> = [0usize, 1, 8192, 20_000]
+        .into_iter()
+        .flat_map(|count| every_write_options().into_iter().map(move |o| (count, o)))
+        .collect();
+    cases.push(((1 << 20) + 5_000, WriteOptions::default()));
+    for (count, options) in cases {
+        let rows = generate(count, 70_000, 5);
+        let one_at_a_time = memory_files(write(&rows, SegmentOutput::Memory, options));
+        let batch_sizes: &[usize] = if count > 100_000 {
+            &[4099]
+        } else {
+            &[1, 7, 4096]
+        };
+        for &batch_rows in batch_sizes {
+            let batched = write_in_batches(&rows, SegmentOutput::Memory, options, Some(batch_rows));
+            assert!(
+                memory_files(batched) == one_at_a_time,
+                "{count} rows in batches of {batch_rows}, {options:?}: the bytes differ"
+            );
+        }
+    }
+}
+
+#[test]
+fn writer_refuses_batches_that_break_the_schema() {
+    let dictionaries = || {
+        vec![
+            Some(Dictionary(vec![None, Some("x".into())])),
+            Some(Dictionary(vec![Some("t".into())])),
+            Some(Dictionary(vec![None])),
+            None,
+            None,
+        ]
+    };
+    let mut writer = SegmentWriter::new(
+        common::schema(),
+        dictionaries(),
+        SegmentOutput::Memory,
+        WriteOptions::default(),
+    )
+    .unwrap();
+    let metrics = [
+        MetricCell::Long(1),
+        MetricCell::Float(1.0),
+        MetricCell::Double(1.0),
+        MetricCell::Complex(b"\x01"),
+    ];
+    let row = |time_ms, page: &'static [u32]| -> RowBatch {
+        let mut batch = RowBatch::for_schema(&common::schema());
+        let dims = [
+            DimCell::Ids(page),
+            DimCell::Ids(&[0]),
+            DimCell::Ids(&[0]),
+            DimCell::Long(1),
+            DimCell::Double(1.0),
+        ];
+        batch
+            .push_row(RowRef {
+                time_ms,
+                dims: &dims,
+                metrics: &metrics,
+            })
+            .unwrap();
+        batch
+    };
+    writer.add_batch(&row(10, &[1])).unwrap();
+    let refused = |writer: &mut SegmentWriter, batch: &RowBatch, why: &str| {
+        let result = writer.add_batch(batch);
+        assert!(
+            matches!(result, Err(SegmentError::InvalidInput(_))),
+            "{why}: {result:?}"
+        );
+    };
+    refused(&mut writer, &row(10, &[2]), "id beyond the dictionary");
+    refused(&mut writer, &row(9, &[1]), "time goes backwards");
+    let mut short = row(10, &[1]);
+    short.times_ms.push(11);
+    refused(&mut writer, &short, "a column shorter than the batch");
+    let mut wrong_kind = row(10, &[1]);
+    wrong_kind.metrics[0] = MetricValues::Double(vec![1.0]);
+    refused(&mut writer, &wrong_kind, "a metric of another kind");
+    let mut bad_ends = row(10, &[1]);
+    bad_ends.metrics[3] = MetricValues::Complex {
+        bytes: vec![1, 2],
+        ends: vec![1],
+    };
+    refused(
+        &mut writer,
+        &bad_ends,
+        "list ends that do not cover the values",
+    );
+    let mut batch = row(11, &[1]);
+    let before = batch.clone();
+    let two_pages = [
+        DimCell::Ids(&[0, 1]),
+        DimCell::Ids(&[0]),
+        DimCell::Ids(&[0]),
+        DimCell::Long(1),
+        DimCell::Double(1.0),
+    ];
+    let two = RowRef {
+        time_ms: 11,
+        dims: &two_pages,
+        metrics: &metrics,
+    };
+    assert!(
+        batch.push_row(two).is_err(),
+        "two ids for a single-value dimension"
+    );
+    // Refused at the last metric, after every dimension (the lists too) took its cell.
+    let good_dims = [
+        DimCell::Ids(&[1]),
+        DimCell::Ids(&[0, 0]),
+        DimCell::Ids(&[0]),
+        DimCell::Long(1),
+        DimCell::Double(1.0),
+    ];
+    let mut long_blob = metrics;
+    long_blob[3] = MetricCell::Long(5);
+    let late = RowRef {
+        time_ms: 11,
+        dims: &good_dims,
+        metrics: &long_blob,
+    };
+    assert!(batch.push_row(late).is_err(), "a long for a complex metric");
+    assert_eq!(batch, before, "a refused row leaves the batch unchanged");
+    // Nothing refused was written: the segment holds the two good rows only.
+    writer.add_batch(&row(12, &[0])).unwrap();
+    let segment = Segment::from_written(writer.finish().unwrap()).unwrap();
+    assert_eq!(segment.num_rows(), 2);
+    let Some(Column::Long(time)) = segment.column("__time").unwrap() else {
+        panic!("no time column");
+    };
+    assert_eq!([time.get(0).unwrap(), time.get(1).unwrap()], [10, 12]);
 }
 
 fn rows_interval(rows: &[common::TestRow]) -> rtnode::time::Interval {

@@ -5,7 +5,9 @@
 //! a sorted dictionary of the values rows actually use, with null as entry 0 when any row lacks a
 //! value (Druid's null rule); a dimension no row has a value for is dropped.
 
-use super::dimension::{DimensionIndexer, cell_values, compare_cells, number_ranks, string_ranks};
+use super::dimension::{
+    DimensionIndexer, MULTI_FLAG, cell_values, compare_cells, number_ranks, string_ranks,
+};
 use super::incremental::IncrementalIndex;
 use crate::config::DimensionType;
 
@@ -76,6 +78,38 @@ impl<'a> SortedIndex<'a> {
             } else {
                 d.out_id[(*value - 1) as usize]
             });
+        }
+    }
+
+    /// The output ids of dimension `dim` for `cells` (one row's cell each), appended to `ids`,
+    /// with each row's end appended to `ends_opt` (multi-value dimensions).
+    pub fn output_column(
+        &self,
+        dim: usize,
+        cells: &[u32],
+        ids: &mut Vec<u32>,
+        ends_opt: Option<&mut Vec<u32>>,
+    ) {
+        let d = &self.dimensions[dim];
+        match ends_opt {
+            // Single values: one gather, its cache misses (a large dictionary's remap table)
+            // overlapping from row to row.
+            None if cells.iter().all(|c| c & MULTI_FLAG == 0) => {
+                ids.extend(cells.iter().map(|&cell| match cell {
+                    0 => 0,
+                    value => d.out_id[value as usize - 1],
+                }));
+            }
+            mut ends_opt => {
+                let mut row_ids = Vec::new();
+                for &cell in cells {
+                    self.output_ids(dim, cell, &mut row_ids);
+                    ids.extend_from_slice(&row_ids);
+                    if let Some(ends) = ends_opt.as_deref_mut() {
+                        ends.push(ids.len() as u32);
+                    }
+                }
+            }
         }
     }
 }

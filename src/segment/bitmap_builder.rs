@@ -85,6 +85,22 @@ impl BitmapIndexBuilder {
         Ok(())
     }
 
+    /// [`BitmapIndexBuilder::push`] of `(first_row + i, ids[i])` for every `i`.
+    pub(crate) fn push_consecutive(&mut self, first_row: u32, ids: &[u32]) -> io::Result<()> {
+        let (mut rest, mut row) = (ids, first_row);
+        while !rest.is_empty() {
+            let room = WINDOW_VALUES - self.window_ids.len();
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            self.window_ids.extend_from_slice(now);
+            self.window_rows.extend(row..row + now.len() as u32);
+            (rest, row) = (later, row + now.len() as u32);
+            if self.window_ids.len() >= WINDOW_VALUES {
+                self.flush()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Writes the window's sorted runs to the spill and empties it.
     fn flush(&mut self) -> io::Result<()> {
         self.sort_window();

@@ -188,6 +188,20 @@ impl LongColumnWriter {
         }
     }
 
+    /// Appends values.
+    pub fn push_all(&mut self, values: &[i64]) -> io::Result<()> {
+        self.total += values.len();
+        match &mut self.state {
+            State::Longs(sink) => values
+                .iter()
+                .try_for_each(|value| sink.push(&value.to_le_bytes())),
+            State::Auto { raw, stats, .. } => values.iter().try_for_each(|value| {
+                stats.add(*value);
+                raw.write_all(&value.to_le_bytes())
+            }),
+        }
+    }
+
     /// Writes the part (header, encoding header, values) to `out`.
     pub fn write_to(self, out: &mut dyn Write) -> io::Result<()> {
         match self.state {

@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 
+use super::batch::RowBatch;
 use super::error::SegmentError;
 use super::merge_input::{
     DimSource, InputCursor, KeyCell, MetricSource, compare_keys, merge_dictionaries,
@@ -169,7 +170,7 @@ pub fn merge_segments_with(
             cursors.push(cursor.into_sorted()?);
         }
     }
-    let mut merger = Merger::new(plan.combiners.clone(), rollup);
+    let mut merger = Merger::new(plan.combiners.clone(), rollup, writer.new_batch());
     let mut rows_read: u64 = 0;
     while let Some(next) = smallest(&cursors) {
         merger.take(&mut cursors[next], &mut writer)?;
@@ -180,6 +181,7 @@ pub fn merge_segments_with(
         }
     }
     merger.flush(&mut writer)?;
+    merger.write_batch(&mut writer)?;
     writer.finish()
 }
 
@@ -413,13 +415,18 @@ struct Merger {
     accs: Vec<Acc>,
     combiners: Vec<MetricCombiner>,
     rollup: bool,
-    /// The allocations of the cell vectors handed to the writer, kept from row to row.
+    /// The allocations of the cell vectors of a row, kept from row to row.
     dims_spare: Vec<DimCell<'static>>,
     metrics_spare: Vec<MetricCell<'static>>,
+    /// Output rows not yet handed to the writer.
+    batch: RowBatch,
 }
 
+/// Output rows per batch handed to the writer.
+const BATCH_ROWS: usize = 2048;
+
 impl Merger {
-    fn new(combiners: Vec<MetricCombiner>, rollup: bool) -> Merger {
+    fn new(combiners: Vec<MetricCombiner>, rollup: bool, batch: RowBatch) -> Merger {
         let accs = combiners
             .iter()
             .map(|c| empty_acc(c.column_kind()))
@@ -433,6 +440,7 @@ impl Merger {
             rollup,
             dims_spare: Vec::new(),
             metrics_spare: Vec::new(),
+            batch,
         }
     }
 
@@ -495,13 +503,24 @@ impl Merger {
             Acc::Double(v) => MetricCell::Double(*v),
             Acc::Bytes(bytes) => MetricCell::Complex(bytes),
         }));
-        let result = writer.add_row(RowRef {
+        let result = self.batch.push_row(RowRef {
             time_ms: self.time_ms,
             dims: &dims,
             metrics: &metrics,
         });
         (self.dims_spare, self.metrics_spare) = (recycle(dims), recycle(metrics));
-        result
+        result?;
+        if self.batch.len() >= BATCH_ROWS {
+            self.write_batch(writer)?;
+        }
+        Ok(())
+    }
+
+    /// Hands the batched rows to the writer.
+    fn write_batch(&mut self, writer: &mut SegmentWriter) -> Result<(), SegmentError> {
+        writer.add_batch(&self.batch)?;
+        self.batch.clear();
+        Ok(())
     }
 }
 

@@ -6,6 +6,8 @@
 //! `reference/druid-realtime.md` §4 and were checked against real Druid segments
 //! (`tests/segment_golden.rs`).
 
+pub mod batch;
+mod batch_writer;
 pub mod bitmap;
 mod bitmap_builder;
 pub mod block_column;
@@ -43,6 +45,7 @@ pub mod vsize_ints;
 pub mod vsize_longs;
 pub mod writer;
 
+pub use batch::{DimValues, MetricValues, RowBatch};
 pub use error::SegmentError;
 pub use metadata_drd::Metadata;
 pub use reader::{Column, Segment};

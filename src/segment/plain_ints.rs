@@ -244,6 +244,12 @@ impl PlainIntsWriter {
         Ok(())
     }
 
+    /// Appends rows of one id each.
+    pub fn push_singles(&mut self, ids: &[u32]) -> std::io::Result<()> {
+        ids.iter()
+            .try_for_each(|id| self.push_row(std::slice::from_ref(id)))
+    }
+
     /// Writes the header, ends (multi-value), values and padding to `out`.
     pub fn write_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         let padding = 4 - self.num_bytes;

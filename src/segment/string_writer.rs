@@ -113,6 +113,37 @@ impl StringColumnWriter {
         }
     }
 
+    /// Checks a batch column's ids (`lists`: several ids per row) against the dictionary and
+    /// the column's value count rule.
+    pub fn check_ids(&self, ids: &[u32], lists: bool) -> Result<(), String> {
+        if lists && !self.multi_value {
+            return Err("single-value column got lists of ids".into());
+        }
+        match ids.iter().copied().max() {
+            Some(max) if max >= self.cardinality() => Err(format!(
+                "id {max} beyond dictionary of {}",
+                self.cardinality()
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Appends one id per row (checked with [`StringColumnWriter::check_ids`] first).
+    pub fn push_single_ids(&mut self, ids: &[u32]) -> io::Result<()> {
+        if self.multi_value {
+            return ids
+                .iter()
+                .try_for_each(|id| self.push_row(std::slice::from_ref(id)));
+        }
+        let first_row = self.num_rows;
+        self.num_rows += ids.len() as u32;
+        self.bitmaps.push_consecutive(first_row, ids)?;
+        match &mut self.ids {
+            IdsWriter::Plain(plain) => plain.push_singles(ids),
+            IdsWriter::Compressed { values, .. } => values.push_all(ids),
+        }
+    }
+
     /// Appends one row's ids (checked with [`StringColumnWriter::check_row`] first).
     #[inline]
     pub fn push_row(&mut self, ids: &[u32]) -> io::Result<()> {

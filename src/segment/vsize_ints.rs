@@ -175,6 +175,11 @@ impl VSizeIntsWriter {
         }
     }
 
+    /// Appends ids.
+    pub fn push_all(&mut self, ids: &[u32]) -> std::io::Result<()> {
+        ids.iter().try_for_each(|id| self.push(*id))
+    }
+
     /// Writes `0x02 | numBytes | total | sizePer | compression | blocks` to `out`.
     pub fn write_to(self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         let mut header = vec![0x02, self.num_bytes as u8];

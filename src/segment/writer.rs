@@ -26,14 +26,14 @@ use super::{bitmap::BitmapKind, checksum};
 /// Streams rows into a v9 segment.
 #[derive(Debug)]
 pub struct SegmentWriter {
-    schema: SegmentSchema,
+    pub(super) schema: SegmentSchema,
     target_opt: Option<PathBuf>,
-    tmp_dir_opt: Option<PathBuf>,
-    time: ColumnWriter,
-    dims: Vec<Option<ColumnWriter>>,
-    metrics: Vec<ColumnWriter>,
-    num_rows: u32,
-    last_time_ms: i64,
+    pub(super) tmp_dir_opt: Option<PathBuf>,
+    pub(super) time: ColumnWriter,
+    pub(super) dims: Vec<Option<ColumnWriter>>,
+    pub(super) metrics: Vec<ColumnWriter>,
+    pub(super) num_rows: u32,
+    pub(super) last_time_ms: i64,
 }
 
 fn check_names(schema: &SegmentSchema) -> Result<(), SegmentError> {
@@ -193,7 +193,7 @@ impl SegmentWriter {
             .map_err(|e| io_err(&self.tmp_dir_opt, e))
     }
 
-    fn invalid_dim(&self, index: usize, message: String) -> SegmentError {
+    pub(super) fn invalid_dim(&self, index: usize, message: String) -> SegmentError {
         SegmentError::InvalidInput(format!(
             "dimension `{}`: {message}",
             self.schema.dimensions[index].name
@@ -366,7 +366,7 @@ impl Drop for SegmentWriter {
     }
 }
 
-fn io_err(dir_opt: &Option<PathBuf>, error: io::Error) -> SegmentError {
+pub(super) fn io_err(dir_opt: &Option<PathBuf>, error: io::Error) -> SegmentError {
     SegmentError::io(
         dir_opt.clone().unwrap_or_else(|| PathBuf::from("<memory>")),
         error,

@@ -146,8 +146,19 @@ fn id_of(dictionary: &[Option<String>], value: Option<&str>) -> u32 {
         .unwrap() as u32
 }
 
-/// Writes rows through `SegmentWriter`.
+/// Writes rows through `SegmentWriter::add_row`.
 pub fn write(rows: &[TestRow], output: SegmentOutput, options: WriteOptions) -> WrittenSegment {
+    write_in_batches(rows, output, options, None)
+}
+
+/// Writes rows through `SegmentWriter::add_batch`, `batch_rows` rows per batch (`None`: one
+/// `add_row` per row instead).
+pub fn write_in_batches(
+    rows: &[TestRow],
+    output: SegmentOutput,
+    options: WriteOptions,
+    batch_rows: Option<usize>,
+) -> WrittenSegment {
     let page_dict = sorted_dictionary(rows.iter().map(|r| r.page.as_deref()));
     let mut tag_values: Vec<Option<&str>> = rows
         .iter()
@@ -165,6 +176,7 @@ pub fn write(rows: &[TestRow], output: SegmentOutput, options: WriteOptions) -> 
         None,
     ];
     let mut writer = SegmentWriter::new(schema(), dictionaries, output, options).unwrap();
+    let mut batch = writer.new_batch();
     let mut tag_ids = Vec::new();
     for row in rows {
         tag_ids.clear();
@@ -183,14 +195,23 @@ pub fn write(rows: &[TestRow], output: SegmentOutput, options: WriteOptions) -> 
             MetricCell::Double(row.sum_d),
             MetricCell::Complex(&row.blob),
         ];
-        writer
-            .add_row(RowRef {
-                time_ms: row.time_ms,
-                dims: &dims,
-                metrics: &metrics,
-            })
-            .unwrap();
+        let row = RowRef {
+            time_ms: row.time_ms,
+            dims: &dims,
+            metrics: &metrics,
+        };
+        match batch_rows {
+            None => writer.add_row(row).unwrap(),
+            Some(limit) => {
+                batch.push_row(row).unwrap();
+                if batch.len() >= limit {
+                    writer.add_batch(&batch).unwrap();
+                    batch.clear();
+                }
+            }
+        }
     }
+    writer.add_batch(&batch).unwrap();
     writer.finish().unwrap()
 }
 
