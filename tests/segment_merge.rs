@@ -5,7 +5,7 @@ mod common;
 
 use std::cmp::Ordering;
 
-use common::{TestRow, WORDS, read, write};
+use common::{TestRow, WORDS, read, write, write_rolled_up};
 use proptest::prelude::*;
 use rtnode::segment::merge::{MetricCombiner, merge_segments, merge_segments_ordered};
 use rtnode::segment::string_column::java_opt_cmp;
@@ -117,6 +117,46 @@ proptest! {
         let at_once = Segment::from_written(write(&expected, SegmentOutput::Memory, WriteOptions::default())).unwrap();
         prop_assert_eq!(read(&merged), read(&at_once));
         prop_assert_eq!(read(&merged), expected);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Hydrant-shaped inputs: each rolled up, most rows in consecutive stretches of time (the
+    /// merge copies those as runs), some scattered into other inputs so that inputs overlap.
+    #[test]
+    fn merging_rolled_up_hydrants_equals_writing_everything_at_once(
+        minutes in prop::collection::vec(0..40i64, 1..400),
+        mut rows in prop::collection::vec(row_strategy(), 400),
+        cuts in prop::collection::vec(0..400usize, 0..6),
+        strays in prop::collection::vec((0..400usize, 0..7usize), 0..20),
+    ) {
+        let rows = &mut rows[..minutes.len()];
+        for (row, minute) in rows.iter_mut().zip(&minutes) {
+            row.time_ms = 1_600_000_000_000 + minute * 60_000;
+        }
+        rows.sort_by(row_order);
+        let mut piece_of: Vec<usize> = (0..rows.len())
+            .map(|i| cuts.iter().filter(|c| **c <= i).count())
+            .collect();
+        for (i, piece) in &strays {
+            if let Some(slot) = piece_of.get_mut(*i) {
+                *slot = *piece;
+            }
+        }
+        let mut split: Vec<Vec<TestRow>> = vec![Vec::new(); cuts.len().max(7) + 1];
+        for (row, piece) in rows.iter().zip(&piece_of) {
+            split[*piece].push(row.clone());
+        }
+        let inputs: Vec<Segment> = split
+            .iter()
+            .filter(|piece| !piece.is_empty())
+            .map(|piece| Segment::from_written(write_rolled_up(&rolled_up(piece), SegmentOutput::Memory)).unwrap())
+            .collect();
+        let hint: Vec<String> = ["page", "tags", "empty", "n", "ratio"].map(String::from).to_vec();
+        let merged = merge_segments_ordered(&inputs, &combiners(), true, &hint, SegmentOutput::Memory).unwrap();
+        prop_assert_eq!(read(&Segment::from_written(merged).unwrap()), rolled_up(rows));
     }
 }
 

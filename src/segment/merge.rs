@@ -25,6 +25,7 @@ use super::merge_input::{
     DimSource, InputCursor, KeyCell, MetricSource, compare_keys, merge_dictionaries,
 };
 use super::merge_order::{DimensionOrder, merged_dimension_order};
+use super::merge_run::runs_allowed;
 use super::metadata_drd::Metadata;
 use super::reader::{Column, Segment};
 use super::writer::{
@@ -170,19 +171,46 @@ pub fn merge_segments_with(
             cursors.push(cursor.into_sorted()?);
         }
     }
+    let runs: Vec<bool> = inputs
+        .iter()
+        .zip(&plan.conforming)
+        .map(|(segment, conforming)| runs_allowed(segment, *conforming, rollup))
+        .collect();
     let mut merger = Merger::new(plan.combiners.clone(), rollup, writer.new_batch());
-    let mut rows_read: u64 = 0;
+    let mut run_batch = writer.new_batch();
+    let (mut rows_read, mut released_at): (u64, u64) = (0, 0);
     while let Some(next) = smallest(&cursors) {
-        merger.take(&mut cursors[next], &mut writer)?;
-        cursors[next].advance()?;
-        rows_read += 1;
-        if rows_read.is_multiple_of(RELEASE_EVERY_ROWS) {
+        let until_ms = others_min_time_ms(&cursors, next);
+        let cursor = &mut cursors[next];
+        if runs[next] && cursor.time_ms < until_ms && !merger.may_roll_up_at(cursor.time_ms) {
+            // Rows no other input can match: flush what is pending, then copy them as a run.
+            merger.flush(&mut writer)?;
+            merger.write_batch(&mut writer)?;
+            rows_read += u64::from(cursor.copy_run(until_ms, &mut run_batch, &mut writer)?);
+        } else {
+            merger.take(cursor, &mut writer)?;
+            cursor.advance()?;
+            rows_read += 1;
+        }
+        if rows_read - released_at >= RELEASE_EVERY_ROWS {
             inputs.iter().for_each(Segment::release_pages);
+            released_at = rows_read;
         }
     }
     merger.flush(&mut writer)?;
     merger.write_batch(&mut writer)?;
     writer.finish()
+}
+
+/// The earliest current time of the inputs other than `input` (`i64::MAX` when they are done).
+fn others_min_time_ms(cursors: &[InputCursor], input: usize) -> i64 {
+    cursors
+        .iter()
+        .enumerate()
+        .filter(|(index, cursor)| *index != input && !cursor.is_done())
+        .map(|(_, cursor)| cursor.time_ms)
+        .min()
+        .unwrap_or(i64::MAX)
 }
 
 fn smallest(cursors: &[InputCursor]) -> Option<usize> {
@@ -466,6 +494,11 @@ impl Merger {
         }
         self.has_pending = true;
         self.for_each_metric(cursor, load_metric)
+    }
+
+    /// True when a row at `time_ms` may roll up into the pending row.
+    fn may_roll_up_at(&self, time_ms: i64) -> bool {
+        self.has_pending && self.rollup && self.time_ms == time_ms
     }
 
     fn for_each_metric(

@@ -187,19 +187,19 @@ pub enum MetricSource {
 #[derive(Debug)]
 pub struct InputCursor {
     /// Position in the walk (a row number unless `order_opt` permutes it).
-    position: u32,
-    num_rows: u32,
+    pub(super) position: u32,
+    pub(super) num_rows: u32,
     /// Row numbers in walk order, for an input whose own row order is not the merged one.
     order_opt: Option<Vec<u32>>,
-    time: LongColumn,
-    dims: Vec<DimSource>,
+    pub(super) time: LongColumn,
+    pub(super) dims: Vec<DimSource>,
     /// Metric sources, in merged metric order.
     pub metrics: Vec<MetricSource>,
     /// Current row time.
     pub time_ms: i64,
     /// Current row dimension cells.
     pub key: Vec<KeyCell>,
-    scratch: Vec<u32>,
+    pub(super) scratch: Vec<u32>,
 }
 
 impl InputCursor {
@@ -274,7 +274,7 @@ impl InputCursor {
         self.load()
     }
 
-    fn load(&mut self) -> Result<(), SegmentError> {
+    pub(super) fn load(&mut self) -> Result<(), SegmentError> {
         if self.is_done() {
             return Ok(());
         }

@@ -30,6 +30,7 @@ pub mod long_writer;
 pub mod merge;
 pub mod merge_input;
 pub mod merge_order;
+mod merge_run;
 pub mod metadata_drd;
 pub mod package;
 pub mod plain_ints;

@@ -159,6 +159,30 @@ pub fn write_in_batches(
     options: WriteOptions,
     batch_rows: Option<usize>,
 ) -> WrittenSegment {
+    write_with_schema(rows, output, options, batch_rows, schema())
+}
+
+/// Writes rows (which must have distinct keys) as a segment whose `metadata.drd` says it was
+/// rolled up, as a persisted hydrant's does.
+pub fn write_rolled_up(rows: &[TestRow], output: SegmentOutput) -> WrittenSegment {
+    let metadata = rtnode::segment::Metadata {
+        rollup: Some(true),
+        ..Default::default()
+    };
+    let schema = SegmentSchema {
+        metadata: Some(metadata),
+        ..schema()
+    };
+    write_with_schema(rows, output, WriteOptions::default(), Some(4096), schema)
+}
+
+fn write_with_schema(
+    rows: &[TestRow],
+    output: SegmentOutput,
+    options: WriteOptions,
+    batch_rows: Option<usize>,
+    schema: SegmentSchema,
+) -> WrittenSegment {
     let page_dict = sorted_dictionary(rows.iter().map(|r| r.page.as_deref()));
     let mut tag_values: Vec<Option<&str>> = rows
         .iter()
@@ -175,7 +199,7 @@ pub fn write_in_batches(
         None,
         None,
     ];
-    let mut writer = SegmentWriter::new(schema(), dictionaries, output, options).unwrap();
+    let mut writer = SegmentWriter::new(schema, dictionaries, output, options).unwrap();
     let mut batch = writer.new_batch();
     let mut tag_ids = Vec::new();
     for row in rows {
