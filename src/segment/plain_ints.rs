@@ -203,6 +203,13 @@ pub fn parse_multi(src: &Bytes, cursor: &mut Cursor<'_>) -> Result<PlainMulti, F
     })
 }
 
+/// Appends the low `WIDTH` bytes of each id, big-endian.
+fn pack_big_endian<const WIDTH: usize>(ids: &[u32], out: &mut Vec<u8>) {
+    for id in ids {
+        out.extend_from_slice(&id.to_be_bytes()[4 - WIDTH..]);
+    }
+}
+
 /// Streams ids into the uncompressed single- or multi-value form.
 #[derive(Debug)]
 pub struct PlainIntsWriter {
@@ -246,8 +253,22 @@ impl PlainIntsWriter {
 
     /// Appends rows of one id each.
     pub fn push_singles(&mut self, ids: &[u32]) -> std::io::Result<()> {
-        ids.iter()
-            .try_for_each(|id| self.push_row(std::slice::from_ref(id)))
+        if self.ends_opt.is_some() {
+            return ids
+                .iter()
+                .try_for_each(|id| self.push_row(std::slice::from_ref(id)));
+        }
+        // Packed into one buffer written at once; one loop per width keeps each copy constant.
+        let mut packed = Vec::with_capacity(ids.len() * self.num_bytes);
+        match self.num_bytes {
+            1 => pack_big_endian::<1>(ids, &mut packed),
+            2 => pack_big_endian::<2>(ids, &mut packed),
+            3 => pack_big_endian::<3>(ids, &mut packed),
+            _ => pack_big_endian::<4>(ids, &mut packed),
+        }
+        self.values.write_all(&packed)?;
+        self.rows += ids.len();
+        Ok(())
     }
 
     /// Writes the header, ends (multi-value), values and padding to `out`.
