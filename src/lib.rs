@@ -19,7 +19,7 @@
 //!                                 acknowledge the source: Kafka offset commit, RabbitMQ ack(multiple)
 //!                                                                       │ interval end + windowPeriod passed
 //!                                                                       ▼
-//!            handoff task: merge hydrants (k-way) ─▶ index.zip + descriptor.json ─▶ deep storage
+//!            handoff task: merge hydrants (k-way, runs copied) ─▶ index.zip + descriptor.json ─▶ deep storage
 //!            ─▶ druid_segments row + druid_dataSource checkpoint (one transaction) ─▶ await handoff
 //!            ─▶ unannounce, drop the Sink and its files
 //!  queries: HTTP /druid/v2 ─▶ timeline of Sinks ─▶ in-memory snapshot + mmapped hydrants ─▶ merged result

@@ -45,6 +45,7 @@ pub mod string_writer;
 pub mod vsize_ints;
 pub mod vsize_longs;
 pub mod writer;
+pub mod zip_writer;
 
 pub use batch::{DimValues, MetricValues, RowBatch};
 pub use error::SegmentError;

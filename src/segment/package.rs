@@ -5,11 +5,12 @@
 //! {out}/index.zip        entries: 00000.smoosh, factory.json, meta.smoosh, rtnode.crc32, version.bin
 //! {out}/descriptor.json  {"dataSource":…,"size":<sum of uncompressed file sizes>,"binaryVersion":9,…}
 //! ```
-//! Reading a zip rejects directory entries and any entry whose name has a path component
+//! The zip itself is written by [`super::zip_writer`] (level-1 or stored DEFLATE blocks as the
+//! data earns them). Reading a zip rejects directory entries and any entry whose name has a path component
 //! (`a/b`, `..`, absolute paths), so extraction cannot escape its directory (zip-slip).
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Read};
+use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::descriptor::DataSegment;
@@ -174,26 +175,7 @@ pub fn package(
 }
 
 fn write_zip(zip_path: &Path, files: &[(String, PathBuf)]) -> Result<u64, SegmentError> {
-    let io_err = |e: io::Error| SegmentError::io(zip_path, e);
-    let zip_io = |e: zip::result::ZipError| SegmentError::io(zip_path, io::Error::other(e));
-    let out = File::create(zip_path).map_err(io_err)?;
-    let mut writer = zip::ZipWriter::new(BufWriter::new(out));
-    // DEFLATE as Druid writes it, at the fastest level: the column data inside is already LZ4
-    // compressed, and level 6 cost ~16% of an end-to-end run for a few percent of size.
-    let options = zip::write::SimpleFileOptions::default()
-        .compression_method(zip::CompressionMethod::Deflated)
-        .compression_level(Some(1))
-        .large_file(true);
-    let mut size_bytes = 0;
-    for (name, path) in files {
-        writer.start_file(name.as_str(), options).map_err(zip_io)?;
-        let mut input = File::open(path).map_err(|e| SegmentError::io(path, e))?;
-        size_bytes += io::copy(&mut input, &mut writer).map_err(io_err)?;
-    }
-    let buffered = writer.finish().map_err(zip_io)?;
-    let file = buffered.into_inner().map_err(|e| io_err(e.into_error()))?;
-    file.sync_all().map_err(io_err)?;
-    Ok(size_bytes)
+    super::zip_writer::write_zip(zip_path, files).map_err(|e| SegmentError::io(zip_path, e))
 }
 
 #[cfg(test)]
