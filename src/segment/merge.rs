@@ -9,7 +9,9 @@
 //!              (+ null when some input lacks the dimension); old id -> merged id tables
 //! rows       : inputs are walked with one cursor each; the smallest row key (time, then
 //!              dimension id arrays: length first, then element-wise, null first) goes next,
-//!              ties in input order; with rollup, equal adjacent keys are combined
+//!              ties in input order; with rollup, equal adjacent keys are combined; the
+//!              rows of one input earlier than every other input's current row are copied
+//!              column by column as a run instead (`merge_run`)
 //! metadata   : Metadata::merge of the inputs' metadata.drd
 //! ```
 //! First/last metrics: Druid 0.12's `longFirst`/`doubleLast`/… factories report the primitive
