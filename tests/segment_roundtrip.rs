@@ -127,24 +127,27 @@ fn batches_write_the_bytes_of_rows_added_one_at_a_time() {
     }
 }
 
-#[test]
-fn writer_refuses_batches_that_break_the_schema() {
-    let dictionaries = || {
-        vec![
-            Some(Dictionary(vec![None, Some("x".into())])),
-            Some(Dictionary(vec![Some("t".into())])),
-            Some(Dictionary(vec![None])),
-            None,
-            None,
-        ]
-    };
-    let mut writer = SegmentWriter::new(
+/// A writer of the test schema whose `page` dictionary is `[null, "x"]` and `tags` `["t"]`.
+fn small_writer() -> SegmentWriter {
+    let dictionaries = vec![
+        Some(Dictionary(vec![None, Some("x".into())])),
+        Some(Dictionary(vec![Some("t".into())])),
+        Some(Dictionary(vec![None])),
+        None,
+        None,
+    ];
+    SegmentWriter::new(
         common::schema(),
-        dictionaries(),
+        dictionaries,
         SegmentOutput::Memory,
         WriteOptions::default(),
     )
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn writer_refuses_batches_that_break_the_schema() {
+    let mut writer = small_writer();
     let metrics = [
         MetricCell::Long(1),
         MetricCell::Float(1.0),
@@ -353,20 +356,7 @@ fn checksum_side_file_detects_a_changed_byte() {
 
 #[test]
 fn writer_rejects_rows_that_break_the_schema() {
-    let dictionaries = vec![
-        Some(Dictionary(vec![None, Some("x".into())])),
-        Some(Dictionary(vec![Some("t".into())])),
-        Some(Dictionary(vec![None])),
-        None,
-        None,
-    ];
-    let mut writer = SegmentWriter::new(
-        common::schema(),
-        dictionaries,
-        SegmentOutput::Memory,
-        WriteOptions::default(),
-    )
-    .unwrap();
+    let mut writer = small_writer();
     let metrics = [
         MetricCell::Long(1),
         MetricCell::Float(1.0),

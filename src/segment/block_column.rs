@@ -323,6 +323,15 @@ impl<D: BlockDecoder> BlockColumn<D> {
         Ok(())
     }
 
+    /// Appends the values of `rows` to `out`.
+    pub fn extend_range(
+        &self,
+        rows: Range<u32>,
+        out: &mut Vec<D::Value>,
+    ) -> Result<(), SegmentError> {
+        self.for_each_block_in(rows, |_, values| out.extend_from_slice(values))
+    }
+
     /// Calls `f(i, value of rows[i])` for every row of `rows` (ascending, below [`Self::len`]).
     /// Stored blocks (uncompressed, entire layout) are read in place, row by row (measured faster
     /// than decoding them whole even for dense selections); compressed blocks are decoded whole,

@@ -84,13 +84,13 @@ impl InputCursor {
                     }
                 }
                 (DimSource::Long(column), DimValues::Long(out)) => {
-                    column.for_each_block_in(rows.clone(), |_, v| out.extend_from_slice(v))?;
+                    column.extend_range(rows.clone(), out)?
                 }
                 (DimSource::Float(column), DimValues::Float(out)) => {
-                    column.for_each_block_in(rows.clone(), |_, v| out.extend_from_slice(v))?;
+                    column.extend_range(rows.clone(), out)?
                 }
                 (DimSource::Double(column), DimValues::Double(out)) => {
-                    column.for_each_block_in(rows.clone(), |_, v| out.extend_from_slice(v))?;
+                    column.extend_range(rows.clone(), out)?
                 }
                 (DimSource::Missing(cell), values) => repeat_cell(cell, count, values)?,
                 _ => return Err(mismatch("dimension")),
@@ -107,14 +107,12 @@ impl InputCursor {
                 continue;
             };
             match (&**column, values) {
-                (Column::Long(c), MetricValues::Long(out)) => {
-                    c.for_each_block_in(rows.clone(), |_, v| out.extend_from_slice(v))?;
-                }
+                (Column::Long(c), MetricValues::Long(out)) => c.extend_range(rows.clone(), out)?,
                 (Column::Float(c), MetricValues::Float(out)) => {
-                    c.for_each_block_in(rows.clone(), |_, v| out.extend_from_slice(v))?;
+                    c.extend_range(rows.clone(), out)?
                 }
                 (Column::Double(c), MetricValues::Double(out)) => {
-                    c.for_each_block_in(rows.clone(), |_, v| out.extend_from_slice(v))?;
+                    c.extend_range(rows.clone(), out)?
                 }
                 (Column::Complex(c), MetricValues::Complex { bytes, ends }) => {
                     for row in rows.clone() {
