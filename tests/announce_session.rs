@@ -12,7 +12,7 @@ use announce_support::{ZkServer, client, eventually, read_batches, segment};
 use rtnode::announce::{Announcer, AnnouncerConfig, ZkAnnouncer};
 use rtnode::config::properties::RuntimeProperties;
 use rtnode::segment::descriptor::DataSegment;
-use zookeeper_client::Client;
+use zookeeper_client::{Client, SessionInfo};
 
 const SERVER: &str = "/druid/announcements/rt1:8084";
 const PARENT: &str = "/druid/segments/rt1:8084";
@@ -78,6 +78,34 @@ fn spawn_caller(
     })
 }
 
+/// Takes the session `old` over from a second client and closes it, again and again until a
+/// connect with `old` is refused as expired.
+async fn expire_from_another_client(zk: &ZkServer, old: &SessionInfo, timeout: Duration) {
+    let mut takeovers = 0;
+    for attempt in 1..=20 {
+        let twin = Client::connector()
+            .with_session(old.clone())
+            .with_session_timeout(timeout)
+            .connect(&zk.connect_string())
+            .await;
+        match twin {
+            Ok(twin) => {
+                takeovers += 1;
+                let mut twin_state = twin.state_watcher();
+                drop(twin);
+                let closed = async { while !twin_state.changed().await.is_terminated() {} };
+                let _ = tokio::time::timeout(Duration::from_secs(5), closed).await;
+            }
+            Err(zookeeper_client::Error::SessionExpired) => {
+                eprintln!("session expired after {takeovers} takeover(s) in {attempt} attempts");
+                return;
+            }
+            Err(error) => eprintln!("twin connect attempt {attempt}: {error}"),
+        }
+    }
+    panic!("the session outlived 20 attempts to close it from another client");
+}
+
 fn identifiers(segments: &[DataSegment]) -> HashSet<String> {
     segments.iter().map(DataSegment::identifier).collect()
 }
@@ -104,25 +132,10 @@ async fn session_closed_by_another_client_is_replaced_and_reannounced() {
     let caller = spawn_caller(announcer.clone(), stop.clone(), slowest_us.clone());
 
     // Expire the session: a second client takes it over with the same id/password and closes
-    // it. The announcer's client may win the session back mid-handshake: try again then.
-    for attempt in 1.. {
-        let twin = Client::connector()
-            .with_session(old.clone())
-            .with_session_timeout(session_timeout)
-            .connect(&zk.connect_string())
-            .await;
-        match twin {
-            Ok(twin) => {
-                let mut twin_state = twin.state_watcher();
-                drop(twin);
-                let _ = tokio::time::timeout(Duration::from_secs(5), twin_state.changed()).await;
-                break;
-            }
-            Err(zookeeper_client::Error::SessionExpired) => break,
-            Err(error) if attempt < 5 => eprintln!("twin connect attempt {attempt}: {error}"),
-            Err(error) => panic!("twin cannot take the session over: {error}"),
-        }
-    }
+    // it. The announcer's client may win the session back before the close arrives (its
+    // reconnect moves the session back and the twin's close goes nowhere): so take it over
+    // again until ZooKeeper answers that the session is gone.
+    expire_from_another_client(&zk, &old, session_timeout).await;
     let expired_at = Instant::now();
     let back = eventually(2 * session_timeout, || async {
         announcer.session().is_some_and(|s| s.id() != old.id())

@@ -152,6 +152,12 @@ fn free_port() -> u16 {
 }
 
 fn ensure_installed() {
+    // Tests of one binary run in parallel: one installs, the others wait for it (two apt-gets
+    // at once fail on dpkg's lock).
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _installing = INSTALL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     if std::path::Path::new(ZOOKEEPER_JAR).exists() {
         return;
     }
