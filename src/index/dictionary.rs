@@ -133,6 +133,12 @@ impl StringDictionary {
         self.add(hash, value)
     }
 
+    /// Asks the CPU for the table slot `value` would be found in (see [`StrTable::prefetch`]).
+    #[inline(always)]
+    pub fn prefetch(&self, value: &str) {
+        self.table.prefetch(HASHER.hash_one(value.as_bytes()));
+    }
+
     #[cold]
     #[inline(never)]
     fn add(&mut self, hash: u64, value: &str) -> u32 {

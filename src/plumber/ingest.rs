@@ -138,50 +138,84 @@ impl Ingestor {
         })
     }
 
-    /// Parses and adds every event of a batch.
+    /// Parses and adds every event of a batch. Events are parsed one ahead: while event `i` is
+    /// added, the dictionary slots of event `i + 1` are already on their way into the cache
+    /// (on a large `page` or `user` dictionary each lookup is otherwise a wait on memory).
     pub fn ingest_batch(&mut self, batch: &EventBatch) -> Result<(), IngestError> {
         let before = self.counts;
         let now_ms = self.plumber.rejector().now_ms();
-        let mut row = ParsedRow::default();
         // One UTF-8 check for the whole batch instead of one per event; any event of a batch
         // that fails it is checked alone.
         let text = simdutf8::basic::from_utf8(&batch.data).ok();
+        let (mut row, mut next_row) = (ParsedRow::default(), ParsedRow::default());
+        let mut next = (!batch.is_empty()).then(|| self.parse_event(batch, text, 0, &mut next_row));
         for i in 0..batch.len() {
-            let event = batch.event(i);
-            let parsed = match text.and_then(|text| batch.event_text(text, i)) {
-                Some(line) => self.parser.parse(line, &mut row),
-                None => self.parser.parse_bytes(event, &mut row),
-            };
-            let result = match parsed {
-                // A blank file line separates nothing; an empty broker message is an event
-                // that cannot be parsed.
-                Ok(LineKind::Skipped) if batch.origin.is_messages() && is_blank(event) => {
-                    Err("empty message".to_string())
+            std::mem::swap(&mut row, &mut next_row);
+            let parsed = next.take().expect("event i was parsed ahead");
+            if i + 1 < batch.len() {
+                let ahead = self.parse_event(batch, text, i + 1, &mut next_row);
+                if matches!(ahead, Ok(LineKind::Event)) {
+                    self.plumber.prefetch(&next_row);
                 }
-                Ok(LineKind::Skipped) => continue,
-                Ok(LineKind::Event)
-                    if batch.clip.is_some_and(|c| !c.contains(row.timestamp_ms)) =>
-                {
-                    self.counts.thrown_away_clipped += 1;
-                    continue;
-                }
-                Ok(LineKind::Event) => self
-                    .plumber
-                    .add(&row, self.parser.schema().dimensions(), now_ms)
-                    .map_err(|e| e.to_string()),
-                Err(e) => Err(e.to_string()),
-            };
-            match result {
-                Ok(Outcome::Processed) => self.counts.processed += 1,
-                Ok(Outcome::ThrownAway(r)) => match r {
-                    super::rejection::Rejection::Late => self.counts.thrown_away_late += 1,
-                    super::rejection::Rejection::Early => self.counts.thrown_away_early += 1,
-                },
-                Err(message) => self.unparseable(batch, i, message)?,
+                next = Some(ahead);
             }
+            self.add_event(batch, i, parsed, &row, now_ms)?;
         }
         self.last_checkpoint = Some(batch.checkpoint.clone());
         self.publish(before);
+        Ok(())
+    }
+
+    /// Parses event `i` of `batch` into `row` (`text` is the batch when it is all UTF-8).
+    #[inline]
+    fn parse_event<'a>(
+        &mut self,
+        batch: &'a EventBatch,
+        text: Option<&'a str>,
+        i: usize,
+        row: &mut ParsedRow<'a>,
+    ) -> Result<LineKind, crate::parse::ParseError> {
+        match text.and_then(|text| batch.event_text(text, i)) {
+            Some(line) => self.parser.parse(line, row),
+            None => self.parser.parse_bytes(batch.event(i), row),
+        }
+    }
+
+    /// Adds event `i` (parsed into `row` with the outcome `parsed`) and counts it.
+    #[inline]
+    fn add_event(
+        &mut self,
+        batch: &EventBatch,
+        i: usize,
+        parsed: Result<LineKind, crate::parse::ParseError>,
+        row: &ParsedRow<'_>,
+        now_ms: i64,
+    ) -> Result<(), IngestError> {
+        let result = match parsed {
+            // A blank file line separates nothing; an empty broker message is an event that
+            // cannot be parsed.
+            Ok(LineKind::Skipped) if batch.origin.is_messages() && is_blank(batch.event(i)) => {
+                Err("empty message".to_string())
+            }
+            Ok(LineKind::Skipped) => return Ok(()),
+            Ok(LineKind::Event) if batch.clip.is_some_and(|c| !c.contains(row.timestamp_ms)) => {
+                self.counts.thrown_away_clipped += 1;
+                return Ok(());
+            }
+            Ok(LineKind::Event) => self
+                .plumber
+                .add(row, self.parser.schema().dimensions(), now_ms)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match result {
+            Ok(Outcome::Processed) => self.counts.processed += 1,
+            Ok(Outcome::ThrownAway(r)) => match r {
+                super::rejection::Rejection::Late => self.counts.thrown_away_late += 1,
+                super::rejection::Rejection::Early => self.counts.thrown_away_early += 1,
+            },
+            Err(message) => self.unparseable(batch, i, message)?,
+        }
         Ok(())
     }
 

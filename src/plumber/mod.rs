@@ -224,6 +224,15 @@ impl Plumber {
         Ok(Outcome::Processed)
     }
 
+    /// Asks the CPU for what adding `row` will read first (its sink's dictionary slots), so that
+    /// the misses overlap with other work; no effect on the plumber's state.
+    pub fn prefetch(&self, row: &ParsedRow<'_>) {
+        let start = self.segment_truncator.truncate(row.timestamp_ms);
+        if let Some(sink) = self.sinks.get(&start) {
+            sink.prefetch(row);
+        }
+    }
+
     /// Rows held in the current indexes across sinks.
     pub fn rows_in_memory(&self) -> usize {
         self.sinks.values().map(Sink::rows_in_memory).sum()

@@ -124,6 +124,12 @@ impl Sink {
         self.current.add(row, dims)
     }
 
+    /// See [`IncrementalIndex::prefetch_dictionaries`].
+    #[inline]
+    pub fn prefetch(&self, row: &ParsedRow<'_>) {
+        self.current.prefetch_dictionaries(row);
+    }
+
     /// Rows held in memory (current index only).
     pub fn rows_in_memory(&self) -> usize {
         self.current.num_rows()
