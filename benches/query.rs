@@ -2,9 +2,10 @@
 //! Zipf-like pages, users, languages, …) in persisted, mmapped v9 segments: four hydrants of one
 //! day-sink, 2.5 M rows each, written as the plumber persists hydrants — with the default
 //! `indexSpecForIntermediatePersists` (uncompressed dimension ids, metric compression `none`,
-//! `auto` long encoding). `RTNODE_BENCH_INDEX_SPEC=druid` writes them with Druid's default
-//! `indexSpec` (LZ4, `longs`) instead, for comparison. The segments are built once and cached
-//! under the target directory (`rtnode-bench/query-10m-v2-{spec}`). Queries run on the calling
+//! `longs`). `RTNODE_BENCH_INDEX_SPEC=druid` writes them with Druid's default `indexSpec` (LZ4,
+//! `longs`) instead, `auto` with bit-packed `auto` longs (the default until 2026-12-04), for
+//! comparison. The segments are built once and cached
+//! under the target directory (`rtnode-bench/query-10m-v3-{spec}`). Queries run on the calling
 //! thread (one core).
 //!
 //! `cargo bench --bench query`
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rtnode::query::{QueryableSegment, StaticTarget, run_json};
+use rtnode::segment::writer::LongEncoding;
 use rtnode::segment::{
     Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind, MetricSchema,
     RowRef, Segment, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions,
@@ -141,8 +143,14 @@ fn geometric(rng: &mut Rng, mean: f64, cap: i64) -> i64 {
 
 /// The hydrants' column formats: the plumber's default, or Druid's default `indexSpec`.
 fn index_spec() -> (&'static str, WriteOptions) {
+    let hydrant = |long_encoding| WriteOptions {
+        long_encoding,
+        ..WriteOptions::HYDRANT_DEFAULT
+    };
     match std::env::var("RTNODE_BENCH_INDEX_SPEC").as_deref() {
         Ok("druid") => ("druid", WriteOptions::DRUID_DEFAULT),
+        Ok("auto") => ("auto", hydrant(LongEncoding::Auto)),
+        Ok("longs") => ("longs", hydrant(LongEncoding::Longs)),
         _ => ("hydrant", WriteOptions::HYDRANT_DEFAULT),
     }
 }
@@ -247,7 +255,7 @@ fn segments() -> StaticTarget {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
     let (spec_name, options) = index_spec();
-    let dir = target_dir.join(format!("rtnode-bench/query-10m-v2-{spec_name}"));
+    let dir = target_dir.join(format!("rtnode-bench/query-10m-v3-{spec_name}"));
     let day = Interval::new(
         parse_iso("2016-06-27T00:00:00Z").unwrap(),
         parse_iso("2016-06-28T00:00:00Z").unwrap(),

@@ -64,7 +64,7 @@ fn main() {
     // Optional: only the cases whose name contains this, for profilers.
     let only = args.get(3).map_or("", String::as_str);
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("target/rtnode-bench/query-10m-v2-{spec}"));
+        .join(format!("target/rtnode-bench/query-10m-v3-{spec}"));
     let hydrants = (0..4)
         .map(|i| {
             Arc::new(Segment::open(&dir.join(format!("hydrant-{i}"))).expect("run the bench first"))

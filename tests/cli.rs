@@ -62,7 +62,7 @@ fn validate_prints_the_resolved_spec() {
     let hydrants = &tuning["indexSpecForIntermediatePersists"];
     assert_eq!(hydrants["dimensionCompression"], "uncompressed");
     assert_eq!(hydrants["metricCompression"], "none");
-    assert_eq!(hydrants["longEncoding"], "auto");
+    assert_eq!(hydrants["longEncoding"], "longs");
     assert_eq!(
         resolved[0]["dataSchema"]["granularitySpec"]["queryGranularity"],
         "MINUTE"

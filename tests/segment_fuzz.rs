@@ -70,6 +70,7 @@ fn written_segments() -> Vec<Vec<(String, Bytes)>> {
         (40, 300, options(Lz4, Lz4, Longs)),
         (9, 3, options(Uncompressed, Uncompressed, Longs)),
         (30, 7, WriteOptions::HYDRANT_DEFAULT),
+        (30, 7, options(Uncompressed, Entire, Auto)),
         (25, 40, options(Lz4, Uncompressed, Auto)),
         (20, 9, options(Uncompressed, Entire, Longs)),
     ]

@@ -169,15 +169,16 @@ pub struct IndexSpec {
 }
 
 impl IndexSpec {
-    /// rtnode's default for hydrants: uncompressed dimension ids, `none` metrics, `auto` longs —
-    /// every column readable in place, so filtered queries read only the selected rows
-    /// (numbers in README, "Column formats").
+    /// rtnode's default for hydrants: uncompressed dimension ids, `none` metrics, `longs` —
+    /// every column readable in place, so filtered queries read only the selected rows, and
+    /// longs cost no encoding pass at persist nor decoding at merge (numbers in README, "Column
+    /// formats").
     pub fn intermediate_default() -> IndexSpec {
         IndexSpec {
             bitmap: BitmapSpec::default(),
             dimension_compression: "uncompressed".into(),
             metric_compression: "none".into(),
-            long_encoding: "auto".into(),
+            long_encoding: "longs".into(),
         }
     }
 

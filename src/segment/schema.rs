@@ -190,11 +190,12 @@ impl WriteOptions {
     };
 
     /// rtnode's hydrants (intermediate persists) unless the spec says otherwise: uncompressed
-    /// dimension ids, no metric blocks, `auto` longs — read in place by queries and merges.
+    /// dimension ids, no metric blocks, 8-byte longs — read in place by queries and merges, and
+    /// written and read back without an encoding pass (README, "Column formats").
     pub const HYDRANT_DEFAULT: WriteOptions = WriteOptions {
         dimension_compression: Compression::Uncompressed,
         metric_compression: Compression::None,
-        long_encoding: LongEncoding::Auto,
+        long_encoding: LongEncoding::Longs,
     };
 
     /// The in-memory query snapshot of a sink's current index: nothing compressed, everything
