@@ -2,11 +2,10 @@
 //! Zipf-like pages, users, languages, …) in persisted, mmapped v9 segments: four hydrants of one
 //! day-sink, 2.5 M rows each, written as the plumber persists hydrants — with the default
 //! `indexSpecForIntermediatePersists` (uncompressed dimension ids, metric compression `none`,
-//! `longs`). `RTNODE_BENCH_INDEX_SPEC=druid` writes them with Druid's default `indexSpec` (LZ4,
-//! `longs`) instead, `auto` with bit-packed `auto` longs (the default until 2026-12-04), for
-//! comparison. The segments are built once and cached
-//! under the target directory (`rtnode-bench/query-10m-v3-{spec}`). Queries run on the calling
-//! thread (one core).
+//! `longs`). For comparison, `RTNODE_BENCH_INDEX_SPEC=druid` writes them with Druid's default
+//! `indexSpec` (LZ4, `longs`) instead, and `auto` with bit-packed `auto` longs (the hydrant
+//! default until 2026-12-04). The segments are built once and cached under the target directory
+//! (`rtnode-bench/query-10m-v3-{spec}`). Queries run on the calling thread (one core).
 //!
 //! `cargo bench --bench query`
 
@@ -141,7 +140,8 @@ fn geometric(rng: &mut Rng, mean: f64, cap: i64) -> i64 {
     (((1.0 - u).ln() / (1.0 - 1.0 / mean).ln()) as i64).min(cap)
 }
 
-/// The hydrants' column formats: the plumber's default, or Druid's default `indexSpec`.
+/// The hydrants' column formats: the plumber's default, Druid's default `indexSpec`, or the
+/// plumber's with `auto` or `longs` long encoding.
 fn index_spec() -> (&'static str, WriteOptions) {
     let hydrant = |long_encoding| WriteOptions {
         long_encoding,
