@@ -202,10 +202,15 @@ impl Ingestor {
                 self.counts.thrown_away_clipped += 1;
                 return Ok(());
             }
-            Ok(LineKind::Event) => self
-                .plumber
-                .add(row, self.parser.schema().dimensions(), now_ms)
-                .map_err(|e| e.to_string()),
+            Ok(LineKind::Event) => {
+                // The dimensions known when this event was parsed: the event parsed ahead may
+                // have discovered more (schemaless), and those come with its own add.
+                let dims = self.parser.schema().dimensions();
+                let dims = &dims[..row.dims.len().min(dims.len())];
+                self.plumber
+                    .add(row, dims, now_ms)
+                    .map_err(|e| e.to_string())
+            }
             Err(e) => Err(e.to_string()),
         };
         match result {
@@ -311,13 +316,19 @@ mod tests {
     use crate::plumber::{Plumber, PlumberSettings};
 
     fn ingestor() -> Ingestor {
+        ingestor_with_dimensions(r#"["d"]"#)
+    }
+
+    /// `dimensions` is the spec's JSON list (`[]`: schemaless).
+    fn ingestor_with_dimensions(dimensions: &str) -> Ingestor {
         let text = r#"{"dataSchema":{"dataSource":"t","parser":{"type":"string","parseSpec":{"format":"json",
-            "timestampSpec":{"column":"ts","format":"millis"},"dimensionsSpec":{"dimensions":["d"]}}},
+            "timestampSpec":{"column":"ts","format":"millis"},"dimensionsSpec":{"dimensions":DIMS}}},
             "metricsSpec":[{"type":"count","name":"count"}],
             "granularitySpec":{"segmentGranularity":"HOUR","queryGranularity":"NONE"}},
           "ioConfig":{"type":"realtime","firehose":{"type":"local","baseDir":".","filter":"*"}},
           "tuningConfig":{"type":"realtime","rejectionPolicy":{"type":"none"}}}"#;
-        let department = crate::config::load_spec_str(text).unwrap().remove(0);
+        let text = text.replace("DIMS", dimensions);
+        let department = crate::config::load_spec_str(&text).unwrap().remove(0);
         let parser = InputRowParser::new(&department).unwrap();
         let settings = PlumberSettings::from_spec(&department, parser.schema(), 0);
         let plumber = Plumber::new(settings, &department, Arc::new(ManualClock::new(0)));
@@ -368,6 +379,25 @@ mod tests {
             (from_file.counts.processed, from_file.counts.unparseable),
             (2, 0)
         );
+    }
+
+    #[test]
+    fn a_dimension_discovered_by_the_event_parsed_ahead_stays_out_of_the_index_before_it() {
+        // Hour 0 gets `a` only; the next event (hour 2) discovers `b` while hour 0's is added.
+        let events = [
+            r#"{"ts":1000,"a":"x"}"#,
+            r#"{"ts":7200000,"a":"y","b":"z"}"#,
+        ];
+        let offsets = BatchOrigin::Offsets((0..2).map(|o| (0, o)).collect());
+        let mut chief = ingestor_with_dimensions("[]");
+        chief.ingest_batch(&batch(&events, offsets)).unwrap();
+        let dims: Vec<&[String]> = chief
+            .plumber
+            .sinks()
+            .values()
+            .map(|sink| sink.current.dimension_names())
+            .collect();
+        assert_eq!(dims, [&["a"][..], &["a", "b"][..]]);
     }
 
     #[test]
