@@ -6,8 +6,8 @@
 //! [`Acknowledger::acknowledge`](crate::firehose::Acknowledger) which takes `fence`.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -17,6 +17,7 @@ use rdkafka::types::RDKafkaRespErr;
 use rdkafka::{Offset, Statistics, TopicPartitionList};
 use tokio::sync::{mpsc, oneshot};
 
+use super::message_queue::MessageQueue;
 use super::metrics::KafkaMetrics;
 use super::offsets::resolve_starts;
 use super::settings::{KafkaCheckpoint, KafkaSettings};
@@ -37,6 +38,27 @@ pub(super) struct PollState {
 }
 
 impl PollState {
+    /// Adds one message of an owned partition to the batch being built (sealing it when full);
+    /// messages of other partitions, and offsets already read, are ignored.
+    pub fn file(&mut self, topic: &str, partition: i32, offset: i64, payload: &[u8]) {
+        let Some(position) = self.positions.get_mut(&partition) else {
+            tracing::debug!(
+                partition,
+                offset,
+                "kafka message of a partition not owned; ignored"
+            );
+            return;
+        };
+        if offset < *position {
+            return;
+        }
+        *position = offset + 1;
+        self.builder.push(payload, partition, offset);
+        if self.builder.is_full() {
+            self.seal(topic);
+        }
+    }
+
     /// Moves the builder's events into `pending` as one batch.
     pub fn seal(&mut self, topic: &str) {
         if self.builder.spans.is_empty() {
@@ -62,10 +84,21 @@ pub(super) struct BatchBuilder {
 impl BatchBuilder {
     /// Adds one message (a missing payload is an empty event, counted unparseable downstream).
     pub fn push(&mut self, payload: &[u8], partition: i32, offset: i64) {
+        if self.data.capacity() == 0 {
+            // A batch grows to about this: reserving it at once spares the copies of doubling.
+            self.data.reserve(MAX_BATCH_BYTES + (64 << 10));
+            self.spans.reserve(MAX_BATCH_BYTES / 256);
+            self.offsets.reserve(MAX_BATCH_BYTES / 256);
+        }
         let start = self.data.len() as u32;
         self.data.extend_from_slice(payload);
         self.spans.push((start, self.data.len() as u32));
         self.offsets.push((partition, offset));
+    }
+
+    /// Bytes the batch can take before it is full.
+    pub fn room_bytes(&self) -> usize {
+        MAX_BATCH_BYTES.saturating_sub(self.data.len())
     }
 
     /// True when the batch should be sealed.
@@ -105,6 +138,9 @@ pub(super) struct Shared {
     pub closing: AtomicBool,
     /// Set by every rebalance (the poll loop re-applies its pause).
     pub rebalanced: AtomicBool,
+    /// The queue owned partitions are forwarded to, owned by the poll thread (set when it
+    /// starts).
+    pub messages: Mutex<Weak<MessageQueue>>,
     pub metrics: Option<KafkaMetrics>,
 }
 
@@ -119,12 +155,27 @@ impl Shared {
     fn topic(&self) -> &str {
         &self.settings.topic
     }
+
+    /// Forwards `partitions` to the firehose's message queue (before they are assigned, see
+    /// `message_queue`); a partition that cannot be forwarded stops the firehose.
+    pub fn forward(&self, partitions: &[i32]) {
+        let Some(queue) = self.messages.lock().expect("messages lock").upgrade() else {
+            return;
+        };
+        let failed = queue.forward(partitions.iter().copied());
+        if !failed.is_empty() {
+            self.fail(format!(
+                "kafka topic `{}`: librdkafka has no fetch queue for partitions {failed:?}",
+                self.topic()
+            ));
+        }
+    }
 }
 
 /// The librdkafka consumer context.
 #[derive(Debug)]
 pub(super) struct KafkaContext {
-    pub shared: std::sync::Arc<Shared>,
+    pub shared: Arc<Shared>,
 }
 
 impl ClientContext for KafkaContext {
@@ -238,6 +289,7 @@ impl KafkaContext {
             }
             Err(message) => self.shared.fail(message),
         }
+        self.shared.forward(&partitions);
         let result = match consumer.rebalance_protocol() {
             RebalanceProtocol::Cooperative => consumer.incremental_assign(tpl),
             _ => consumer.assign(tpl),

@@ -25,42 +25,35 @@
 //!
 //! Messages are passed through as bytes (one event per message, a missing payload is an empty
 //! event), with `(partition, offset)` in [`BatchOrigin::Offsets`](crate::firehose::BatchOrigin).
+//! They are taken in batches from the firehose's own librdkafka queue, which every owned
+//! partition is forwarded to before it is assigned (`message_queue`); the consumer's queue is
+//! polled for everything else (rebalances, errors, statistics).
 //! When the channel is full the consumer's partitions are paused and polling continues, so
 //! group heartbeats and `max.poll.interval.ms` are kept while the ingest loop catches up.
 
 mod context;
+mod message_queue;
 pub mod metrics;
 pub mod mock;
 mod offsets;
+mod poll;
 pub mod settings;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
-use rdkafka::Message as _;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::BorrowedMessage;
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::Value;
-use tokio::sync::mpsc::{self, error::TrySendError};
+use tokio::sync::mpsc;
 
 use self::context::{KafkaContext, PollState, Shared};
+use self::message_queue::MessageQueue;
 pub use self::metrics::KafkaMetrics;
 pub use self::offsets::{ResetTo, out_of_range_message, reset_offsets};
 pub use self::settings::{Assignment, KafkaCheckpoint, KafkaSettings};
 use super::{Acknowledger, FirehoseError, FirehoseMessage};
 use crate::config::FirehoseSpec;
-
-/// How long the poll loop waits while the channel is full before trying again.
-const BACKPRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(5);
-/// A full channel is first waited out without pausing: pausing makes librdkafka drop what it
-/// has prefetched, and resuming refetches it, which cost a fetch round trip every time the
-/// ingest loop was a batch behind (the node read from Kafka at a fifth of its ingest rate).
-/// Only a stall longer than this (a persist or merge holding the ingest loop) pauses.
-const PAUSE_AFTER_STALL: std::time::Duration = std::time::Duration::from_millis(200);
-/// The wait between send attempts while not paused.
-const FULL_CHANNEL_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
 
 type KafkaConsumer = BaseConsumer<KafkaContext>;
 
@@ -105,6 +98,7 @@ impl KafkaFirehose {
             failure: Mutex::new(None),
             closing: AtomicBool::new(false),
             rebalanced: AtomicBool::new(false),
+            messages: Mutex::new(Weak::new()),
             settings: self.settings,
             data_source: self.data_source,
             tx,
@@ -159,15 +153,25 @@ fn hold_runtime_until_closed(closed: std::sync::mpsc::Receiver<()>) {
 
 /// The thread body: start, poll until the receiver goes away or a failure, then close.
 fn run(consumer: Arc<KafkaConsumer>, shared: Arc<Shared>) {
-    let failure = match start(&consumer, &shared) {
-        Ok(()) => poll_loop(&consumer, &shared),
-        Err(message) => Some(message),
+    // INVARIANT (`MessageQueue`): the queue is a local, so it is dropped before the consumer
+    // (a parameter), also when unwinding; `shared` only holds a weak reference.
+    let messages = MessageQueue::new(&consumer, &shared.settings.topic).map(Arc::new);
+    if let Ok(queue) = &messages {
+        *shared.messages.lock().expect("messages lock") = Arc::downgrade(queue);
+    }
+    let failure = match &messages {
+        Ok(queue) => match start(&consumer, &shared) {
+            Ok(()) => poll::poll_loop(&consumer, &shared, queue),
+            Err(message) => Some(message),
+        },
+        Err(message) => Some(message.clone()),
     };
     shared.closing.store(true, Ordering::Release);
     if let Some(message) = failure {
         tracing::error!(topic = %shared.settings.topic, "kafka firehose stopped: {message}");
         let _ = shared.tx.blocking_send(FirehoseMessage::Failed(message));
     }
+    drop(messages);
     // Dropping the last strong reference closes the consumer (leaving the group).
     drop(consumer);
 }
@@ -192,6 +196,7 @@ fn start(consumer: &KafkaConsumer, shared: &Shared) -> Result<(), String> {
     }
     let resume = shared.state.lock().expect("state lock").resume.clone();
     let starts = offsets::resolve_starts(consumer, &shared.settings, &resume, &owned)?;
+    shared.forward(&owned);
     let mut tpl = TopicPartitionList::new();
     for &(partition, offset) in &starts {
         tpl.add_partition_offset(topic, partition, Offset::Offset(offset))
@@ -204,147 +209,6 @@ fn start(consumer: &KafkaConsumer, shared: &Shared) -> Result<(), String> {
     shared.state.lock().expect("state lock").positions = starts.iter().copied().collect();
     shared.fence.lock().expect("fence lock").extend(starts);
     Ok(())
-}
-
-/// Returns the failure that stopped the loop, `None` when the receiver went away.
-fn poll_loop(consumer: &KafkaConsumer, shared: &Shared) -> Option<String> {
-    let mut paused = false;
-    let mut stalled_since: Option<std::time::Instant> = None;
-    loop {
-        if shared.tx.is_closed() {
-            return None;
-        }
-        if let Some(message) = shared.failure.lock().expect("failure lock").take() {
-            return Some(message);
-        }
-        if shared.rebalanced.swap(false, Ordering::AcqRel) {
-            paused = false;
-        }
-        let next = shared.state.lock().expect("state lock").pending.pop_front();
-        if let Some(batch) = next {
-            match shared.tx.try_send(FirehoseMessage::Batch(batch)) {
-                Ok(()) => {
-                    stalled_since = None;
-                    continue;
-                }
-                Err(TrySendError::Closed(_)) => return None,
-                Err(TrySendError::Full(FirehoseMessage::Batch(batch))) => {
-                    shared
-                        .state
-                        .lock()
-                        .expect("state lock")
-                        .pending
-                        .push_front(batch);
-                    let since = *stalled_since.get_or_insert_with(std::time::Instant::now);
-                    if !paused && since.elapsed() < PAUSE_AFTER_STALL {
-                        std::thread::sleep(FULL_CHANNEL_WAIT);
-                        continue;
-                    }
-                    if !paused {
-                        set_paused(consumer, true);
-                        paused = true;
-                    }
-                    // Serves heartbeats and rebalances; paused partitions deliver nothing.
-                    poll_one(consumer, shared, BACKPRESSURE_POLL);
-                    continue;
-                }
-                Err(TrySendError::Full(_)) => unreachable!("only batches are sent here"),
-            }
-        }
-        if paused {
-            set_paused(consumer, false);
-            paused = false;
-        }
-        let building = !shared.state.lock().expect("state lock").builder.is_empty();
-        let timeout = if building {
-            std::time::Duration::ZERO
-        } else {
-            shared.settings.poll_timeout
-        };
-        poll_one(consumer, shared, timeout);
-    }
-}
-
-/// Polls once and files the message (or seals the batch when nothing more is ready).
-fn poll_one(consumer: &KafkaConsumer, shared: &Shared, timeout: std::time::Duration) {
-    match consumer.poll(timeout) {
-        None => {
-            let mut state = shared.state.lock().expect("state lock");
-            state.seal(&shared.settings.topic);
-        }
-        Some(Ok(message)) => file_message(shared, &message),
-        Some(Err(e)) => on_poll_error(consumer, shared, e),
-    }
-}
-
-fn file_message(shared: &Shared, message: &BorrowedMessage<'_>) {
-    let partition = message.partition();
-    let offset = message.offset();
-    let mut state = shared.state.lock().expect("state lock");
-    let Some(position) = state.positions.get_mut(&partition) else {
-        tracing::debug!(
-            partition,
-            offset,
-            "kafka message of a partition not owned; ignored"
-        );
-        return;
-    };
-    if offset < *position {
-        return;
-    }
-    *position = offset + 1;
-    state
-        .builder
-        .push(message.payload().unwrap_or_default(), partition, offset);
-    if state.builder.is_full() {
-        state.seal(&shared.settings.topic);
-    }
-}
-
-fn on_poll_error(consumer: &KafkaConsumer, shared: &Shared, error: KafkaError) {
-    let topic = shared.settings.topic.as_str();
-    match error {
-        KafkaError::MessageConsumption(RDKafkaErrorCode::AutoOffsetReset)
-        | KafkaError::MessageConsumption(RDKafkaErrorCode::OffsetOutOfRange) => {
-            shared.fail(find_out_of_range(consumer, shared));
-        }
-        KafkaError::MessageConsumptionFatal(code) => {
-            shared.fail(format!(
-                "kafka topic `{topic}`: fatal consumer error: {code}"
-            ));
-        }
-        other => tracing::warn!(topic, "kafka poll error (retrying): {other}"),
-    }
-}
-
-/// Names the partition whose position left the retained range.
-fn find_out_of_range(consumer: &KafkaConsumer, shared: &Shared) -> String {
-    let topic = shared.settings.topic.as_str();
-    let positions = shared.state.lock().expect("state lock").positions.clone();
-    for (partition, position) in positions {
-        if let Ok((low, high)) = offsets::watermarks(consumer, topic, partition)
-            && (position < low || position > high)
-        {
-            return out_of_range_message(topic, partition, position, low, high);
-        }
-    }
-    format!(
-        "kafka topic `{topic}`: a fetch offset is out of range; run `rtnode reset-offsets --spec FILE --to earliest|latest`"
-    )
-}
-
-fn set_paused(consumer: &KafkaConsumer, paused: bool) {
-    let Ok(assignment) = consumer.assignment() else {
-        return;
-    };
-    let result = if paused {
-        consumer.pause(&assignment)
-    } else {
-        consumer.resume(&assignment)
-    };
-    if let Err(e) = result {
-        tracing::warn!("kafka pause/resume failed: {e}");
-    }
 }
 
 /// Commits acknowledged offsets to Kafka (advisory), fenced to the partitions owned now.
