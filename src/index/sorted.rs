@@ -132,6 +132,16 @@ fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u3
     let rows = index.num_rows();
     let time_ranks = TimeRanks::new(index);
     let mut keys = vec![0u32; rows * dims];
+    // The first dimension's ranks fit in this many bits (the largest is the last list's), so
+    // the time rank goes right above them and the radix sort has no all-zero digits to pass
+    // over.
+    let first_bits = match (ranks.first(), cell_ranks.first()) {
+        (Some((_, value_ranks)), Some(list_ranks)) => {
+            let largest = 1 + value_ranks.len() + list_ranks.len();
+            usize::BITS - largest.leading_zeros()
+        }
+        _ => 0,
+    };
     // Per row: (time rank, first dimension's rank) packed into one word, and the row id.
     let mut order: Vec<(u64, u32)> = Vec::with_capacity(rows);
     // The previous row's time and rank (i64::MIN ranks 0, as it would if it were a row time).
@@ -148,7 +158,7 @@ fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u3
         if time != last_time.0 {
             last_time = (time, time_ranks.rank(time));
         }
-        let prefix = (u64::from(last_time.1) << 32) | u64::from(first);
+        let prefix = (u64::from(last_time.1) << first_bits) | u64::from(first);
         order.push((prefix, row as u32));
     }
     // The ranks after the first (which is in the prefix).
@@ -182,6 +192,11 @@ fn radix_sort_by_prefix(pairs: &mut Vec<(u64, u32)>) {
         let mut starts = vec![0usize; 1 << RADIX_BITS];
         for pair in pairs.iter() {
             starts[digit(pair.0)] += 1;
+        }
+        if starts.contains(&pairs.len()) {
+            // One digit for every pair: this pass would copy them in the same order.
+            shift += RADIX_BITS;
+            continue;
         }
         let mut next = 0;
         for slot in starts.iter_mut() {
