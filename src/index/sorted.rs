@@ -138,7 +138,8 @@ fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u3
     let first_bits = match (ranks.first(), cell_ranks.first()) {
         (Some((_, value_ranks)), Some(list_ranks)) => {
             let largest = 1 + value_ranks.len() + list_ranks.len();
-            usize::BITS - largest.leading_zeros()
+            // Ranks are `u32`s: never more than 32 bits, so the time rank fits above them.
+            (usize::BITS - largest.leading_zeros()).min(32)
         }
         _ => 0,
     };
