@@ -69,8 +69,8 @@ fn written_segments() -> Vec<Vec<(String, Bytes)>> {
         (12, 5, options(Lz4, Lz4, Longs)),
         (40, 300, options(Lz4, Lz4, Longs)),
         (9, 3, options(Uncompressed, Uncompressed, Longs)),
-        // The in-place layouts with bit-packed longs (the hydrant default until 2026-12-04;
-        // the default's `longs` are the entry below).
+        // The in-place layouts with bit-packed longs (the hydrant default until 2026-12-04);
+        // the last entry is today's `WriteOptions::HYDRANT_DEFAULT`.
         (30, 7, options(Uncompressed, Entire, Auto)),
         (25, 40, options(Lz4, Uncompressed, Auto)),
         (20, 9, options(Uncompressed, Entire, Longs)),
