@@ -152,6 +152,9 @@ impl Sink {
         }
         let fresh = IncrementalIndex::new(settings, self.interval.start_ms);
         let index = Arc::new(std::mem::replace(&mut self.current, fresh));
+        // The fresh index counts its version from 0 again: once it has taken as many events
+        // as the old one had when it was snapshotted, the cached snapshot would pass for it.
+        self.current_snapshot = None;
         let flight = InFlight {
             number: self.next_hydrant,
             index,
@@ -210,5 +213,54 @@ impl Sink {
     /// The sink's directory under a fire department's persist directory.
     pub fn dir(base: &Path, interval: &Interval) -> PathBuf {
         base.join(interval.to_path_component())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::schema::DimensionType;
+    use crate::index::granularity::Granularity;
+    use crate::parse::DimValue;
+
+    fn event(value: &str) -> ParsedRow<'_> {
+        ParsedRow {
+            timestamp_ms: 0,
+            dims: vec![DimValue::One(value.into())],
+            fields: vec![],
+        }
+    }
+
+    #[test]
+    fn a_snapshot_of_the_swapped_out_index_is_not_served_for_the_next_one() {
+        let settings = IndexSettings {
+            query_granularity: Granularity::None,
+            rollup: true,
+            metrics: vec![],
+        };
+        let dims = [DimensionDef {
+            name: "page".into(),
+            kind: DimensionType::String,
+            spatial_inputs: vec![],
+        }];
+        let mut sink = Sink::new(
+            Interval::new(0, 86_400_000),
+            "v1".into(),
+            ShardSpec::None,
+            &settings,
+        );
+        for value in ["a", "b"] {
+            sink.add(&event(value), &dims).unwrap();
+        }
+        let old = sink.current_snapshot().unwrap().expect("two rows");
+        assert_eq!(old.num_rows(), 2);
+        sink.swap(&settings).expect("a non-empty index swaps out");
+        // Two events take the new index to the version the old one had when snapshotted;
+        // they roll up into one row.
+        for value in ["c", "c"] {
+            sink.add(&event(value), &dims).unwrap();
+        }
+        let new = sink.current_snapshot().unwrap().expect("one row");
+        assert_eq!(new.num_rows(), 1);
     }
 }
