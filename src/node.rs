@@ -605,13 +605,17 @@ pub fn summary_json(summaries: &[DepartmentSummary]) -> Value {
     json!({ "dataSources": data_sources })
 }
 
-/// The column formats of hydrants (`indexSpecForIntermediatePersists`) and of the merged segment
-/// (`indexSpec`) of a validated tuning config.
+/// The column formats of hydrants (`indexSpecForIntermediatePersists`, never with bitmap
+/// indexes: see [`WriteOptions::HYDRANT_DEFAULT`]) and of the merged segment (`indexSpec`) of a
+/// validated tuning config.
 fn write_options(
     tuning: &crate::config::tuning::TuningConfig,
 ) -> Result<(WriteOptions, WriteOptions), String> {
-    let hydrants = tuning
-        .index_spec_for_intermediate_persists
-        .write_options()?;
+    let hydrants = WriteOptions {
+        bitmap_index: false,
+        ..tuning
+            .index_spec_for_intermediate_persists
+            .write_options()?
+    };
     Ok((hydrants, tuning.index_spec.write_options()?))
 }

@@ -218,7 +218,7 @@ proptest! {
     #[test]
     fn every_index_spec_answers_alike(
         rows in rows_strategy(),
-        choices in prop::collection::vec(0usize..12, 4),
+        choices in prop::collection::vec(0usize..24, 4),
     ) {
         let all: Vec<Row> = rows.iter().map(|(r, _)| r.clone()).collect();
         let whole = target(vec![segment(&all)]);

@@ -57,6 +57,7 @@ fn options(dims: Compression, metrics: Compression, longs: LongEncoding) -> Writ
         dimension_compression: dims,
         metric_compression: metrics,
         long_encoding: longs,
+        bitmap_index: true,
     }
 }
 
@@ -69,11 +70,12 @@ fn written_segments() -> Vec<Vec<(String, Bytes)>> {
         (12, 5, options(Lz4, Lz4, Longs)),
         (40, 300, options(Lz4, Lz4, Longs)),
         (9, 3, options(Uncompressed, Uncompressed, Longs)),
-        // The in-place layouts with bit-packed longs (the hydrant default until 2026-12-04);
-        // the last entry is today's `WriteOptions::HYDRANT_DEFAULT`.
+        // The in-place layouts with bit-packed longs (the hydrant default until 2026-12-04),
+        // then today's hydrant default: the same with 8-byte longs and without bitmap indexes
+        // (built from the ids on first use, from the flipped bytes here).
         (30, 7, options(Uncompressed, Entire, Auto)),
         (25, 40, options(Lz4, Uncompressed, Auto)),
-        (20, 9, options(Uncompressed, Entire, Longs)),
+        (20, 9, WriteOptions::HYDRANT_DEFAULT),
     ]
     .into_iter()
     .map(|(rows, pages, options)| {

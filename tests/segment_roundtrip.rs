@@ -259,6 +259,7 @@ fn lzf_and_dimension_none_are_refused_by_the_writer() {
             dimension_compression,
             metric_compression,
             long_encoding: LongEncoding::Longs,
+            bitmap_index: true,
         };
         let schema = SegmentSchema {
             interval: rows_interval(&rows),

@@ -193,6 +193,7 @@ impl IndexSpec {
             dimension_compression: compression(&self.dimension_compression)?,
             metric_compression: compression(&self.metric_compression)?,
             long_encoding,
+            bitmap_index: true,
         };
         options.check().map_err(|e| e.to_string())?;
         Ok(options)

@@ -12,6 +12,7 @@ pub mod bitmap;
 mod bitmap_builder;
 pub mod block_column;
 pub mod block_writer;
+mod built_bitmaps;
 pub mod checksum;
 pub mod column_descriptor;
 pub mod column_writers;

@@ -8,6 +8,7 @@
 //! block and borrow values from the mapping. `Segment` is cheap to clone and `Send + Sync`;
 //! column handles are `Send` (each thread takes its own).
 
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use super::index_drd::IndexDrd;
 use super::long_column::{self, LongColumn, LongDecoder};
 use super::metadata_drd::Metadata;
 use super::smoosh::{self, SmooshMeta};
+use super::string_column::BuiltSlot;
 use super::writer::{WrittenData, WrittenSegment};
 use super::{complex_column, double_column, float_column, string_column};
 use crate::time::Interval;
@@ -66,6 +68,9 @@ struct Inner {
     /// The file mappings behind `chunks` (empty for in-memory segments), for
     /// [`Segment::release_pages`].
     maps: Vec<Arc<memmap2::Mmap>>,
+    /// Bitmaps built for string columns stored without them, by column name: every reader of
+    /// the column shares them, so they are built once.
+    built_bitmaps: std::sync::Mutex<HashMap<String, Arc<BuiltSlot>>>,
     _extracted_opt: Option<super::package::ExtractedDir>,
 }
 
@@ -271,6 +276,7 @@ impl Segment {
             metric_names,
             time,
             maps: Vec::new(),
+            built_bitmaps: Default::default(),
             _extracted_opt: extracted_opt,
         };
         Ok(Segment {
@@ -353,6 +359,15 @@ impl Segment {
         }
     }
 
+    /// The shared slot of column `name`'s built bitmaps.
+    fn built_slot(&self, name: &str) -> Arc<BuiltSlot> {
+        let mut slots = match self.inner.built_bitmaps.lock() {
+            Ok(slots) => slots,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        slots.entry(name.to_string()).or_default().clone()
+    }
+
     /// Parses and returns column `name`, or `None` when the segment has no such column.
     pub fn column(&self, name: &str) -> Result<Option<Column>, SegmentError> {
         let Some((bytes, ctx)) = self.column_file(name)? else {
@@ -374,10 +389,15 @@ impl Segment {
                 double_column::parse(&bytes, &mut cursor, order, ctx.clone())
                     .map_err(|e| ctx.err(e))?,
             ),
-            Part::StringDictionary { bitmap, order } => Column::String(Box::new(
-                string_column::parse(&bytes, &mut cursor, order, bitmap, num_rows, ctx.clone())
-                    .map_err(|e| ctx.err(e))?,
-            )),
+            Part::StringDictionary { bitmap, order } => {
+                let mut column =
+                    string_column::parse(&bytes, &mut cursor, order, bitmap, num_rows, ctx.clone())
+                        .map_err(|e| ctx.err(e))?;
+                if !column.has_bitmap_index() {
+                    column.share_built_bitmaps(self.built_slot(name));
+                }
+                Column::String(Box::new(column))
+            }
             Part::Complex { type_name } => Column::Complex(
                 complex_column::parse(&bytes, &mut cursor, &type_name, num_rows, ctx.clone())
                     .map_err(|e| ctx.err(e))?,

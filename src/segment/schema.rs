@@ -179,6 +179,10 @@ pub struct WriteOptions {
     pub metric_compression: Compression,
     /// `longs` or `auto` (table / delta bit-packing) for long columns.
     pub long_encoding: LongEncoding,
+    /// Whether string columns get their bitmap indexes. Without, the part carries Druid's
+    /// `NO_BITMAP_INDEX` flag and readers build the bitmaps on first use
+    /// (`string_column::StringColumn::bitmap`).
+    pub bitmap_index: bool,
 }
 
 impl WriteOptions {
@@ -187,15 +191,19 @@ impl WriteOptions {
         dimension_compression: Compression::Lz4,
         metric_compression: Compression::Lz4,
         long_encoding: LongEncoding::Longs,
+        bitmap_index: true,
     };
 
     /// rtnode's hydrants (intermediate persists) unless the spec says otherwise: uncompressed
     /// dimension ids, no metric blocks, 8-byte longs — read in place by queries and merges, and
-    /// written and read back without an encoding pass (README, "Column formats").
+    /// written and read back without an encoding pass (README, "Column formats"). No bitmap
+    /// indexes: the merge never reads them, and a filtered query builds a hydrant column's
+    /// bitmaps the first time it needs them.
     pub const HYDRANT_DEFAULT: WriteOptions = WriteOptions {
         dimension_compression: Compression::Uncompressed,
         metric_compression: Compression::None,
         long_encoding: LongEncoding::Longs,
+        bitmap_index: false,
     };
 
     /// The in-memory query snapshot of a sink's current index: nothing compressed, everything
@@ -204,6 +212,7 @@ impl WriteOptions {
         dimension_compression: Compression::Uncompressed,
         metric_compression: Compression::None,
         long_encoding: LongEncoding::Longs,
+        bitmap_index: true,
     };
 
     /// Fails when a choice cannot be written (LZF anywhere, `none` for dimensions).

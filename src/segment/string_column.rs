@@ -3,21 +3,26 @@
 //! ```text
 //! +---------+-----------+----------------------+------------------------+---------------------+
 //! | version | flags i32 | dictionary           | row ids                | bitmaps             |
-//! | 0x02    | (0x02     | GenericIndexed, flag | single: vsize ints     | GenericIndexed,     |
-//! | (0x00,  |  only)    | sorted, entry 0 null | multi V3: 0x03 |       | one per dictionary  |
-//! |  0x01   | 0: single | (zero length) when   |   offsets | values     | id, flag 0, empty = |
-//! | plain)  | 1: multi  | the column has nulls | (`vsize_ints`; plain:  | zero length         |
-//! |         |    V2     |                      |  `plain_ints`)         |                     |
+//! | 0x02    | (0x02,    | GenericIndexed, flag | single: vsize ints     | GenericIndexed,     |
+//! | (0x00,  |  0x03     | sorted, entry 0 null | multi V3: 0x03 |       | one per dictionary  |
+//! |  0x01,  |  only)    | (zero length) when   |   offsets | values     | id, flag 0, empty = |
+//! |  0x03   | 1: multi  | the column has nulls | (`vsize_ints`; plain:  | zero length; absent |
+//! | plain)  |    V2     |                      |  `plain_ints`)         | with flag 4         |
 //! |         | 2: multi  |                      |                        |                     |
 //! |         |    V3     |                      |                        |                     |
+//! |         | 4: no     |                      |                        |                     |
+//! |         | bitmaps   |                      |                        |                     |
 //! +---------+-----------+----------------------+------------------------+---------------------+
 //! ```
 //! The dictionary is sorted in Java `String.compareTo` order (UTF-16 code units), see
 //! [`java_str_cmp`]. Null rules: a zero-length dictionary entry is null; the null entry is always
 //! id 0; its bitmap also holds the rows with no value (empty multi-value rows). A trailing spatial
-//! index, present in spatial dimensions only, is ignored.
+//! index, present in spatial dimensions only, is ignored. Version 0x03 is the plain form with
+//! flags (Druid writes it only to set flag 4); a part without bitmaps gets them built from its
+//! ids on first use ([`super::built_bitmaps`]).
 
 use std::cmp::Ordering;
+use std::sync::{Arc, OnceLock};
 
 use bytes::Bytes;
 use roaring::RoaringBitmap;
@@ -30,7 +35,20 @@ use super::generic_indexed::GenericIndexed;
 use super::plain_ints::{self, PlainInts, PlainMulti};
 use super::vsize_ints::{self, Ints, VSizeInts};
 
+use super::built_bitmaps;
+use super::string_writer::FLAG_NO_BITMAP_INDEX;
 pub use super::string_writer::StringColumnWriter;
+
+/// Bitmaps built for a part without bitmap indexes: a serialized roaring `GenericIndexed`, or why
+/// building failed.
+pub type BuiltSlot = OnceLock<Result<GenericIndexed, String>>;
+
+/// A part's bitmap indexes: stored in it, or built from its ids on first use.
+#[derive(Debug, Clone)]
+enum Bitmaps {
+    Stored(GenericIndexed),
+    Built(Arc<BuiltSlot>),
+}
 
 /// Compares two strings as Java's `String.compareTo` does (UTF-16 code-unit order).
 pub fn java_str_cmp(a: &str, b: &str) -> Ordering {
@@ -143,7 +161,7 @@ enum Ids {
 pub struct StringColumn {
     dictionary: StringDictionary,
     ids: Ids,
-    bitmaps: GenericIndexed,
+    bitmaps: Bitmaps,
     bitmap_kind: BitmapKind,
     num_rows: u32,
     ctx: Ctx,
@@ -161,30 +179,36 @@ pub fn parse(
     let version = cursor.u8("string column version")?;
     let flags = match version {
         0x00 | 0x01 => 0,
-        0x02 => cursor.i32_be("string column flags")?,
+        0x02 | 0x03 => cursor.i32_be("string column flags")?,
         other => return Err(corrupt(format!("unknown string column version {other}"))),
     };
     let entries = GenericIndexed::parse(src, cursor)?;
-    let ids = match (version, flags) {
-        (0x00, _) => Ids::PlainSingle(plain_ints::parse_single(src, cursor)?),
-        (0x01, _) => Ids::PlainMulti(plain_ints::parse_multi(src, cursor)?),
-        (_, 0) => Ids::Single(vsize_ints::parse_vsize(src, cursor, order, ctx.clone())?),
-        (_, flags) if flags & 2 != 0 => parse_multi(src, cursor, order, &ctx, 0x03)?,
-        (_, flags) if flags & 1 != 0 => parse_multi(src, cursor, order, &ctx, 0x02)?,
-        (_, flags) => {
+    let ids = match (version, flags & !FLAG_NO_BITMAP_INDEX) {
+        (0x00, _) | (0x03, 0) => Ids::PlainSingle(plain_ints::parse_single(src, cursor)?),
+        (0x01, _) | (0x03, 1) => Ids::PlainMulti(plain_ints::parse_multi(src, cursor)?),
+        (0x02, 0) => Ids::Single(vsize_ints::parse_vsize(src, cursor, order, ctx.clone())?),
+        (0x02, 2) => parse_multi(src, cursor, order, &ctx, 0x03)?,
+        (0x02, 1) => parse_multi(src, cursor, order, &ctx, 0x02)?,
+        _ => {
             return Err(FormatError::Unsupported(format!(
-                "string column flags {flags:#x}"
+                "string column version {version:#x} with flags {flags:#x}"
             )));
         }
     };
-    let bitmaps = GenericIndexed::parse(src, cursor)?;
-    if bitmaps.len() != entries.len() {
-        return Err(corrupt(format!(
-            "{} bitmaps for {} dictionary entries",
-            bitmaps.len(),
-            entries.len()
-        )));
-    }
+    let bitmaps = match flags & FLAG_NO_BITMAP_INDEX {
+        0 => {
+            let bitmaps = GenericIndexed::parse(src, cursor)?;
+            if bitmaps.len() != entries.len() {
+                return Err(corrupt(format!(
+                    "{} bitmaps for {} dictionary entries",
+                    bitmaps.len(),
+                    entries.len()
+                )));
+            }
+            Bitmaps::Stored(bitmaps)
+        }
+        _ => Bitmaps::Built(Arc::default()),
+    };
     let column = StringColumn {
         dictionary: StringDictionary {
             entries,
@@ -455,10 +479,35 @@ impl StringColumn {
         }
     }
 
-    /// Decodes the bitmap of dictionary id `id` (roaring or concise).
+    /// Decodes the bitmap of dictionary id `id` (roaring or concise). A part without bitmap
+    /// indexes builds all of them (roaring) from its ids the first time, once per [`BuiltSlot`].
     pub fn bitmap(&self, id: u32) -> Result<RoaringBitmap, SegmentError> {
-        let bytes = self.bitmaps.get(id as usize).map_err(|e| self.ctx.err(e))?;
-        bitmap::decode(self.bitmap_kind, bytes, self.num_rows).map_err(|e| self.ctx.err(e))
+        let (bitmaps, kind) = match &self.bitmaps {
+            Bitmaps::Stored(bitmaps) => (bitmaps, self.bitmap_kind),
+            Bitmaps::Built(slot) => {
+                let built =
+                    slot.get_or_init(|| built_bitmaps::build(self).map_err(|e| e.to_string()));
+                match built {
+                    Ok(bitmaps) => (bitmaps, BitmapKind::Roaring),
+                    Err(e) => return Err(self.ctx.corrupt(format!("building bitmaps: {e}"))),
+                }
+            }
+        };
+        let bytes = bitmaps.get(id as usize).map_err(|e| self.ctx.err(e))?;
+        bitmap::decode(kind, bytes, self.num_rows).map_err(|e| self.ctx.err(e))
+    }
+
+    /// True when the part stores bitmap indexes (else [`StringColumn::bitmap`] builds them).
+    pub fn has_bitmap_index(&self) -> bool {
+        matches!(self.bitmaps, Bitmaps::Stored(_))
+    }
+
+    /// Makes this column build its missing bitmaps into `slot`, shared with other readers of
+    /// the same column (a segment keeps one per column); nothing when it stores them.
+    pub fn share_built_bitmaps(&mut self, slot: Arc<BuiltSlot>) {
+        if let Bitmaps::Built(own) = &mut self.bitmaps {
+            *own = slot;
+        }
     }
 }
 

@@ -16,8 +16,12 @@ use super::plain_ints::PlainIntsWriter;
 use super::spill::Spill;
 use super::vsize_ints::{IntsWriter, VSizeIntsWriter};
 
+/// Flag of the V2 multi-value layout (Druid's `Feature.MULTI_VALUE`).
+const FLAG_MULTI_VALUE: i32 = 0x01;
 /// Flag of the V3 multi-value layout.
 const FLAG_MULTI_VALUE_V3: i32 = 0x02;
+/// Flag of a part without bitmap indexes (Druid's `Feature.NO_BITMAP_INDEX`).
+pub(crate) const FLAG_NO_BITMAP_INDEX: i32 = 0x04;
 
 /// Where the ids go (one per string column being written, so the size difference of the
 /// variants does not matter).
@@ -40,18 +44,20 @@ pub struct StringColumnWriter {
     ids: IdsWriter,
     multi_value: bool,
     num_values: u32,
-    bitmaps: BitmapIndexBuilder,
+    /// The bitmap index being built and where it is serialized; `None` without one.
+    bitmaps_opt: Option<(BitmapIndexBuilder, Spill)>,
     num_rows: u32,
-    bitmap_spill: Spill,
 }
 
 impl StringColumnWriter {
-    /// Starts a column over a sorted `dictionary` (null only as entry 0); spill files are created
-    /// in `dir_opt` with names starting with `prefix`.
+    /// Starts a column over a sorted `dictionary` (null only as entry 0), with bitmap indexes
+    /// when `bitmap_index`; spill files are created in `dir_opt` with names starting with
+    /// `prefix`.
     pub fn new(
         dictionary: Vec<Option<String>>,
         multi_value: bool,
         compression: Compression,
+        bitmap_index: bool,
         dir_opt: Option<&Path>,
         prefix: &str,
     ) -> io::Result<Self> {
@@ -81,15 +87,24 @@ impl StringColumnWriter {
                 offsets_opt,
             }
         };
-        let rows_spill = Spill::new_in(dir_opt, &format!("{prefix}.rows"))?;
+        let bitmaps_opt = match bitmap_index {
+            true => Some((
+                BitmapIndexBuilder::new(
+                    dictionary.len(),
+                    multi_value,
+                    Spill::new_in(dir_opt, &format!("{prefix}.rows"))?,
+                ),
+                Spill::new_in(dir_opt, &format!("{prefix}.bitmaps"))?,
+            )),
+            false => None,
+        };
         Ok(StringColumnWriter {
-            bitmaps: BitmapIndexBuilder::new(dictionary.len(), multi_value, rows_spill),
+            bitmaps_opt,
             dictionary,
             ids,
             multi_value,
             num_values: 0,
             num_rows: 0,
-            bitmap_spill: Spill::new_in(dir_opt, &format!("{prefix}.bitmaps"))?,
         })
     }
 
@@ -137,7 +152,9 @@ impl StringColumnWriter {
         }
         let first_row = self.num_rows;
         self.num_rows += ids.len() as u32;
-        self.bitmaps.push_consecutive(first_row, ids)?;
+        if let Some((bitmaps, _)) = &mut self.bitmaps_opt {
+            bitmaps.push_consecutive(first_row, ids)?;
+        }
         match &mut self.ids {
             IdsWriter::Plain(plain) => plain.push_singles(ids),
             IdsWriter::Compressed { values, .. } => values.push_all(ids),
@@ -149,8 +166,16 @@ impl StringColumnWriter {
     pub fn push_row(&mut self, ids: &[u32]) -> io::Result<()> {
         let row = self.num_rows;
         self.num_rows += 1;
-        for id in ids {
-            self.bitmaps.push(row, *id)?;
+        if let Some((bitmaps, _)) = &mut self.bitmaps_opt {
+            for id in ids {
+                bitmaps.push(row, *id)?;
+            }
+            if self.multi_value
+                && ids.is_empty()
+                && self.dictionary.first().is_some_and(Option::is_none)
+            {
+                bitmaps.push(row, 0)?;
+            }
         }
         match &mut self.ids {
             IdsWriter::Plain(plain) => plain.push_row(ids)?,
@@ -167,12 +192,6 @@ impl StringColumnWriter {
                 }
             }
         }
-        if self.multi_value
-            && ids.is_empty()
-            && self.dictionary.first().is_some_and(Option::is_none)
-        {
-            self.bitmaps.push(row, 0)?;
-        }
         Ok(())
     }
 
@@ -187,17 +206,7 @@ impl StringColumnWriter {
 
     /// Writes the part: version, flags, dictionary, ids, bitmaps.
     pub fn write_to(self, out: &mut dyn Write) -> io::Result<()> {
-        let header = match (&self.ids, self.multi_value) {
-            (IdsWriter::Plain(_), false) => vec![0x00],
-            (IdsWriter::Plain(_), true) => vec![0x01],
-            (IdsWriter::Compressed { .. }, multi_value) => {
-                let flags = if multi_value { FLAG_MULTI_VALUE_V3 } else { 0 };
-                let mut header = vec![0x02];
-                header.extend_from_slice(&flags.to_be_bytes());
-                header
-            }
-        };
-        out.write_all(&header)?;
+        out.write_all(&self.header())?;
         let entries: Vec<Option<&[u8]>> = self
             .dictionary
             .iter()
@@ -216,9 +225,35 @@ impl StringColumnWriter {
             }
             IdsWriter::Compressed { values, .. } => values.write_to(out)?,
         }
-        let mut bitmaps = GenericIndexedWriter::new(self.bitmap_spill, false);
-        self.bitmaps
-            .finish(&mut |bytes| bitmaps.push(Some(bytes)))?;
-        bitmaps.write_to(out)
+        match self.bitmaps_opt {
+            Some((builder, spill)) => {
+                let mut bitmaps = GenericIndexedWriter::new(spill, false);
+                builder.finish(&mut |bytes| bitmaps.push(Some(bytes)))?;
+                bitmaps.write_to(out)
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Version byte and flags, as Druid picks them: the plain forms need version 0x03 to carry
+    /// flags, which they do only without bitmap indexes.
+    fn header(&self) -> Vec<u8> {
+        let no_bitmaps = match self.bitmaps_opt {
+            Some(_) => 0,
+            None => FLAG_NO_BITMAP_INDEX,
+        };
+        let (version, flags) = match (&self.ids, self.multi_value) {
+            (IdsWriter::Plain(_), multi_value) if no_bitmaps != 0 => (
+                0x03,
+                no_bitmaps | if multi_value { FLAG_MULTI_VALUE } else { 0 },
+            ),
+            (IdsWriter::Plain(_), false) => return vec![0x00],
+            (IdsWriter::Plain(_), true) => return vec![0x01],
+            (IdsWriter::Compressed { .. }, true) => (0x02, no_bitmaps | FLAG_MULTI_VALUE_V3),
+            (IdsWriter::Compressed { .. }, false) => (0x02, no_bitmaps),
+        };
+        let mut header = vec![version];
+        header.extend_from_slice(&flags.to_be_bytes());
+        header
     }
 }

@@ -262,8 +262,39 @@ fn string_values(segment: &Segment, name: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
-/// Reads every row back through the public reader.
+/// Checks every bitmap of string column `name` against its rows: stored, or built on first use
+/// when the segment was written without bitmap indexes.
+fn check_bitmaps(segment: &Segment, name: &str) {
+    let Some(Column::String(column)) = segment.column(name).unwrap() else {
+        return;
+    };
+    let cardinality = column.dictionary().len();
+    let null_first = cardinality > 0 && column.dictionary().get(0).unwrap().is_none();
+    let mut expected = vec![roaring::RoaringBitmap::new(); cardinality as usize];
+    let mut ids = Vec::new();
+    for row in 0..segment.num_rows() {
+        column.row_ids(row, &mut ids).unwrap();
+        ids.iter().for_each(|id| {
+            expected[*id as usize].insert(row);
+        });
+        if ids.is_empty() && null_first {
+            expected[0].insert(row);
+        }
+    }
+    for (id, rows) in expected.iter().enumerate() {
+        let stored = column.has_bitmap_index();
+        assert_eq!(
+            &column.bitmap(id as u32).unwrap(),
+            rows,
+            "{name} id {id}, stored {stored}"
+        );
+    }
+}
+
+/// Reads every row back through the public reader (and checks the string columns' bitmaps).
 pub fn read(segment: &Segment) -> Vec<TestRow> {
+    check_bitmaps(segment, "page");
+    check_bitmaps(segment, "tags");
     let pages = string_values(segment, "page");
     let tags = string_values(segment, "tags");
     let (Column::Long(n), Column::Double(ratio)) = (column(segment, "n"), column(segment, "ratio"))
@@ -309,7 +340,8 @@ pub fn temp_target(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
 
-/// Every `indexSpec` rtnode writes: dimension compression x metric compression x long encoding.
+/// Every `indexSpec` rtnode writes: dimension compression x metric compression x long encoding
+/// x bitmap indexes stored or not (24).
 pub fn every_write_options() -> Vec<WriteOptions> {
     let mut all = Vec::new();
     for dimension_compression in [Compression::Lz4, Compression::Uncompressed] {
@@ -319,11 +351,14 @@ pub fn every_write_options() -> Vec<WriteOptions> {
             Compression::None,
         ] {
             for long_encoding in [LongEncoding::Longs, LongEncoding::Auto] {
-                all.push(WriteOptions {
-                    dimension_compression,
-                    metric_compression,
-                    long_encoding,
-                });
+                for bitmap_index in [true, false] {
+                    all.push(WriteOptions {
+                        dimension_compression,
+                        metric_compression,
+                        long_encoding,
+                        bitmap_index,
+                    });
+                }
             }
         }
     }
