@@ -4,8 +4,10 @@
 //! `indexSpecForIntermediatePersists` (uncompressed dimension ids, metric compression `none`,
 //! `longs`). For comparison, `RTNODE_BENCH_INDEX_SPEC=druid` writes them with Druid's default
 //! `indexSpec` (LZ4, `longs`) instead, and `auto` with bit-packed `auto` longs (the hydrant
-//! default until 2026-12-04). The segments are built once and cached under the target directory
-//! (`rtnode-bench/query-10m-v3-{spec}`). Queries run on the calling thread (one core).
+//! default until 2026-12-04), and `bitmaps` the default with stored bitmap indexes (hydrants
+//! have none since 2026-12-04: queries build them on first use). The segments are built once
+//! and cached under the target directory
+//! (`rtnode-bench/query-10m-v4-{spec}`). Queries run on the calling thread (one core).
 //!
 //! `cargo bench --bench query`
 
@@ -141,7 +143,7 @@ fn geometric(rng: &mut Rng, mean: f64, cap: i64) -> i64 {
 }
 
 /// The hydrants' column formats: the plumber's default, Druid's default `indexSpec`, or the
-/// plumber's with `auto` or `longs` long encoding.
+/// plumber's with `auto` or `longs` long encoding, or with stored bitmap indexes (`bitmaps`).
 fn index_spec() -> (&'static str, WriteOptions) {
     let hydrant = |long_encoding| WriteOptions {
         long_encoding,
@@ -151,6 +153,13 @@ fn index_spec() -> (&'static str, WriteOptions) {
         Ok("druid") => ("druid", WriteOptions::DRUID_DEFAULT),
         Ok("auto") => ("auto", hydrant(LongEncoding::Auto)),
         Ok("longs") => ("longs", hydrant(LongEncoding::Longs)),
+        Ok("bitmaps") => (
+            "bitmaps",
+            WriteOptions {
+                bitmap_index: true,
+                ..WriteOptions::HYDRANT_DEFAULT
+            },
+        ),
         _ => ("hydrant", WriteOptions::HYDRANT_DEFAULT),
     }
 }
@@ -255,7 +264,7 @@ fn segments() -> StaticTarget {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
     let (spec_name, options) = index_spec();
-    let dir = target_dir.join(format!("rtnode-bench/query-10m-v3-{spec_name}"));
+    let dir = target_dir.join(format!("rtnode-bench/query-10m-v4-{spec_name}"));
     let day = Interval::new(
         parse_iso("2016-06-27T00:00:00Z").unwrap(),
         parse_iso("2016-06-28T00:00:00Z").unwrap(),
