@@ -12,7 +12,8 @@
 //!                                                                       │ persist trigger: maxRowsInMemory |
 //!                                                                       │ maxBytesInMemory | intermediatePersistPeriod
 //!                                                                       ▼ (≤ maxPendingPersists+1 in flight)
-//!                                 persist worker (own thread): hydrant = v9 segment dir, fsynced
+//!                                 persist worker (own thread): hydrant = v9 segment dir (no bitmap
+//!                                 indexes: queries build them on first use), fsynced
 //!                                                                       ▼
 //!                                 commit record: positions + hydrant list, written atomically
 //!                                                                       ▼
