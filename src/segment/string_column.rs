@@ -19,7 +19,7 @@
 //! id 0; its bitmap also holds the rows with no value (empty multi-value rows). A trailing spatial
 //! index, present in spatial dimensions only, is ignored. Version 0x03 is the plain form with
 //! flags (Druid writes it only to set flag 4); a part without bitmaps gets them built from its
-//! ids on first use ([`super::built_bitmaps`]).
+//! ids on first use (module `built_bitmaps`).
 
 use std::cmp::Ordering;
 use std::sync::{Arc, OnceLock};
