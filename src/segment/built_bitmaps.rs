@@ -19,7 +19,7 @@ pub(crate) fn build(column: &StringColumn) -> Result<GenericIndexed, SegmentErro
     let mut builder =
         BitmapIndexBuilder::new(cardinality, column.is_multi_value(), Spill::memory());
     if column.is_multi_value() {
-        let null_first = column.dictionary().get_bytes(0)?.is_none() && cardinality > 0;
+        let null_first = cardinality > 0 && column.dictionary().get_bytes(0)?.is_none();
         let mut ids = Vec::new();
         for row in 0..column.len() {
             column.row_ids(row, &mut ids)?;
