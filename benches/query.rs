@@ -205,6 +205,7 @@ fn write_hydrant(
                 name: n.to_string(),
                 kind: DimensionKind::String,
                 has_multiple_values: false,
+                bitmap_index: true,
             })
             .collect(),
         metrics: ["count", "added", "deleted", "delta"]

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use rtnode::segment::merge::{MetricCombiner, merge_segments_with};
+use rtnode::segment::merge::{MergeSpec, MetricCombiner, merge_segments_with};
 use rtnode::segment::{
     Column, Dictionary, DimCell, DimensionKind, DimensionSchema, MetricCell, MetricKind,
     MetricSchema, RowRef, Segment, SegmentOutput, SegmentSchema, SegmentWriter, WriteOptions,
@@ -48,6 +48,7 @@ fn schema() -> SegmentSchema {
         name: name.into(),
         kind: DimensionKind::String,
         has_multiple_values: false,
+        bitmap_index: true,
     };
     SegmentSchema {
         interval: Interval::new(1_600_000_000_000, 1_600_003_600_000),
@@ -149,15 +150,16 @@ fn bench_merge(c: &mut Criterion) {
             b.iter(|| {
                 run += 1;
                 let target = tmp.path().join(format!("m{run}"));
-                let written = merge_segments_with(
-                    &inputs,
-                    &combiners,
-                    true,
-                    &[],
-                    SegmentOutput::Directory(target.clone()),
-                    WriteOptions::DRUID_DEFAULT,
-                )
-                .unwrap();
+                let spec = MergeSpec {
+                    combiners: &combiners,
+                    rollup: true,
+                    dimension_hint: &[],
+                    without_bitmap_index: &[],
+                    options: WriteOptions::DRUID_DEFAULT,
+                };
+                let written =
+                    merge_segments_with(&inputs, &spec, SegmentOutput::Directory(target.clone()))
+                        .unwrap();
                 assert_eq!(written.num_rows as usize, ROWS);
                 std::fs::remove_dir_all(target).unwrap();
             })

@@ -407,6 +407,15 @@ fn start_department(
         .iter()
         .map(|d| d.name.clone())
         .collect();
+    let without_bitmap_index = department
+        .parser()
+        .parse_spec()
+        .dimensions_spec
+        .dimensions
+        .iter()
+        .filter(|d| !d.create_bitmap_index)
+        .map(|d| d.name.clone())
+        .collect();
     let tuning = &department.tuning_config;
     let shard_spec = tuning.shard_spec.clone();
     let base = PathBuf::from(&tuning.base_persist_directory);
@@ -485,6 +494,7 @@ fn start_department(
         combiners: settings.combiners(),
         metric_names: settings.metric_names.clone(),
         dimension_hint,
+        without_bitmap_index,
         rollup: department.data_schema.granularity_spec.rollup,
         write_options: merged_options,
         deep_storage: services.deep_storage.clone(),

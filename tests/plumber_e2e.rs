@@ -222,6 +222,44 @@ async fn index_spec_sets_the_pushed_segment_formats() {
     );
 }
 
+/// `createBitmapIndex: false` on `channel`: the pushed segment's `channel` column carries no
+/// bitmap index (Druid's `NO_BITMAP_INDEX` part), `isRobot` keeps its own, the rows are the
+/// same, and a filter on `channel` still selects exactly its rows (bitmaps built from the ids).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_bitmap_index_false_leaves_the_bitmaps_out_of_the_pushed_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = spec(tmp.path());
+    let mut spec: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    spec[0]["dataSchema"]["parser"]["parseSpec"]["dimensionsSpec"]["dimensions"][0] =
+        json!({"type": "string", "name": "channel", "createBitmapIndex": false});
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let summary = run_node(tmp.path(), &path, &[]);
+    let zip = PathBuf::from(
+        summary["dataSources"][0]["segments"][0]["path"]
+            .as_str()
+            .unwrap(),
+    );
+    assert_eq!(dumped(&zip), expected_rollup());
+    let segment = Segment::open_zip(&zip).unwrap();
+    let string_column = |name: &str| match segment.column(name).unwrap() {
+        Some(Column::String(column)) => column,
+        _ => panic!("`{name}` is a string column"),
+    };
+    let (channel, is_robot) = (string_column("channel"), string_column("isRobot"));
+    assert!(!channel.has_bitmap_index());
+    assert!(is_robot.has_bitmap_index());
+    let en = channel
+        .dictionary()
+        .index_of(Some("#en.wikipedia"))
+        .unwrap()
+        .unwrap();
+    let rows: Vec<u32> = (0..segment.num_rows())
+        .filter(|row| channel.single_id(*row).unwrap() == Some(en))
+        .collect();
+    assert!(!rows.is_empty());
+    assert_eq!(channel.bitmap(en).unwrap().iter().collect::<Vec<_>>(), rows);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wikiticker_day_segment_published_to_sqlite() {
     let tmp = tempfile::tempdir().unwrap();

@@ -84,6 +84,7 @@ fn segment_with(rows: &[Row], options: WriteOptions) -> Arc<Segment> {
                 name: n.into(),
                 kind: DimensionKind::String,
                 has_multiple_values: false,
+                bitmap_index: true,
             })
             .to_vec(),
         metrics: vec![

@@ -7,7 +7,10 @@ use std::cmp::Ordering;
 
 use common::{TestRow, WORDS, read, write, write_rolled_up};
 use proptest::prelude::*;
-use rtnode::segment::merge::{MetricCombiner, merge_segments, merge_segments_ordered};
+use rtnode::segment::Column;
+use rtnode::segment::merge::{
+    MergeSpec, MetricCombiner, merge_segments, merge_segments_ordered, merge_segments_with,
+};
 use rtnode::segment::string_column::java_opt_cmp;
 use rtnode::segment::{Segment, SegmentOutput, WriteOptions};
 
@@ -206,6 +209,41 @@ fn merge_without_rollup_keeps_every_row_and_complex_bytes() {
     assert_eq!(a, b);
 }
 
+/// `createBitmapIndex: false`: the named string dimension is merged without bitmap indexes
+/// (inputs are hydrants without any), the others with them; every bitmap, stored or built
+/// from the ids, still selects exactly its rows (`read` checks them).
+#[test]
+fn merge_leaves_out_the_bitmaps_of_dimensions_the_spec_names() {
+    let mut rows = common::generate(20_000, 50, 7);
+    rows.sort_by(row_order);
+    let inputs: Vec<Segment> = [0, 1]
+        .map(|half| {
+            let piece: Vec<TestRow> = rows.iter().skip(half).step_by(2).cloned().collect();
+            let output = SegmentOutput::Memory;
+            Segment::from_written(write(&piece, output, WriteOptions::HYDRANT_DEFAULT)).unwrap()
+        })
+        .to_vec();
+    let combiners = combiners();
+    let without = ["page".to_string(), "n".to_string()];
+    let spec = MergeSpec {
+        combiners: &combiners,
+        rollup: true,
+        dimension_hint: &[],
+        without_bitmap_index: &without,
+        options: WriteOptions::DRUID_DEFAULT,
+    };
+    let merged = merge_segments_with(&inputs, &spec, SegmentOutput::Memory).unwrap();
+    let merged = Segment::from_written(merged).unwrap();
+    let has_bitmaps = |name: &str| match merged.column(name).unwrap() {
+        Some(Column::String(column)) => column.has_bitmap_index(),
+        other => panic!("{name} is not a string column: {other:?}"),
+    };
+    assert!(!has_bitmaps("page"));
+    assert!(has_bitmaps("tags"));
+    assert!(matches!(merged.column("n").unwrap(), Some(Column::Long(_))));
+    assert_eq!(read(&merged), rolled_up(&rows));
+}
+
 #[test]
 fn merge_fills_missing_dimensions_with_null_and_merges_metadata() {
     use rtnode::segment::{
@@ -224,6 +262,7 @@ fn merge_fills_missing_dimensions_with_null_and_merges_metadata() {
                     name: d.to_string(),
                     kind: DimensionKind::String,
                     has_multiple_values: false,
+                    bitmap_index: true,
                 })
                 .collect(),
             metrics: vec![MetricSchema {
@@ -316,6 +355,7 @@ fn string_segment(dims: &[&str], rows: &[(i64, [&str; 2])]) -> Segment {
                 name: d.to_string(),
                 kind: DimensionKind::String,
                 has_multiple_values: false,
+                bitmap_index: true,
             })
             .collect(),
         metrics: vec![MetricSchema {

@@ -469,6 +469,7 @@ fn single_row_matches_druids_own_segment() {
                 name: n.into(),
                 kind: DimensionKind::String,
                 has_multiple_values: false,
+                bitmap_index: true,
             })
             .to_vec(),
         metrics: ["count", "sum_bytes", "sum_packets"]

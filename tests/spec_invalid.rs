@@ -57,6 +57,38 @@ fn the_base_spec_is_valid() {
 }
 
 #[test]
+fn create_bitmap_index_is_read_and_defaults_to_true() {
+    let mut spec = base();
+    set(
+        &mut spec,
+        &format!("{DIMS}/dimensions/1"),
+        Some(json!({"type": "string", "name": "language", "createBitmapIndex": false})),
+    );
+    set(
+        &mut spec,
+        &format!("{DIMS}/dimensions/2"),
+        Some(json!({"type": "string", "name": "user", "createBitmapIndex": true})),
+    );
+    let departments = config::load_spec_str(&spec.to_string()).unwrap();
+    let dims = &departments[0]
+        .parser()
+        .parse_spec()
+        .dimensions_spec
+        .dimensions;
+    let flags: Vec<(&str, bool)> = dims
+        .iter()
+        .take(4)
+        .map(|d| (d.name.as_str(), d.create_bitmap_index))
+        .collect();
+    assert_eq!(flags[1], ("language", false));
+    assert_eq!(flags[2], ("user", true));
+    assert!(
+        flags[0].1 && flags[3].1,
+        "a plain name has bitmaps: {flags:?}"
+    );
+}
+
+#[test]
 fn each_rule_names_the_json_path() {
     type Case = (
         &'static str,
@@ -142,6 +174,15 @@ fn each_rule_names_the_json_path() {
             vec![(format!("{DIMS}/dimensions/3"), Some(json!("page")))],
             "$[0].dataSchema.parser.parseSpec.dimensionsSpec.dimensions[3]",
             "listed twice",
+        ),
+        (
+            "createBitmapIndex that is not a boolean",
+            vec![(
+                format!("{DIMS}/dimensions/1"),
+                Some(json!({"type": "string", "name": "language", "createBitmapIndex": "no"})),
+            )],
+            "$[0].dataSchema.parser.parseSpec.dimensionsSpec.dimensions[1].createBitmapIndex",
+            "invalid type: string \"no\", expected a boolean",
         ),
         (
             "exclusion that is a dimension",

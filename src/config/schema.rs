@@ -335,6 +335,11 @@ pub struct DimensionSchema {
     /// Spatial only: input fields joined with `,`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dims: Vec<String>,
+    /// Druid's `createBitmapIndex` (default true). False leaves a string dimension's bitmap
+    /// indexes out of the merged segment (its part carries Druid's `NO_BITMAP_INDEX` flag);
+    /// queries filtering on it build them when they first need them. Numeric dimensions never
+    /// have bitmap indexes.
+    pub create_bitmap_index: bool,
 }
 
 /// The value type of a dimension.
@@ -373,6 +378,7 @@ impl<'de> Deserialize<'de> for DimensionSchema {
                 kind: DimensionType::String,
                 name,
                 dims: Vec::new(),
+                create_bitmap_index: true,
             });
         }
         if !value.is_object() {
@@ -393,8 +399,12 @@ impl<'de> Deserialize<'de> for DimensionSchema {
                     {
                         return Err(de::error_at("multiValueHandling", format!("`{handling}` is not supported; rtnode keeps multi-values as a sorted array (`SORTED_ARRAY`)")));
                     }
-                    let _ = raw.create_bitmap_index;
-                    Ok(DimensionSchema { kind, name: raw.name, dims: raw.dims })
+                    Ok(DimensionSchema {
+                        kind,
+                        name: raw.name,
+                        dims: raw.dims,
+                        create_bitmap_index: raw.create_bitmap_index.unwrap_or(true),
+                    })
                 }))
             },
             &["string", "long", "float", "double", "spatial"],

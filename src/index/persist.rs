@@ -212,6 +212,7 @@ fn dimension_schema(d: &SortedDimension) -> DimensionSchema {
         name: d.name.clone(),
         kind,
         has_multiple_values: d.multi_value,
+        bitmap_index: true,
     }
 }
 

@@ -25,7 +25,7 @@ use super::persist::{CheckpointState, PersistCommand};
 use crate::announce::{Announcer, HandoffNotifier, SegmentDescriptor};
 use crate::metrics::DataSourceMetrics;
 use crate::segment::descriptor::DataSegment;
-use crate::segment::merge::{MetricCombiner, merge_segments_with};
+use crate::segment::merge::{MergeSpec, MetricCombiner, merge_segments_with};
 use crate::segment::reader::Segment;
 use crate::segment::writer::{SegmentOutput, WriteOptions};
 use crate::storage::deep::LocalDeepStorage;
@@ -51,6 +51,8 @@ pub struct HandoffContext {
     /// The spec's dimension order (empty when schemaless): ties and conflicts of the hydrants'
     /// dimension orders are settled by it at merge.
     pub dimension_hint: Vec<String>,
+    /// String dimensions whose merged column has no bitmap indexes (`createBitmapIndex: false`).
+    pub without_bitmap_index: Vec<String>,
     /// Rollup flag of the merge.
     pub rollup: bool,
     /// Column formats of the merged segment (`tuningConfig.indexSpec`).
@@ -266,15 +268,15 @@ fn merge_and_push(
         .iter()
         .map(|d| Segment::open(d).map_err(|e| e.to_string()))
         .collect::<Result<Vec<_>, _>>()?;
-    let merged = merge_segments_with(
-        &inputs,
-        &ctx.combiners,
-        ctx.rollup,
-        &ctx.dimension_hint,
-        SegmentOutput::Directory(merged_dir.clone()),
-        ctx.write_options,
-    )
-    .map_err(|e| e.to_string())?;
+    let spec = MergeSpec {
+        combiners: &ctx.combiners,
+        rollup: ctx.rollup,
+        dimension_hint: &ctx.dimension_hint,
+        without_bitmap_index: &ctx.without_bitmap_index,
+        options: ctx.write_options,
+    };
+    let merged = merge_segments_with(&inputs, &spec, SegmentOutput::Directory(merged_dir.clone()))
+        .map_err(|e| e.to_string())?;
     crate::failpoint::hit("handoff.after_merge");
     let mut template = sink.realtime.clone();
     template.metrics = ctx.metric_names.clone();
@@ -439,6 +441,7 @@ mod tests {
             combiners: vec![],
             metric_names: vec!["count".into()],
             dimension_hint: vec![],
+            without_bitmap_index: vec![],
             rollup: true,
             write_options: WriteOptions::default(),
             deep_storage: LocalDeepStorage::new("/nonexistent"),

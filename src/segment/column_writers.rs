@@ -174,7 +174,7 @@ pub fn column_writer_for_dim(
                 dictionary.0,
                 dim.has_multiple_values,
                 compression,
-                options.bitmap_index,
+                options.bitmap_index && dim.bitmap_index,
                 dir_opt,
                 &prefix,
             );

@@ -132,8 +132,14 @@ pub fn merge_segments_ordered(
     dimension_hint: &[String],
     output: SegmentOutput,
 ) -> Result<WrittenSegment, SegmentError> {
-    let options = WriteOptions::default();
-    merge_segments_with(inputs, combiners, rollup, dimension_hint, output, options)
+    let spec = MergeSpec {
+        combiners,
+        rollup,
+        dimension_hint,
+        without_bitmap_index: &[],
+        options: WriteOptions::default(),
+    };
+    merge_segments_with(inputs, &spec, output)
 }
 
 /// Input rows read between two releases of the inputs' resident pages: without them every
@@ -141,22 +147,39 @@ pub fn merge_segments_ordered(
 /// ten hydrants of a 10M-row day).
 const RELEASE_EVERY_ROWS: u64 = 1 << 20;
 
-/// [`merge_segments_ordered`] writing the output with the column formats of `options` (the
-/// spec's `indexSpec`).
+/// How a merge combines its inputs and writes its output (the realtime spec's part in it).
+#[derive(Debug, Clone, Copy)]
+pub struct MergeSpec<'a> {
+    /// The combining function of every metric of the inputs.
+    pub combiners: &'a [(String, MetricCombiner)],
+    /// Rows with equal time and dimensions become one row.
+    pub rollup: bool,
+    /// The dimension order hint of [`merge_segments_ordered`].
+    pub dimension_hint: &'a [String],
+    /// String dimensions written without bitmap indexes (the spec's `createBitmapIndex: false`).
+    pub without_bitmap_index: &'a [String],
+    /// The output's column formats (the spec's `indexSpec`).
+    pub options: WriteOptions,
+}
+
+/// [`merge_segments_ordered`] as `spec` says: with its column formats and bitmap choices.
 pub fn merge_segments_with(
     inputs: &[Segment],
-    combiners: &[(String, MetricCombiner)],
-    rollup: bool,
-    dimension_hint: &[String],
+    spec: &MergeSpec<'_>,
     output: SegmentOutput,
-    options: WriteOptions,
 ) -> Result<WrittenSegment, SegmentError> {
-    let plan = Plan::build(inputs, combiners, dimension_hint)?;
+    let mut plan = Plan::build(inputs, spec.combiners, spec.dimension_hint)?;
+    for dim in &mut plan.schema.dimensions {
+        if spec.without_bitmap_index.contains(&dim.name) {
+            dim.bitmap_index = false;
+        }
+    }
+    let rollup = spec.rollup;
     let mut writer = SegmentWriter::new(
         plan.schema.clone(),
         plan.dictionaries.clone(),
         output,
-        options,
+        spec.options,
     )?;
     let mut cursors = Vec::with_capacity(inputs.len());
     for (index, segment) in inputs.iter().enumerate() {
@@ -405,6 +428,7 @@ fn merge_dimension(inputs: &[Segment], name: &str) -> Result<DimensionPlan, Segm
                 name: name.into(),
                 kind,
                 has_multiple_values: false,
+                bitmap_index: true,
             },
             None,
             Vec::new(),
@@ -432,6 +456,7 @@ fn merge_dimension(inputs: &[Segment], name: &str) -> Result<DimensionPlan, Segm
         name: name.into(),
         kind,
         has_multiple_values,
+        bitmap_index: true,
     };
     Ok((schema, Some(Dictionary(merged.entries)), merged.remaps))
 }

@@ -34,6 +34,9 @@ pub struct DimensionSchema {
     pub kind: DimensionKind,
     /// True when rows may hold several values (string dimensions only).
     pub has_multiple_values: bool,
+    /// False leaves a string column's bitmap indexes out even when the [`WriteOptions`] make
+    /// them (Druid's `createBitmapIndex`); ignored for numeric dimensions.
+    pub bitmap_index: bool,
 }
 
 /// The kind of a dimension.

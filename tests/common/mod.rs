@@ -47,6 +47,7 @@ pub fn schema() -> SegmentSchema {
         name: name.into(),
         kind,
         has_multiple_values: multi,
+        bitmap_index: true,
     };
     let metric = |name: &str, kind| MetricSchema {
         name: name.into(),
