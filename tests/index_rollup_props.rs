@@ -55,10 +55,15 @@ fn line(e: &Event) -> String {
 }
 
 fn department() -> rtnode::config::FireDepartment {
+    department_with(json!("tags"))
+}
+
+/// The department with `tags` declared as `tags_dimension`.
+fn department_with(tags_dimension: Value) -> rtnode::config::FireDepartment {
     let schema = json!({
         "dataSource": "p",
         "parser": {"type": "string", "parseSpec": {"format": "json", "timestampSpec": {"column": "t", "format": "millis"},
-            "dimensionsSpec": {"dimensions": ["a", "tags"]}}},
+            "dimensionsSpec": {"dimensions": ["a", tags_dimension]}}},
         "metricsSpec": [
             {"type": "count", "name": "count"},
             {"type": "longSum", "name": "v_sum", "fieldName": "v"},
@@ -77,7 +82,14 @@ fn department() -> rtnode::config::FireDepartment {
 }
 
 fn rolled_up(lines: &[String]) -> Vec<Map<String, Value>> {
-    let department = department();
+    rolled_up_with(&department(), lines)
+}
+
+fn rolled_up_with(
+    department: &rtnode::config::FireDepartment,
+    lines: &[String],
+) -> Vec<Map<String, Value>> {
+    let department = department.clone();
     let parser = InputRowParser::new(&department).unwrap();
     let settings = PlumberSettings::from_spec(&department, parser.schema(), 0);
     let plumber = Plumber::new(
@@ -171,5 +183,76 @@ proptest! {
             });
             prop_assert!(row.is_some(), "no row matches group {:?}", group);
         }
+    }
+}
+
+/// `tags` as Druid's `multiValueHandling` arranges them ("" is null, written `<null>`): sorted
+/// (null first, then Java's UTF-16 order), sorted without duplicates, or in input order; a lone
+/// null is no value.
+fn arranged_tags(tags: &[&str], handling: &str) -> Vec<String> {
+    let mut out: Vec<String> = tags
+        .iter()
+        .map(|t| {
+            if t.is_empty() {
+                "<null>".into()
+            } else {
+                t.to_string()
+            }
+        })
+        .collect();
+    if handling != "ARRAY" {
+        out.sort_by(|x, y| {
+            (x != "<null>")
+                .cmp(&(y != "<null>"))
+                .then(x.encode_utf16().cmp(y.encode_utf16()))
+        });
+    }
+    if handling == "SORTED_SET" {
+        out.dedup();
+    }
+    if out == ["<null>"] {
+        out.clear();
+    }
+    out
+}
+
+/// A row's `tags` in the form of [`arranged_tags`].
+fn row_tags(row: &Map<String, Value>) -> Vec<String> {
+    let text = |v: &Value| v.as_str().unwrap_or("<null>").to_string();
+    let tags: Vec<String> = match row.get("tags") {
+        Some(Value::Array(values)) => values.iter().map(text).collect(),
+        Some(Value::String(value)) => vec![value.clone()],
+        _ => Vec::new(),
+    };
+    if tags == ["<null>"] { Vec::new() } else { tags }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `multiValueHandling` (any case): the rows' value lists and their rollup follow Druid's
+    /// `SORTED_ARRAY`, `SORTED_SET` and `ARRAY`.
+    #[test]
+    fn multi_value_handling_arranges_each_rows_values(
+        events in proptest::collection::vec(event(), 1..100),
+        handling in prop::sample::select(vec!["SORTED_ARRAY", "sorted_set", "Array"]),
+    ) {
+        let tags = json!({"type": "string", "name": "tags", "multiValueHandling": handling});
+        let lines: Vec<String> = events.iter().map(line).collect();
+        let rows = rolled_up_with(&department_with(tags), &lines);
+        let canonical = handling.to_ascii_uppercase();
+        let mut naive: BTreeMap<(i64, String, Vec<String>), i64> = BTreeMap::new();
+        for e in &events {
+            let a = e.a.filter(|a| !a.is_empty()).unwrap_or("").to_string();
+            *naive.entry((e.second / 60, a, arranged_tags(&e.tags, &canonical))).or_default() += 1;
+        }
+        let mut got: BTreeMap<(i64, String, Vec<String>), i64> = BTreeMap::new();
+        for row in &rows {
+            let minute = (row["__time"].as_i64().unwrap() - 1_442_016_000_000) / 60_000;
+            let a = row.get("a").and_then(Value::as_str).unwrap_or("").to_string();
+            got.insert((minute, a, row_tags(row)), row["count"].as_i64().unwrap());
+        }
+        prop_assert_eq!(rows.len(), got.len(), "two rows with one key");
+        prop_assert_eq!(got, naive);
     }
 }

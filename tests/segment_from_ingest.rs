@@ -8,6 +8,8 @@ use std::path::Path;
 use ingest_support::{ingest, local_spec, shared};
 use rtnode::index::persist::{PersistMetadata, write_index};
 use rtnode::index::{SortedIndex, rows_as_json};
+use rtnode::segment::Column;
+use rtnode::segment::merge::{MetricCombiner, merge_segments};
 use rtnode::segment::reader::Segment;
 use rtnode::segment::writer::{SegmentOutput, WriteOptions};
 use serde_json::{Map, Value, json};
@@ -162,6 +164,84 @@ fn generated_rows_with_multi_values_nulls_and_non_ascii_round_trip() {
     assert!(
         expected.iter().any(|r| r["single"].is_null()),
         "empty strings read as null"
+    );
+}
+
+/// `multiValueHandling: ARRAY`: each row's values stay in input order, duplicates included,
+/// through ingest, persist and merge; lists differing only in order are different rows.
+#[test]
+fn array_multi_values_keep_their_order_through_persist_and_merge() {
+    let tmp = tempfile::tempdir().unwrap();
+    let schema = json!({
+        "dataSource": "arr",
+        "parser": {"type": "string", "parseSpec": {"format": "json", "timestampSpec": {"column": "ts", "format": "millis"},
+            "dimensionsSpec": {"dimensions": [{"type": "string", "name": "tags", "multiValueHandling": "ARRAY"}]}}},
+        "metricsSpec": [{"type": "count", "name": "count"}],
+        "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": "MINUTE", "rollup": true}
+    });
+    let t0 = 1_442_016_000_000i64;
+    let pieces = [
+        vec![
+            (t0, json!(["z", "a", "z"])),
+            (t0 + 60_000, json!(["b", "", "a"])),
+        ],
+        vec![
+            (t0 + 1, json!(["a", "z"])),
+            (t0 + 60_001, json!(["z", "a", "z"])),
+            (t0 + 2, json!(["z", "a", "z"])),
+        ],
+    ];
+    let segments: Vec<Segment> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, events)| {
+            let dir = tmp.path().join(format!("p{i}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let lines: Vec<String> = events
+                .iter()
+                .map(|(ts, tags)| json!({"ts": ts, "tags": tags}).to_string())
+                .collect();
+            std::fs::write(dir.join("events.json"), lines.join("\n")).unwrap();
+            let department = local_spec(&dir, "events.json", schema.clone(), json!({}));
+            ingest_and_persist(&department, &dir).1
+        })
+        .collect();
+    let combiners = [("count".to_string(), MetricCombiner::LongSum)];
+    let merged = merge_segments(&segments, &combiners, true, SegmentOutput::Memory).unwrap();
+    let merged = Segment::from_written(merged).unwrap();
+    let Some(Column::String(tags)) = merged.column("tags").unwrap() else {
+        panic!("`tags` is a string column")
+    };
+    assert!(tags.has_bitmap_index());
+    let mut ids = Vec::new();
+    for id in 0..tags.dictionary().len() {
+        let rows_with_id: Vec<u32> = (0..merged.num_rows())
+            .filter(|row| {
+                tags.row_ids(*row, &mut ids).unwrap();
+                ids.contains(&id)
+            })
+            .collect();
+        let bitmap = tags.bitmap(id).unwrap();
+        assert_eq!(bitmap.iter().collect::<Vec<_>>(), rows_with_id, "id {id}");
+    }
+    let rows: Vec<(i64, Value, i64)> = dumped_rows(&merged)
+        .iter()
+        .map(|r| {
+            (
+                (r["__time"].as_i64().unwrap() - t0) / 60_000,
+                r["tags"].clone(),
+                r["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (0, json!(["a", "z"]), 1),
+            (0, json!(["z", "a", "z"]), 2),
+            (1, json!(["b", null, "a"]), 1),
+            (1, json!(["z", "a", "z"]), 1),
+        ]
     );
 }
 

@@ -185,6 +185,15 @@ fn each_rule_names_the_json_path() {
             "invalid type: string \"no\", expected a boolean",
         ),
         (
+            "unknown multiValueHandling",
+            vec![(
+                format!("{DIMS}/dimensions/1"),
+                Some(json!({"type": "string", "name": "language", "multiValueHandling": "SORTED"})),
+            )],
+            "$[0].dataSchema.parser.parseSpec.dimensionsSpec.dimensions[1].multiValueHandling",
+            "`SORTED` is not one of SORTED_ARRAY, SORTED_SET, ARRAY",
+        ),
+        (
             "exclusion that is a dimension",
             vec![(format!("{DIMS}/dimensionExclusions"), Some(json!(["user"])))],
             "$[0].dataSchema.parser.parseSpec.dimensionsSpec.dimensionExclusions[0]",

@@ -25,8 +25,8 @@ pub use aggregator::{AggregatorKind, AggregatorSpec, MetricType};
 pub use de::SpecPathError;
 pub use io::{FirehoseSpec, IoConfig};
 pub use schema::{
-    DataSchema, DimensionSchema, DimensionType, DimensionsSpec, InputFormat, ParseSpec, ParserSpec,
-    TimestampSpec,
+    DataSchema, DimensionSchema, DimensionType, DimensionsSpec, InputFormat, MultiValueHandling,
+    ParseSpec, ParserSpec, TimestampSpec,
 };
 pub use tuning::{RejectionPolicy, TuningConfig, VersioningPolicy};
 

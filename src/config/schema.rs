@@ -335,11 +335,39 @@ pub struct DimensionSchema {
     /// Spatial only: input fields joined with `,`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dims: Vec<String>,
+    /// Druid's `multiValueHandling` (string dimensions): how a row's several values are kept.
+    pub multi_value_handling: MultiValueHandling,
     /// Druid's `createBitmapIndex` (default true). False leaves a string dimension's bitmap
     /// indexes out of the merged segment (its part carries Druid's `NO_BITMAP_INDEX` flag);
     /// queries filtering on it build them when they first need them. Numeric dimensions never
     /// have bitmap indexes.
     pub create_bitmap_index: bool,
+}
+
+/// Druid's `multiValueHandling`: what becomes of the values of a multi-value row (read
+/// case-insensitively, as Druid does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MultiValueHandling {
+    /// Sorted (null first, then Java string order), duplicates kept: Druid's default.
+    #[default]
+    SortedArray,
+    /// Sorted, duplicates removed.
+    SortedSet,
+    /// In input order, duplicates kept.
+    Array,
+}
+
+impl MultiValueHandling {
+    /// Reads Druid's name (`SORTED_ARRAY`, `SORTED_SET`, `ARRAY`, any case).
+    pub fn from_name(name: &str) -> Option<MultiValueHandling> {
+        match name.to_ascii_uppercase().as_str() {
+            "SORTED_ARRAY" => Some(MultiValueHandling::SortedArray),
+            "SORTED_SET" => Some(MultiValueHandling::SortedSet),
+            "ARRAY" => Some(MultiValueHandling::Array),
+            _ => None,
+        }
+    }
 }
 
 /// The value type of a dimension.
@@ -378,6 +406,7 @@ impl<'de> Deserialize<'de> for DimensionSchema {
                 kind: DimensionType::String,
                 name,
                 dims: Vec::new(),
+                multi_value_handling: MultiValueHandling::SortedArray,
                 create_bitmap_index: true,
             });
         }
@@ -392,20 +421,30 @@ impl<'de> Deserialize<'de> for DimensionSchema {
             "type",
             Some("string"),
             |tag, body| {
-                let kind: DimensionType = serde_json::from_value(Value::String(tag.to_string())).ok()?;
-                Some(de::from_value_nested::<RawDimensionSchema, serde_json::Error>(body).and_then(|raw| {
-                    if let Some(handling) = &raw.multi_value_handling
-                        && !handling.eq_ignore_ascii_case("sorted_array")
-                    {
-                        return Err(de::error_at("multiValueHandling", format!("`{handling}` is not supported; rtnode keeps multi-values as a sorted array (`SORTED_ARRAY`)")));
-                    }
-                    Ok(DimensionSchema {
-                        kind,
-                        name: raw.name,
-                        dims: raw.dims,
-                        create_bitmap_index: raw.create_bitmap_index.unwrap_or(true),
-                    })
-                }))
+                let kind: DimensionType =
+                    serde_json::from_value(Value::String(tag.to_string())).ok()?;
+                Some(
+                    de::from_value_nested::<RawDimensionSchema, serde_json::Error>(body).and_then(
+                        |raw| {
+                            let multi_value_handling = match raw.multi_value_handling.as_deref() {
+                        None => MultiValueHandling::SortedArray,
+                        Some(name) => MultiValueHandling::from_name(name).ok_or_else(|| {
+                            de::error_at(
+                                "multiValueHandling",
+                                format!("`{name}` is not one of SORTED_ARRAY, SORTED_SET, ARRAY"),
+                            )
+                        })?,
+                    };
+                            Ok(DimensionSchema {
+                                kind,
+                                name: raw.name,
+                                dims: raw.dims,
+                                multi_value_handling,
+                                create_bitmap_index: raw.create_bitmap_index.unwrap_or(true),
+                            })
+                        },
+                    ),
+                )
             },
             &["string", "long", "float", "double", "spatial"],
         )

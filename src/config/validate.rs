@@ -465,6 +465,7 @@ fn check_dimensions(path: &str, spec: &mut DimensionsSpec) -> Result<(), SpecPat
             kind: DimensionType::Spatial,
             name: legacy.dim_name,
             dims: legacy.dims,
+            multi_value_handling: Default::default(),
             create_bitmap_index: true,
         });
     }

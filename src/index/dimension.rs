@@ -4,7 +4,9 @@
 //! - `0` — null: missing, JSON null, `""` or an empty list (Druid's legacy null handling);
 //! - `1 ..= 0x7FFF_FFFF` — one value, dictionary id + 1;
 //! - `0x8000_0000 | list` — a multi-value row: `list` indexes interned lists of value cells
-//!   (each element `0` for a null element or id + 1), already in Druid's sort order.
+//!   (each element `0` for a null element or id + 1), arranged as the dimension's
+//!   `multiValueHandling` says: sorted (null first, then Java string order), sorted without
+//!   duplicates, or in input order.
 //!
 //! Numeric dimensions (`long`, `float`, `double`) intern their values the same way (null reads
 //! as 0, Druid's legacy rule); their cells are never 0.
@@ -12,7 +14,7 @@
 use std::cmp::Ordering;
 
 use super::dictionary::{HASHER, IdTable, ListDictionary, StringDictionary};
-use crate::config::DimensionType;
+use crate::config::{DimensionType, MultiValueHandling};
 use crate::parse::DimValue;
 use crate::segment::string_column::java_utf8_cmp;
 
@@ -76,6 +78,8 @@ pub enum DimensionIndexer {
         values: StringDictionary,
         /// Multi-value lists.
         lists: ListDictionary,
+        /// How a row's several values are arranged.
+        handling: MultiValueHandling,
     },
     /// Numbers (`long`, `float`, `double` by `kind`).
     Number {
@@ -87,12 +91,13 @@ pub enum DimensionIndexer {
 }
 
 impl DimensionIndexer {
-    /// An empty indexer for a dimension type.
-    pub fn new(kind: DimensionType) -> DimensionIndexer {
+    /// An empty indexer for a dimension type (`handling` matters to strings only).
+    pub fn new(kind: DimensionType, handling: MultiValueHandling) -> DimensionIndexer {
         match kind {
             DimensionType::String | DimensionType::Spatial => DimensionIndexer::String {
                 values: StringDictionary::new(),
                 lists: ListDictionary::default(),
+                handling,
             },
             numeric => DimensionIndexer::Number {
                 kind: numeric,
@@ -110,9 +115,11 @@ impl DimensionIndexer {
         scratch: &mut Vec<u32>,
     ) -> Result<u32, DimensionValueError> {
         match self {
-            DimensionIndexer::String { values, lists } => {
-                Ok(encode_string(values, lists, value, scratch))
-            }
+            DimensionIndexer::String {
+                values,
+                lists,
+                handling,
+            } => Ok(encode_string(values, lists, *handling, value, scratch)),
             DimensionIndexer::Number { kind, values } => {
                 let bits = number_bits(name, *kind, value)?;
                 Ok(values.intern(bits) + 1)
@@ -134,7 +141,9 @@ impl DimensionIndexer {
     /// Bytes held by the dictionaries.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            DimensionIndexer::String { values, lists } => values.heap_bytes() + lists.heap_bytes(),
+            DimensionIndexer::String { values, lists, .. } => {
+                values.heap_bytes() + lists.heap_bytes()
+            }
             DimensionIndexer::Number { values, .. } => {
                 values.values.capacity() * 8 + values.table.heap_bytes()
             }
@@ -146,6 +155,7 @@ impl DimensionIndexer {
 fn encode_string(
     values: &mut StringDictionary,
     lists: &mut ListDictionary,
+    handling: MultiValueHandling,
     value: &DimValue<'_>,
     scratch: &mut Vec<u32>,
 ) -> u32 {
@@ -161,16 +171,30 @@ fn encode_string(
                     _ => 0,
                 });
             }
+            arrange(values, handling, scratch);
             match scratch.len() {
                 0 => 0,
                 1 => scratch[0],
-                _ => {
-                    // "" became null: keep nulls first, as Druid sorts them.
-                    scratch.sort_by_key(|cell| *cell != 0);
-                    MULTI_FLAG | lists.intern(scratch)
-                }
+                _ => MULTI_FLAG | lists.intern(scratch),
             }
         }
+    }
+}
+
+/// Arranges a multi-value row's cells as Druid's `multiValueHandling` says: sorted by value
+/// (null — also `""` — first, then Java string order), also without duplicates, or as they came.
+fn arrange(values: &StringDictionary, handling: MultiValueHandling, cells: &mut Vec<u32>) {
+    if handling == MultiValueHandling::Array || cells.len() < 2 {
+        return;
+    }
+    cells.sort_by(|a, b| match (*a, *b) {
+        (0, 0) => Ordering::Equal,
+        (0, _) => Ordering::Less,
+        (_, 0) => Ordering::Greater,
+        (a, b) => java_utf8_cmp(values.get_bytes(a - 1), values.get_bytes(b - 1)),
+    });
+    if handling == MultiValueHandling::SortedSet {
+        cells.dedup();
     }
 }
 
@@ -183,7 +207,12 @@ fn number_bits(
         DimValue::Null => None,
         DimValue::One(s) if s.is_empty() => None,
         DimValue::One(s) => Some(s.as_ref()),
-        DimValue::Many(items) => items.iter().flatten().next().map(|s| s.as_ref()),
+        // The smallest value, as before the values were arranged (Druid refuses lists here).
+        DimValue::Many(items) => items
+            .iter()
+            .flatten()
+            .min_by(|a, b| java_utf8_cmp(a.as_bytes(), b.as_bytes()))
+            .map(|s| s.as_ref()),
     };
     let err = |kind_name: &'static str, v: &str| DimensionValueError {
         dimension: name.to_string(),
@@ -297,7 +326,7 @@ mod tests {
 
     #[test]
     fn encodes_nulls_singles_and_lists() {
-        let mut dim = DimensionIndexer::new(DimensionType::String);
+        let mut dim = DimensionIndexer::new(DimensionType::String, MultiValueHandling::SortedArray);
         let mut scratch = Vec::new();
         let mut enc = |v: DimValue<'_>| dim.encode("d", &v, &mut scratch).unwrap();
         assert_eq!(enc(DimValue::Null), 0);
@@ -321,7 +350,7 @@ mod tests {
 
     #[test]
     fn numeric_dimensions_parse_or_refuse() {
-        let mut dim = DimensionIndexer::new(DimensionType::Long);
+        let mut dim = DimensionIndexer::new(DimensionType::Long, MultiValueHandling::SortedArray);
         let mut scratch = Vec::new();
         assert_eq!(
             dim.encode("n", &DimValue::One("42".into()), &mut scratch),

@@ -145,7 +145,8 @@ impl IncrementalIndex {
     fn ensure_dims(&mut self, dims: &[DimensionDef]) {
         while self.dims.len() < dims.len() {
             let def = &dims[self.dims.len()];
-            self.dims.push(DimensionIndexer::new(def.kind));
+            self.dims
+                .push(DimensionIndexer::new(def.kind, def.multi_value_handling));
             self.dim_names.push(def.name.clone());
         }
     }

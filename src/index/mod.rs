@@ -85,7 +85,7 @@ fn dimension_json(
 ) -> Value {
     let cell = index.row_cell(row_id, slot);
     match index.dimension(slot) {
-        DimensionIndexer::String { values, lists } => {
+        DimensionIndexer::String { values, lists, .. } => {
             let text = |v: &u32| {
                 if *v == 0 {
                     Value::Null

@@ -15,9 +15,7 @@ use super::flatten::FieldPath;
 use super::scan::{Key, MemberPrefix, ObjectScanner, RawValue, ScanError, array_elements};
 use super::schema::{RowSchema, Target};
 use super::timestamp::TimestampInput;
-use super::{
-    DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java, sort_multi_values,
-};
+use super::{DimValue, FieldValue, ParseError, ParsedRow, ParserBuildError, java};
 use crate::config::schema::FlattenSpec;
 pub(crate) use store::deliver;
 use store::{Route, fast_store, store};
@@ -54,10 +52,8 @@ impl<'a> JsonValue<'a> {
 
     fn into_dim(self) -> DimValue<'a> {
         match self {
-            JsonValue::List(mut values) => {
-                sort_multi_values(&mut values);
-                DimValue::Many(values)
-            }
+            // In input order: the index arranges them (`multiValueHandling`).
+            JsonValue::List(values) => DimValue::Many(values),
             other => other
                 .into_text()
                 .map(DimValue::One)

@@ -37,7 +37,7 @@ pub enum DimValue<'a> {
     Null,
     /// One value.
     One(Cow<'a, str>),
-    /// A list, sorted as Druid sorts multi-values (nulls first, then Java string order).
+    /// A list, in input order (the index arranges it as `multiValueHandling` says).
     Many(Vec<Option<Cow<'a, str>>>),
 }
 
@@ -274,16 +274,6 @@ impl InputRowParser {
         let line = simdutf8::basic::from_utf8(bytes).map_err(|_| ParseError::Utf8)?;
         self.parse(line, row)
     }
-}
-
-/// Sorts multi-values as Druid does: nulls first, then by Java string order.
-pub fn sort_multi_values(values: &mut [Option<Cow<'_, str>>]) {
-    values.sort_by(|a, b| match (a, b) {
-        (None, None) => std::cmp::Ordering::Equal,
-        (None, Some(_)) => std::cmp::Ordering::Less,
-        (Some(_), None) => std::cmp::Ordering::Greater,
-        (Some(x), Some(y)) => java_str_cmp(x, y),
-    });
 }
 
 /// Java `String.compareTo`: UTF-16 code-unit order (equal to byte order except that characters

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use hashbrown::HashMap;
 
-use crate::config::{DimensionType, FireDepartment};
+use crate::config::{DimensionType, FireDepartment, MultiValueHandling};
 
 /// A dimension of the parsed rows.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,6 +19,8 @@ pub struct DimensionDef {
     pub kind: DimensionType,
     /// Spatial only: the field slots joined with `,`.
     pub spatial_inputs: Vec<usize>,
+    /// How a multi-value row's values are kept (applied by the index).
+    pub multi_value_handling: MultiValueHandling,
 }
 
 /// What a field name feeds.
@@ -90,6 +92,7 @@ impl RowSchema {
                 name: dim.name.clone(),
                 kind: dim.kind,
                 spatial_inputs,
+                multi_value_handling: dim.multi_value_handling,
             });
         }
         let ts = schema.timestamp_column.clone();
@@ -167,6 +170,7 @@ impl RowSchema {
             name: key.to_string(),
             kind: DimensionType::String,
             spatial_inputs: Vec::new(),
+            multi_value_handling: MultiValueHandling::SortedArray,
         });
         self.targets[key]
     }

@@ -46,7 +46,8 @@ fn json_values_follow_druid_rules() {
     assert_eq!(row.dims[1], one("bob"));
     assert_eq!(
         row.dims[2],
-        DimValue::Many(vec![None, Some("a".into()), Some("b".into())])
+        DimValue::Many(vec![Some("b".into()), None, Some("a".into())]),
+        "in input order: the index arranges them"
     );
     assert_eq!(row.dims[3], one("1.5"));
     assert_eq!(row.dims[4], DimValue::Null);
@@ -145,7 +146,7 @@ fn csv_and_tsv_with_list_delimiters_and_headers() {
         row.dims,
         vec![
             one("Main, page"),
-            DimValue::Many(vec![Some("a".into()), Some("z".into())])
+            DimValue::Many(vec![Some("z".into()), Some("a".into())])
         ]
     );
     assert_eq!(row.fields[0], FieldValue::Str("7".into()));

@@ -242,6 +242,7 @@ mod tests {
             name: "page".into(),
             kind: DimensionType::String,
             spatial_inputs: vec![],
+            multi_value_handling: Default::default(),
         }];
         let mut sink = Sink::new(
             Interval::new(0, 86_400_000),
