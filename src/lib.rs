@@ -48,7 +48,7 @@
 //! |---|---|
 //! | [`config`] | the realtime spec (Druid JSON, defaults, validation with JSON paths), runtime properties |
 //! | [`firehose`] | where events come from: local files, Kafka, RabbitMQ, HTTP receiver, wrappers |
-//! | [`parse`] | JSON / CSV / TSV events → rows: timestamps, dimensions, metric inputs, flatten |
+//! | [`parse`] | JSON / CSV / TSV / regex events → rows: timestamps, dimensions, metric inputs, flatten |
 //! | [`index`] | the in-memory rollup index, granularities, persisting it as a segment |
 //! | [`hll`] | Druid's HyperLogLog collector (`hyperUnique`) |
 //! | [`segment`] | the v9 segment format: one module per structure, writer, mmap reader, merge, packaging |

@@ -263,6 +263,51 @@ fn each_rule_names_the_json_path() {
             "need `columns`",
         ),
         (
+            "csv dimension that is not a column",
+            vec![
+                (format!("{DS}/parser/parseSpec/format"), Some(json!("csv"))),
+                (
+                    format!("{DS}/parser/parseSpec/columns"),
+                    Some(json!(["timestamp", "page", "user"])),
+                ),
+            ],
+            "$[0].dataSchema.parser.parseSpec.dimensionsSpec.dimensions[2]",
+            "`language` is not one of `columns`",
+        ),
+        (
+            "regex without pattern",
+            vec![(
+                format!("{DS}/parser/parseSpec/format"),
+                Some(json!("regex")),
+            )],
+            "$[0].dataSchema.parser.parseSpec.pattern",
+            "format `regex` needs `pattern`",
+        ),
+        (
+            "regex pattern with look-behind",
+            vec![
+                (
+                    format!("{DS}/parser/parseSpec/format"),
+                    Some(json!("regex")),
+                ),
+                (
+                    format!("{DS}/parser/parseSpec/pattern"),
+                    Some(json!("(?<=x)(\\S+)")),
+                ),
+            ],
+            "$[0].dataSchema.parser.parseSpec.pattern",
+            "look-around",
+        ),
+        (
+            "pattern on json",
+            vec![(
+                format!("{DS}/parser/parseSpec/pattern"),
+                Some(json!("(.*)")),
+            )],
+            "$[0].dataSchema.parser.parseSpec.pattern",
+            "does not apply to format `json`",
+        ),
+        (
             "flattenSpec on csv",
             vec![
                 (format!("{DS}/parser/parseSpec/format"), Some(json!("csv"))),
@@ -287,10 +332,10 @@ fn each_rule_names_the_json_path() {
             "unknown parse format",
             vec![(
                 format!("{DS}/parser/parseSpec/format"),
-                Some(json!("regex")),
+                Some(json!("javascript")),
             )],
             "$[0].dataSchema.parser.parseSpec.format",
-            "unknown or unsupported parseSpec format `regex`",
+            "unknown or unsupported parseSpec format `javascript`",
         ),
         (
             "unknown parser type",

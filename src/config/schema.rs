@@ -112,7 +112,7 @@ impl<'de> Deserialize<'de> for ParserSpec {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ParseSpec {
-    /// `json`, `jsonLowercase`, `csv` or `tsv`.
+    /// `json`, `jsonLowercase`, `csv`, `tsv` or `regex`.
     pub format: InputFormat,
     /// Where the event time is.
     pub timestamp_spec: TimestampSpec,
@@ -121,15 +121,19 @@ pub struct ParseSpec {
     /// JSON only: fields taken from nested paths.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flatten_spec: Option<FlattenSpec>,
-    /// CSV/TSV: column names in order.
+    /// CSV/TSV: column names in order; regex: the names of the capture groups in order.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub columns: Option<Vec<String>>,
     /// TSV: field delimiter (default tab).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub delimiter: Option<String>,
-    /// CSV/TSV: separator of multi-value fields (default `\u0001`).
+    /// CSV/TSV/regex: separator of multi-value fields (default `\u0001`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub list_delimiter: Option<String>,
+    /// Regex: the pattern a whole line must match (Rust `regex` syntax, close to Java's without
+    /// look-around and back-references).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
     /// CSV/TSV: the first line names the columns.
     pub has_header_row: bool,
     /// CSV/TSV: lines to skip at the start of each file.
@@ -148,6 +152,8 @@ pub enum InputFormat {
     Csv,
     /// Tab- (or `delimiter`-) separated values.
     Tsv,
+    /// Lines matched by a regular expression, one column per capture group.
+    Regex,
 }
 
 #[derive(Deserialize)]
@@ -168,6 +174,8 @@ struct RawParseSpec {
     #[serde(default)]
     list_delimiter: Option<String>,
     #[serde(default)]
+    pattern: Option<String>,
+    #[serde(default)]
     has_header_row: bool,
     #[serde(default)]
     skip_header_rows: u32,
@@ -186,6 +194,7 @@ impl<'de> Deserialize<'de> for ParseSpec {
                     "jsonLowercase" => InputFormat::JsonLowercase,
                     "csv" => InputFormat::Csv,
                     "tsv" => InputFormat::Tsv,
+                    "regex" => InputFormat::Regex,
                     _ => return None,
                 };
                 Some(
@@ -193,7 +202,7 @@ impl<'de> Deserialize<'de> for ParseSpec {
                         .and_then(|raw| build_parse_spec(format, raw)),
                 )
             },
-            &["json", "jsonLowercase", "csv", "tsv"],
+            &["json", "jsonLowercase", "csv", "tsv", "regex"],
         )
     }
 }
@@ -203,7 +212,8 @@ fn build_parse_spec<E: serde::de::Error>(
     raw: RawParseSpec,
 ) -> Result<ParseSpec, E> {
     let delimited = matches!(format, InputFormat::Csv | InputFormat::Tsv);
-    let json = !delimited;
+    let regex = format == InputFormat::Regex;
+    let json = !delimited && !regex;
     let misplaced = [
         ("flattenSpec", raw.flatten_spec.is_some() && !json),
         ("featureSpec", raw.feature_spec.is_some() && !json),
@@ -212,8 +222,9 @@ fn build_parse_spec<E: serde::de::Error>(
             raw.delimiter.is_some() && format != InputFormat::Tsv,
         ),
         ("listDelimiter", raw.list_delimiter.is_some() && json),
-        ("hasHeaderRow", raw.has_header_row && json),
-        ("skipHeaderRows", raw.skip_header_rows > 0 && json),
+        ("hasHeaderRow", raw.has_header_row && !delimited),
+        ("skipHeaderRows", raw.skip_header_rows > 0 && !delimited),
+        ("pattern", raw.pattern.is_some() && !regex),
     ];
     if let Some((key, _)) = misplaced.iter().find(|(_, bad)| *bad) {
         return Err(de::error_at(
@@ -238,7 +249,7 @@ fn build_parse_spec<E: serde::de::Error>(
         (InputFormat::Tsv, None) => Some("\t".to_string()),
         (_, d) => d,
     };
-    let list_delimiter = match (delimited, raw.list_delimiter) {
+    let list_delimiter = match (delimited || regex, raw.list_delimiter) {
         (true, None) => Some("\u{1}".to_string()),
         (_, d) => d,
     };
@@ -250,6 +261,7 @@ fn build_parse_spec<E: serde::de::Error>(
         columns: raw.columns,
         delimiter,
         list_delimiter,
+        pattern: raw.pattern,
         has_header_row: raw.has_header_row,
         skip_header_rows: raw.skip_header_rows,
     })
@@ -261,6 +273,7 @@ fn format_name(format: InputFormat) -> &'static str {
         InputFormat::JsonLowercase => "jsonLowercase",
         InputFormat::Csv => "csv",
         InputFormat::Tsv => "tsv",
+        InputFormat::Regex => "regex",
     }
 }
 

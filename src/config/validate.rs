@@ -426,6 +426,27 @@ fn check_and_derive_parser(
     Ok(())
 }
 
+/// Druid's `verify` of the CSV, TSV and regex parse specs: with `columns` given, every dimension
+/// (a spatial one: every input) must be one of them; it could never get a value otherwise.
+fn check_dimensions_in_columns(path: &str, spec: &ParseSpec) -> Result<(), SpecPathError> {
+    let Some(columns) = spec.columns.as_ref().filter(|c| !c.is_empty()) else {
+        return Ok(());
+    };
+    for (i, dim) in spec.dimensions_spec.dimensions.iter().enumerate() {
+        let inputs = match dim.kind {
+            DimensionType::Spatial => dim.dims.clone(),
+            _ => vec![dim.name.clone()],
+        };
+        if let Some(missing) = inputs.iter().find(|input| !columns.contains(input)) {
+            return Err(SpecPathError::new(
+                format!("{path}.dimensionsSpec.dimensions[{i}]"),
+                format!("`{missing}` is not one of `columns` {columns:?}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_parse_spec(path: &str, spec: &ParseSpec, is_string: bool) -> Result<(), SpecPathError> {
     crate::parse::timestamp::TimestampFormat::parse(&spec.timestamp_spec.format)
         .map_err(|e| SpecPathError::new(format!("{path}.timestampSpec.format"), e.to_string()))?;
@@ -444,6 +465,16 @@ fn check_parse_spec(path: &str, spec: &ParseSpec, is_string: bool) -> Result<(),
             format!("{path}.columns"),
             "csv and tsv need `columns` (or `hasHeaderRow: true`)",
         ));
+    }
+    if is_string && spec.format == InputFormat::Regex {
+        let pattern = spec.pattern.as_deref().ok_or_else(|| {
+            SpecPathError::new(format!("{path}.pattern"), "format `regex` needs `pattern`")
+        })?;
+        crate::parse::regex::compile(pattern)
+            .map_err(|e| SpecPathError::new(format!("{path}.pattern"), e.to_string()))?;
+    }
+    if is_string && spec.format != InputFormat::Json && spec.format != InputFormat::JsonLowercase {
+        check_dimensions_in_columns(path, spec)?;
     }
     if let Some(flatten) = &spec.flatten_spec {
         for (i, field) in flatten.fields.iter().enumerate() {

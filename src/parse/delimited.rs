@@ -97,31 +97,11 @@ impl DelimitedFormat {
         let mut timestamp = None;
         for (i, value) in values.into_iter().enumerate() {
             let target = self.column_targets[i];
-            let json = self.to_value(value);
+            let json = field_value(value, &self.list_delimiter);
             deliver(target, json, row, &mut timestamp);
         }
         finish_spatial(schema, row);
         Ok(Some(timestamp))
-    }
-
-    fn to_value<'a>(&self, value: Cow<'a, str>) -> JsonValue<'a> {
-        if value.is_empty() {
-            return JsonValue::Null;
-        }
-        if value.contains(self.list_delimiter.as_str()) {
-            let parts = value
-                .split(self.list_delimiter.as_str())
-                .map(|p| {
-                    if p.is_empty() {
-                        None
-                    } else {
-                        Some(Cow::Owned(p.to_string()))
-                    }
-                })
-                .collect();
-            return JsonValue::List(parts);
-        }
-        JsonValue::Str(value)
     }
 
     fn split<'a>(&self, line: &'a str) -> Result<Vec<Cow<'a, str>>, ParseError> {
@@ -137,6 +117,22 @@ impl DelimitedFormat {
             reason,
         })
     }
+}
+
+/// A CSV/TSV/regex field as a value: empty is null, and a field holding `list_delimiter` is a
+/// multi-value (its empty parts null).
+pub(super) fn field_value<'a>(value: Cow<'a, str>, list_delimiter: &str) -> JsonValue<'a> {
+    if value.is_empty() {
+        return JsonValue::Null;
+    }
+    if value.contains(list_delimiter) {
+        let parts = value
+            .split(list_delimiter)
+            .map(|p| (!p.is_empty()).then(|| Cow::Owned(p.to_string())))
+            .collect();
+        return JsonValue::List(parts);
+    }
+    JsonValue::Str(value)
 }
 
 /// Splits one CSV line with RFC 4180 quoting; unquoted fields stay borrowed.

@@ -7,14 +7,15 @@
 //! through one hash lookup). Nothing is allocated per event unless a value needs unescaping or a
 //! number becomes a dimension string.
 //!
-//! Druid's rules: a missing or null value is null; a JSON array is a multi-value dimension,
-//! sorted by value; numbers and booleans become strings as Java's `String.valueOf` writes them;
+//! Druid's rules: a missing or null value is null; a JSON array is a multi-value dimension (kept
+//! in input order here; the index arranges it as `multiValueHandling` says); numbers and booleans become strings as Java's `String.valueOf` writes them;
 //! an event with bad JSON or a bad or missing timestamp is unparseable.
 
 pub mod delimited;
 pub mod flatten;
 pub mod java;
 pub mod json;
+pub mod regex;
 pub mod scan;
 mod schema;
 mod swar;
@@ -132,6 +133,12 @@ pub enum ParseError {
         /// What is wrong.
         reason: String,
     },
+    /// A line the `regex` format's pattern does not match.
+    #[error("invalid regex line: {reason}")]
+    Regex {
+        /// What is wrong.
+        reason: String,
+    },
     /// The input is not UTF-8.
     #[error("input is not valid UTF-8")]
     Utf8,
@@ -177,6 +184,7 @@ impl TimestampReader {
 enum Format {
     Json(json::JsonFormat),
     Delimited(delimited::DelimitedFormat),
+    Regex(regex::RegexFormat),
 }
 
 /// Turns input lines into rows for one fire department.
@@ -218,6 +226,7 @@ impl InputRowParser {
             InputFormat::Csv | InputFormat::Tsv => {
                 Format::Delimited(delimited::DelimitedFormat::new(input_format, spec)?)
             }
+            InputFormat::Regex => Format::Regex(regex::RegexFormat::new(spec)?),
         };
         Ok(InputRowParser {
             schema,
@@ -259,6 +268,7 @@ impl InputRowParser {
                 Some(ts) => ts,
                 None => return Ok(LineKind::Skipped),
             },
+            Format::Regex(f) => f.parse(line, &mut self.schema, row)?,
         };
         let input = timestamp_value.as_ref().map(json::TimestampValue::as_input);
         row.timestamp_ms = self.timestamp.read(self.schema.timestamp_column(), input)?;

@@ -267,3 +267,84 @@ proptest::proptest! {
         }
     }
 }
+
+/// An Apache access-log line as Druid's `regex` parse spec reads it.
+const LOG_PATTERN: &str =
+    r#"(\S+) \S+ (\S+) \[([^\]]+)\] "(\S+) (\S+) [^"]*" (\d{3}) (\d+|-)( \S+)?"#;
+
+fn regex_parser(columns: Option<serde_json::Value>, dims: serde_json::Value) -> InputRowParser {
+    let mut spec = json!({"format": "regex", "pattern": LOG_PATTERN, "listDelimiter": ",",
+        "timestampSpec": {"column": "time", "format": "dd/MMM/yyyy:HH:mm:ss Z"},
+        "dimensionsSpec": {"dimensions": dims}});
+    if let Some(columns) = columns {
+        spec["columns"] = columns;
+    }
+    let d = department(
+        spec,
+        json!([{"type": "longSum", "name": "bytes_sum", "fieldName": "bytes"}]),
+    );
+    InputRowParser::new(&d).unwrap()
+}
+
+#[test]
+fn regex_lines_map_groups_to_columns() {
+    let columns = json!([
+        "host", "user", "time", "method", "path", "status", "bytes", "extra"
+    ]);
+    let mut parser = regex_parser(
+        Some(columns),
+        json!(["host", "user", "method", "path", "status", "extra"]),
+    );
+    let line = r#"10.0.0.1 - frank [10/Oct/2015:13:55:36 -0700] "GET /a,b HTTP/1.0" 200 2326"#;
+    let crlf = format!("{line}\r");
+    let mut row = ParsedRow::default();
+    assert_eq!(parser.parse(&crlf, &mut row), Ok(LineKind::Event));
+    assert_eq!(row.timestamp_ms, 1_444_510_536_000);
+    assert_eq!(row.dims[0], one("10.0.0.1"));
+    assert_eq!(row.dims[1], one("frank"));
+    assert_eq!(row.dims[2], one("GET"));
+    assert_eq!(
+        row.dims[3],
+        DimValue::Many(vec![Some("/a".into()), Some("b".into())]),
+        "listDelimiter splits a value"
+    );
+    assert_eq!(row.dims[4], one("200"));
+    assert_eq!(
+        row.dims[5],
+        DimValue::Null,
+        "a group outside the match is null"
+    );
+    let bytes = parser.schema().field_slot("bytes").unwrap();
+    assert_eq!(row.fields[bytes], FieldValue::Str("2326".into()));
+    let longer = format!("{line} trailing words");
+    let err = parser.parse(&longer, &mut ParsedRow::default());
+    assert!(
+        matches!(&err, Err(ParseError::Regex { reason }) if reason.contains("no match")),
+        "the pattern must match the whole line: {err:?}"
+    );
+}
+
+#[test]
+fn regex_without_columns_names_groups_column_n() {
+    let mut parser = regex_parser(None, json!(["column_1", "column_4"]));
+    let line = r#"h - u [10/Oct/2015:13:55:36 +0000] "POST /x HTTP/1.1" 404 -"#;
+    let mut row = ParsedRow::default();
+    // No `time` column among column_1..column_8: the timestamp is missing.
+    assert_eq!(
+        parser.parse(line, &mut row),
+        Err(ParseError::MissingTimestamp("time".into()))
+    );
+    let d = department(
+        json!({"format": "regex", "pattern": "(\\d+) (\\w+)",
+            "timestampSpec": {"column": "column_1", "format": "millis"},
+            "dimensionsSpec": {"dimensions": ["column_2"]}}),
+        json!([{"type": "count", "name": "count"}]),
+    );
+    let mut parser = InputRowParser::new(&d).unwrap();
+    assert_eq!(
+        parser.parse("1442016000000 abc", &mut row),
+        Ok(LineKind::Event)
+    );
+    assert_eq!(row.timestamp_ms, 1_442_016_000_000);
+    assert_eq!(row.dims[0], one("abc"));
+}
