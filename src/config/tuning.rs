@@ -67,7 +67,8 @@ pub struct TuningConfig {
     /// Milliseconds to wait for handoff before dropping a sink with a warning (0 = forever).
     #[serde(default = "default_handoff_condition_timeout_ms")]
     pub handoff_condition_timeout: u64,
-    /// Milliseconds after which a stuck handoff is alerted (0 = never).
+    /// Accepted for compatibility: Druid's indexing task alerts when it has not finished within
+    /// this many milliseconds; a standalone node has no such end, and rtnode does not use it.
     #[serde(default)]
     pub alert_timeout: u64,
     /// Log each parse exception (rate-limited).
