@@ -34,6 +34,17 @@ struct Cli {
     /// department (a `none` shardSpec becomes `linear`), so one spec serves every machine.
     #[arg(long, global = true, env = "RTNODE_PARTITION_NUM", value_name = "N")]
     partition_num: Option<u32>,
+    /// Log lines on stderr: `text`, or `json` (one object per line: timestamp, level, target,
+    /// message and fields, with the current span's fields such as `dataSource`). `RUST_LOG`
+    /// filters either (default `info`).
+    #[arg(
+        long,
+        global = true,
+        env = "RTNODE_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -80,6 +91,15 @@ enum Command {
     },
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// JSON lines.
+    Json,
+}
+
 /// Where `reset-offsets` moves positions.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ResetTarget {
@@ -90,8 +110,8 @@ enum ResetTarget {
 }
 
 fn main() -> ExitCode {
-    init_tracing();
     let cli = Cli::parse();
+    init_tracing(cli.log_format);
     match execute(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -101,13 +121,20 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 fn execute(cli: Cli) -> anyhow::Result<()> {

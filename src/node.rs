@@ -64,20 +64,20 @@ pub enum NodeError {
     #[error("{0}")]
     Setup(String),
     /// A firehose could not start.
-    #[error("datasource `{data_source}`: {source}")]
+    #[error("datasource `{data_source}`: {error}")]
     Firehose {
         /// Datasource.
         data_source: String,
-        /// The error.
-        source: FirehoseError,
+        /// The error (in the message, so not also a `source`: chains would print it twice).
+        error: FirehoseError,
     },
     /// Ingestion stopped.
-    #[error("datasource `{data_source}`: {source}")]
+    #[error("datasource `{data_source}`: {error}")]
     Ingest {
         /// Datasource.
         data_source: String,
-        /// The error.
-        source: IngestError,
+        /// The error (in the message, as above).
+        error: IngestError,
     },
 }
 
@@ -242,9 +242,9 @@ async fn run_departments(
             ))
         })?;
         summaries.push(DepartmentSummary {
-            summary: summary.map_err(|source| NodeError::Ingest {
+            summary: summary.map_err(|error| NodeError::Ingest {
                 data_source: data_source.clone(),
-                source,
+                error,
             })?,
             data_source,
         });
@@ -465,9 +465,9 @@ fn start_department(
         &context,
         firehose_tx,
     )
-    .map_err(|source| NodeError::Firehose {
+    .map_err(|error| NodeError::Firehose {
         data_source: data_source.clone(),
-        source,
+        error,
     })?;
     let (hydrant_options, merged_options) =
         write_options(tuning).map_err(|e| setup("indexSpec", &e))?;

@@ -270,3 +270,57 @@ fn one_spec_serves_every_machine_through_the_partition_flag() {
         "{stderr}"
     );
 }
+
+#[test]
+fn log_format_json_writes_one_json_object_per_stderr_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("in");
+    std::fs::create_dir(&data).unwrap();
+    let lines = [
+        "{\"ts\":\"2015-09-12T00:00:00Z\",\"page\":\"a\"}",
+        "{broken",
+    ];
+    std::fs::write(data.join("a.json"), lines.join("\n")).unwrap();
+    let path = spec_file(
+        tmp.path(),
+        &data,
+        json!({"rejectionPolicy": {"type": "none"}}),
+    );
+    let spec = path.to_str().unwrap();
+    let out = rtnode(
+        &[
+            "run",
+            "--spec",
+            spec,
+            "--exit-when-done",
+            "--log-format",
+            "json",
+        ],
+        tmp.path(),
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(out.status.success(), "{stderr}");
+    let logged: Vec<Value> = stderr
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert!(
+        logged
+            .iter()
+            .all(|l| l["level"].is_string() && l["timestamp"].is_string())
+    );
+    let skipped = logged
+        .iter()
+        .find(|l| l["fields"]["message"] == "unparseable event skipped")
+        .unwrap_or_else(|| panic!("no parse error line in {stderr}"));
+    assert_eq!(skipped["level"], "WARN", "{skipped}");
+    let text = rtnode(
+        &["--log-format", "yaml", "validate", "--spec", spec],
+        tmp.path(),
+    );
+    assert_eq!(
+        text.status.code(),
+        Some(2),
+        "clap refuses an unknown format"
+    );
+}
