@@ -5,6 +5,7 @@
 //! The ingest hot path counts into plain integers and adds them to these counters once per
 //! batch; nothing here is touched per event.
 
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -72,7 +73,15 @@ pub struct NodeMetrics {
     pub handoff_time: Family<DataSourceLabels, Histogram, fn() -> Histogram>,
     /// `ingest/sink/count`.
     pub sink_count: Family<DataSourceLabels, Gauge>,
+    /// `ingest/events/messageGap`: milliseconds from the latest processed event's timestamp to
+    /// the scrape (set from `latest_event_ms` when encoding, as Druid computes it at emission).
+    pub events_message_gap: Family<DataSourceLabels, Gauge>,
+    /// Per datasource, the greatest timestamp of a processed event (`i64::MIN`: none yet).
+    latest_event_ms: Arc<Mutex<Vec<LatestEvent>>>,
 }
+
+/// A datasource's label set and the greatest timestamp of its processed events.
+type LatestEvent = (DataSourceLabels, Arc<AtomicI64>);
 
 impl Default for NodeMetrics {
     fn default() -> Self {
@@ -99,6 +108,8 @@ impl NodeMetrics {
             handoff_failed: Family::default(),
             handoff_time: Family::new_with_constructor(timer),
             sink_count: Family::default(),
+            events_message_gap: Family::default(),
+            latest_event_ms: Arc::default(),
         };
         registry.register(
             "ingest_events_processed",
@@ -165,6 +176,11 @@ impl NodeMetrics {
             "Sinks held",
             metrics.sink_count.clone(),
         );
+        registry.register(
+            "ingest_events_messagegap",
+            "Milliseconds between now and the timestamp of the latest processed event",
+            metrics.events_message_gap.clone(),
+        );
         *metrics.registry.lock().expect("registry lock") = registry;
         metrics
     }
@@ -177,6 +193,7 @@ impl NodeMetrics {
 
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
+        self.refresh_message_gaps(crate::time::now_ms());
         let mut out = String::new();
         let registry = self.registry.lock().expect("registry lock");
         prometheus_client::encoding::text::encode(&mut out, &registry)
@@ -184,12 +201,37 @@ impl NodeMetrics {
         out
     }
 
+    /// Sets each datasource's `ingest/events/messageGap` to `now_ms` minus its latest processed
+    /// event time (datasources without one yet have no series).
+    fn refresh_message_gaps(&self, now_ms: i64) {
+        let latest = self.latest_event_ms.lock().expect("latest event lock");
+        for (labels, latest_ms) in latest.iter() {
+            let ms = latest_ms.load(Ordering::Relaxed);
+            if ms != i64::MIN {
+                let gap = now_ms.saturating_sub(ms);
+                self.events_message_gap.get_or_create(labels).set(gap);
+            }
+        }
+    }
+
     /// The per-datasource handles the ingest loop adds to.
     pub fn for_data_source(&self, data_source: &str) -> DataSourceMetrics {
         let labels = DataSourceLabels {
             dataSource: data_source.to_string(),
         };
+        let latest_event_ms = {
+            let mut all = self.latest_event_ms.lock().expect("latest event lock");
+            match all.iter().find(|(l, _)| *l == labels) {
+                Some((_, latest)) => latest.clone(),
+                None => {
+                    let latest = Arc::new(AtomicI64::new(i64::MIN));
+                    all.push((labels.clone(), latest.clone()));
+                    latest
+                }
+            }
+        };
         DataSourceMetrics {
+            latest_event_ms,
             node: self.clone(),
             data_source: data_source.to_string(),
             processed: self.events_processed.get_or_create_owned(&labels),
@@ -212,6 +254,7 @@ pub struct DataSourceMetrics {
     pub unparseable: Counter,
     /// `ingest/rows/output`.
     pub rows_output: Counter,
+    latest_event_ms: Arc<AtomicI64>,
 }
 
 impl DataSourceMetrics {
@@ -247,6 +290,12 @@ impl DataSourceMetrics {
             .sum()
     }
 
+    /// Reports the greatest timestamp of the events just processed (the base of
+    /// `ingest/events/messageGap`; an earlier one than already reported changes nothing).
+    pub fn report_latest_event_ms(&self, time_ms: i64) {
+        self.latest_event_ms.fetch_max(time_ms, Ordering::Relaxed);
+    }
+
     /// The node-wide families.
     pub fn node(&self) -> &NodeMetrics {
         &self.node
@@ -280,5 +329,35 @@ mod tests {
             "{text}"
         );
         assert_eq!(wiki.thrown_away_total(), 2);
+    }
+
+    #[test]
+    fn message_gap_is_now_minus_the_latest_event_at_scrape_time() {
+        let metrics = NodeMetrics::new();
+        let wiki = metrics.for_data_source("wiki");
+        metrics.refresh_message_gaps(10_000);
+        assert!(
+            !metrics.encode().contains("messagegap{"),
+            "no event, no series"
+        );
+        wiki.report_latest_event_ms(7_000);
+        wiki.report_latest_event_ms(4_000);
+        metrics
+            .for_data_source("wiki")
+            .report_latest_event_ms(6_000);
+        metrics.refresh_message_gaps(10_000);
+        let gauge = metrics
+            .events_message_gap
+            .get_or_create(wiki.labels())
+            .get();
+        assert_eq!(
+            gauge, 3_000,
+            "the latest of every report, shared by both handles"
+        );
+        let text = metrics.encode();
+        assert!(
+            text.contains("# TYPE druid_ingest_events_messagegap gauge"),
+            "{text}"
+        );
     }
 }

@@ -398,6 +398,17 @@ async fn server_time_keeps_now_plus_minus_window_and_pushes_after_end_plus_windo
     ] {
         assert!(text.lines().any(|l| l == line), "no `{line}` in\n{text}");
     }
+    let gap_prefix = r#"druid_ingest_events_messagegap{dataSource="server"} "#;
+    let gap_line = text.lines().find(|l| l.starts_with(gap_prefix));
+    let gap_ms: i64 = gap_line
+        .and_then(|l| l[gap_prefix.len()..].parse().ok())
+        .unwrap_or_else(|| panic!("no messageGap gauge in\n{text}"));
+    // The latest processed event is `d`, at now + WINDOW; the gap is measured on the wall clock.
+    let wall_gap_ms = rtnode::time::now_ms() - (now + WINDOW);
+    assert!(
+        (wall_gap_ms - 60_000..=wall_gap_ms).contains(&gap_ms),
+        "{gap_ms} vs {wall_gap_ms}"
+    );
     assert_eq!(node.pages().await, pages(&[("a", 1), ("b", 1), ("d", 1)]));
 
     // The hour-10 sink is pushed when the clock reaches its end + windowPeriod (11:10), not

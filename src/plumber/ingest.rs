@@ -87,6 +87,8 @@ pub struct Ingestor {
     report_parse_exceptions: bool,
     max_parse_exceptions: u64,
     counts: IngestCounts,
+    /// The greatest timestamp of a processed event (`ingest/events/messageGap`).
+    latest_event_ms: i64,
     last_checkpoint: Option<Value>,
 }
 
@@ -108,6 +110,7 @@ impl Ingestor {
             report_parse_exceptions,
             max_parse_exceptions,
             counts: IngestCounts::default(),
+            latest_event_ms: i64::MIN,
             last_checkpoint: None,
         }
     }
@@ -214,7 +217,10 @@ impl Ingestor {
             Err(e) => Err(e.to_string()),
         };
         match result {
-            Ok(Outcome::Processed) => self.counts.processed += 1,
+            Ok(Outcome::Processed) => {
+                self.counts.processed += 1;
+                self.latest_event_ms = self.latest_event_ms.max(row.timestamp_ms);
+            }
             Ok(Outcome::ThrownAway(r)) => match r {
                 super::rejection::Rejection::Late => self.counts.thrown_away_late += 1,
                 super::rejection::Rejection::Early => self.counts.thrown_away_early += 1,
@@ -258,6 +264,9 @@ impl Ingestor {
         self.metrics
             .processed
             .inc_by(self.counts.processed - before.processed);
+        if self.counts.processed > before.processed {
+            self.metrics.report_latest_event_ms(self.latest_event_ms);
+        }
         self.metrics
             .unparseable
             .inc_by(self.counts.unparseable - before.unparseable);
