@@ -1,6 +1,6 @@
 //! Kafka lag gauges with Druid's names (`ingest/kafka/lag`, `ingest/kafka/maxLag`,
-//! `ingest/kafka/partitionLag`), exported as `druid_ingest_kafka_lag`, `druid_ingest_kafka_maxlag`
-//! and `druid_ingest_kafka_partitionlag`. Lag is the partition's high watermark (from librdkafka
+//! `ingest/kafka/avgLag`, `ingest/kafka/partitionLag`), exported as `druid_ingest_kafka_lag`,
+//! `druid_ingest_kafka_maxlag`, `druid_ingest_kafka_avglag` and `druid_ingest_kafka_partitionlag`. Lag is the partition's high watermark (from librdkafka
 //! statistics, every `statistics.interval.ms`) minus the firehose's next offset to read.
 
 use std::collections::BTreeMap;
@@ -28,6 +28,8 @@ pub struct KafkaMetrics {
     pub lag: Family<DataSourceLabels, Gauge>,
     /// `ingest/kafka/maxLag`: the largest partition lag.
     pub max_lag: Family<DataSourceLabels, Gauge>,
+    /// `ingest/kafka/avgLag`: the mean partition lag (rounded down, as Druid's long division).
+    pub avg_lag: Family<DataSourceLabels, Gauge>,
     /// `ingest/kafka/partitionLag`: lag of each partition.
     pub partition_lag: Family<PartitionLabels, Gauge>,
 }
@@ -48,6 +50,11 @@ impl KafkaMetrics {
                 metrics.max_lag.clone(),
             );
             registry.register(
+                "ingest_kafka_avglag",
+                "Mean Kafka partition lag in messages",
+                metrics.avg_lag.clone(),
+            );
+            registry.register(
                 "ingest_kafka_partitionlag",
                 "Kafka consumer lag in messages by partition",
                 metrics.partition_lag.clone(),
@@ -61,9 +68,10 @@ impl KafkaMetrics {
         let labels = DataSourceLabels {
             dataSource: data_source.to_string(),
         };
-        self.lag
-            .get_or_create(&labels)
-            .set(lag_by_partition.values().sum());
+        let total: i64 = lag_by_partition.values().sum();
+        self.lag.get_or_create(&labels).set(total);
+        let partitions = (lag_by_partition.len() as i64).max(1);
+        self.avg_lag.get_or_create(&labels).set(total / partitions);
         self.max_lag
             .get_or_create(&labels)
             .set(lag_by_partition.values().copied().max().unwrap_or(0));
@@ -104,6 +112,10 @@ mod tests {
         );
         assert!(
             text.contains("druid_ingest_kafka_maxlag{dataSource=\"wiki\"} 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("druid_ingest_kafka_avglag{dataSource=\"wiki\"} 6"),
             "{text}"
         );
         assert!(
