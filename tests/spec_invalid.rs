@@ -140,6 +140,18 @@ fn each_rule_names_the_json_path() {
             "query-time aggregator",
         ),
         (
+            "filtered aggregator with a filter missing its dimension",
+            vec![(
+                format!("{DS}/metricsSpec/1"),
+                Some(
+                    json!({"type": "filtered", "filter": {"type": "selector", "value": "x"},
+                    "aggregator": {"type": "longSum", "name": "s", "fieldName": "added"}}),
+                ),
+            )],
+            "$[0].dataSchema.metricsSpec[1].filter",
+            "dimension",
+        ),
+        (
             "duplicate metric name",
             vec![(format!("{DS}/metricsSpec/2/name"), Some(json!("added")))],
             "$[0].dataSchema.metricsSpec[2].name",

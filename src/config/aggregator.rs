@@ -2,12 +2,17 @@
 //!
 //! Every aggregator Druid's realtime node ran at ingest: `count`, the sums, mins and maxes over
 //! longs, doubles and floats (with Druid's legacy `min` / `max` names for the double forms),
-//! first/last, and `hyperUnique`. `cardinality` is a query-time aggregator and is refused here.
+//! first/last, `hyperUnique`, and `filtered` around any of them but first/last (its filter, in
+//! Druid's filter JSON, decides which events it aggregates). `cardinality` is a query-time
+//! aggregator and is refused here.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::de;
+use crate::query::filter::Filter;
 
 /// The value type an aggregator stores in a segment column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +86,7 @@ const SUPPORTED: &[&str] = &[
     "hyperUnique",
     "min",
     "max",
+    "filtered",
 ];
 
 /// Every kind with its Druid type name.
@@ -121,6 +127,15 @@ impl AggregatorKind {
             "max" => Some(AggregatorKind::DoubleMax),
             other => KINDS.iter().find(|(_, n)| *n == other).map(|(k, _)| *k),
         }
+    }
+
+    /// True for `longFirst` … `floatLast`.
+    pub fn is_first_or_last(self) -> bool {
+        use AggregatorKind::*;
+        matches!(
+            self,
+            LongFirst | LongLast | DoubleFirst | DoubleLast | FloatFirst | FloatLast
+        )
     }
 
     /// True for the simple numeric aggregators, which Druid ≥ 0.13 writes with `"expression":null`.
@@ -173,6 +188,33 @@ pub struct AggregatorSpec {
     pub is_input_hyper_unique: bool,
     /// `hyperUnique` only: round the estimate at query time.
     pub round: bool,
+    /// Set when this is a `filtered` aggregator: the fields above are its delegate's, and
+    /// events the filter rejects leave it unchanged.
+    pub filter: Option<AggregatorFilter>,
+}
+
+/// A `filtered` aggregator's filter: Druid's JSON, and the filter parsed from it at load.
+#[derive(Debug, Clone)]
+pub struct AggregatorFilter {
+    /// The filter JSON as the spec gave it.
+    pub json: Value,
+    /// The parsed filter.
+    pub filter: Arc<Filter>,
+}
+
+impl PartialEq for AggregatorFilter {
+    fn eq(&self, other: &Self) -> bool {
+        self.json == other.json
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RawFiltered {
+    filter: Value,
+    aggregator: AggregatorSpec,
+    #[serde(default)]
+    name: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -215,6 +257,9 @@ impl<'de> Deserialize<'de> for AggregatorSpec {
 }
 
 fn build<E: serde::de::Error>(tag: &str, body: Value) -> Result<AggregatorSpec, E> {
+    if tag == "filtered" {
+        return build_filtered(body);
+    }
     if tag == "cardinality" {
         return Err(de::error_at(
             "type",
@@ -236,6 +281,7 @@ fn build<E: serde::de::Error>(tag: &str, body: Value) -> Result<AggregatorSpec, 
         field_name,
         is_input_hyper_unique: false,
         round: false,
+        filter: None,
     };
     match kind {
         AggregatorKind::Count => {
@@ -263,9 +309,47 @@ fn build<E: serde::de::Error>(tag: &str, body: Value) -> Result<AggregatorSpec, 
     }
 }
 
+/// `filtered`: the delegate with the filter attached (named by `name` when given, as newer Druid
+/// allows). First/last have no value for "no event", so they cannot be filtered.
+fn build_filtered<E: serde::de::Error>(body: Value) -> Result<AggregatorSpec, E> {
+    let raw: RawFiltered = de::from_value_nested(body)?;
+    let mut spec = raw.aggregator;
+    if spec.filter.is_some() {
+        return Err(de::error_at(
+            "aggregator",
+            "a filtered aggregator cannot wrap another one",
+        ));
+    }
+    if spec.kind.is_first_or_last() {
+        return Err(de::error_at(
+            "aggregator",
+            format!("`{}` cannot be filtered at ingest", spec.kind.type_name()),
+        ));
+    }
+    let filter = Filter::parse(&raw.filter).map_err(|e| de::error_at("filter", e.to_string()))?;
+    spec.name = raw.name.unwrap_or(spec.name);
+    spec.filter = Some(AggregatorFilter {
+        json: raw.filter,
+        filter: Arc::new(filter),
+    });
+    Ok(spec)
+}
+
 impl AggregatorSpec {
     /// The aggregator JSON, as Druid writes it in `metadata.drd` and resolved specs.
     pub fn to_json(&self) -> Value {
+        let delegate = self.delegate_json();
+        match &self.filter {
+            Some(filter) => serde_json::json!({
+                "type": "filtered",
+                "filter": filter.json,
+                "aggregator": delegate,
+            }),
+            None => delegate,
+        }
+    }
+
+    fn delegate_json(&self) -> Value {
         let mut map = Map::new();
         map.insert("type".into(), self.kind.type_name().into());
         map.insert("name".into(), self.name.clone().into());
@@ -293,6 +377,7 @@ impl AggregatorSpec {
             field_name: Some(self.name.clone()),
             is_input_hyper_unique: false,
             round: self.round,
+            filter: None,
         };
         combining.to_json()
     }
@@ -355,6 +440,64 @@ mod tests {
             parse(r#"{"type":"count","name":"x","extra":1}"#)
                 .unwrap_err()
                 .starts_with("$.extra: unknown field `extra`")
+        );
+    }
+
+    #[test]
+    fn filtered_wraps_its_delegate() {
+        let json = r#"{"type":"filtered","filter":{"type":"selector","dimension":"isRobot","value":"true"},"aggregator":{"type":"longSum","name":"robot_added","fieldName":"added"}}"#;
+        let spec = parse(json).unwrap();
+        assert_eq!(
+            (spec.kind, spec.name.as_str(), spec.field_name.as_deref()),
+            (AggregatorKind::LongSum, "robot_added", Some("added"))
+        );
+        let filter = spec.filter.as_ref().expect("a filter");
+        let mut columns = Vec::new();
+        filter.filter.columns(&mut columns);
+        assert_eq!(columns, ["isRobot"]);
+        assert_eq!(
+            spec.to_json(),
+            serde_json::from_str::<Value>(
+                r#"{"type":"filtered","filter":{"type":"selector","dimension":"isRobot","value":"true"},"aggregator":{"type":"longSum","name":"robot_added","fieldName":"added","expression":null}}"#
+            )
+            .unwrap()
+        );
+        assert_eq!(
+            spec.combining_json().to_string(),
+            r#"{"type":"longSum","name":"robot_added","fieldName":"robot_added","expression":null}"#,
+            "metadata.drd holds the delegate's combining form, as Druid's"
+        );
+        let renamed = parse(r#"{"type":"filtered","name":"n","filter":{"type":"true"},"aggregator":{"type":"count","name":"c"}}"#).unwrap();
+        assert_eq!(renamed.name, "n");
+    }
+
+    #[test]
+    fn filtered_errors_name_the_path() {
+        let with = |filter: &str, aggregator: &str| {
+            parse(&format!(
+                r#"{{"type":"filtered","filter":{filter},"aggregator":{aggregator}}}"#
+            ))
+            .unwrap_err()
+        };
+        let sum = r#"{"type":"longSum","name":"s","fieldName":"f"}"#;
+        let err = with(r#"{"type":"selector","value":"x"}"#, sum);
+        assert!(err.starts_with("$.filter: "), "{err}");
+        let err = with(r#"{"type":"true"}"#, r#"{"type":"longSum","name":"s"}"#);
+        assert_eq!(err, "$.aggregator: missing field `fieldName`");
+        let err = with(
+            r#"{"type":"true"}"#,
+            r#"{"type":"longFirst","name":"s","fieldName":"f"}"#,
+        );
+        assert_eq!(
+            err,
+            "$.aggregator: `longFirst` cannot be filtered at ingest"
+        );
+        let inner =
+            format!(r#"{{"type":"filtered","filter":{{"type":"true"}},"aggregator":{sum}}}"#);
+        let err = with(r#"{"type":"true"}"#, &inner);
+        assert_eq!(
+            err,
+            "$.aggregator: a filtered aggregator cannot wrap another one"
         );
     }
 }

@@ -21,7 +21,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use aggregator::{AggregatorKind, AggregatorSpec, MetricType};
+pub use aggregator::{AggregatorFilter, AggregatorKind, AggregatorSpec, MetricType};
 pub use de::SpecPathError;
 pub use io::{FirehoseSpec, IoConfig};
 pub use schema::{

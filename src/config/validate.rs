@@ -372,13 +372,19 @@ fn check_firehose(path: &str, firehose: &FirehoseSpec) -> Result<(), SpecPathErr
     }
 }
 
-/// Druid excludes every aggregator name and input field, the timestamp column (unless listed as a
-/// dimension) and, for `kafka-0.8`, the `feed` column from schemaless dimension discovery.
+/// Druid excludes every aggregator name and input field (a filtered aggregator's filter columns
+/// too, as Druid ≥ 0.13 does), the timestamp column (unless listed as a dimension) and, for
+/// `kafka-0.8`, the `feed` column from schemaless dimension discovery.
 fn derived_exclusions(department: &FireDepartment) -> Vec<String> {
     let mut out = Vec::new();
     for metric in &department.data_schema.metrics_spec {
         out.push(metric.name.clone());
         out.extend(metric.field_name.clone());
+        if let Some(filter) = &metric.filter {
+            let mut columns = Vec::new();
+            filter.filter.columns(&mut columns);
+            out.extend(columns.into_iter().filter(|c| c != "__time"));
+        }
     }
     let parse_spec = department.parser().parse_spec();
     let ts_column = &parse_spec.timestamp_spec.column;

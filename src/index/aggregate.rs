@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use base64::Engine as _;
 
+use super::event_filter::EventFilter;
 use crate::config::AggregatorKind;
 use crate::hll::HyperLogLogCollector;
 use crate::parse::{FieldValue, ParsedRow, java};
@@ -24,6 +25,8 @@ pub struct MetricDef {
     pub field_slot: Option<usize>,
     /// `hyperUnique` input already holds serialized collectors (base64).
     pub is_input_hyper_unique: bool,
+    /// A `filtered` aggregator's filter: events it rejects leave the metric unchanged.
+    pub filter: Option<EventFilter>,
 }
 
 /// A metric value that a bad input could not become.
@@ -45,6 +48,9 @@ pub(crate) enum Prepared {
     Hll,
     /// hyperUnique over serialized collectors.
     HllCollector(Box<HyperLogLogCollector>),
+    /// The event does not pass the metric's filter: a new row starts from the aggregator's
+    /// identity (0, or the extreme a min / max starts from), an existing one is left alone.
+    Skip,
 }
 
 /// The value storage of one metric.
@@ -100,6 +106,10 @@ impl MetricColumns {
         // two commonest inputs skip `prepare_one` (measured: 1.3 % fewer instructions per event
         // than calling it for them too).
         for (def, slot) in self.defs.iter().zip(self.prepared.iter_mut()) {
+            if def.filter.as_ref().is_some_and(|f| !f.matches(row)) {
+                *slot = Prepared::Skip;
+                continue;
+            }
             let input = input_of(def, row);
             *slot = match (def.kind, input) {
                 (AggregatorKind::Count, _) => Prepared::Long(1),
@@ -397,6 +407,9 @@ fn hll_bytes_at(column: &Column, id: usize) -> Option<usize> {
 }
 
 fn init(def: &MetricDef, column: &mut Column, p: &Prepared, row: &ParsedRow<'_>) {
+    if let Prepared::Skip = p {
+        return init_identity(def.kind, column);
+    }
     match column {
         Column::Long(v) => v.push(long_of(p)),
         Column::Double(v) => v.push(double_of(p)),
@@ -416,8 +429,39 @@ fn init(def: &MetricDef, column: &mut Column, p: &Prepared, row: &ParsedRow<'_>)
     }
 }
 
+/// Appends a row no event has reached yet (a filtered metric's): Druid's initial values.
+fn init_identity(kind: AggregatorKind, column: &mut Column) {
+    use AggregatorKind::*;
+    match column {
+        Column::Long(v) => v.push(match kind {
+            LongMin => i64::MAX,
+            LongMax => i64::MIN,
+            _ => 0,
+        }),
+        Column::Double(v) => v.push(match kind {
+            DoubleMin => f64::INFINITY,
+            DoubleMax => f64::NEG_INFINITY,
+            _ => 0.0,
+        }),
+        Column::Float(v) => v.push(match kind {
+            FloatMin => f32::INFINITY,
+            FloatMax => f32::NEG_INFINITY,
+            _ => 0.0,
+        }),
+        // First/last are never filtered (refused when the spec is read).
+        Column::Timed { times, bits } => {
+            times.push(i64::MIN);
+            bits.push(0);
+        }
+        Column::Hll(v) => v.push(HyperLogLogCollector::new()),
+    }
+}
+
 fn fold(def: &MetricDef, column: &mut Column, id: usize, p: &Prepared, row: &ParsedRow<'_>) {
     use AggregatorKind::*;
+    if let Prepared::Skip = p {
+        return;
+    }
     match column {
         Column::Long(v) => {
             let x = long_of(p);
@@ -488,6 +532,7 @@ mod tests {
             kind: AggregatorKind::HyperUnique,
             field_slot: Some(0),
             is_input_hyper_unique: false,
+            filter: None,
         };
         let mut columns = MetricColumns::new(vec![def]);
         let summed = |c: &MetricColumns| match &c.columns[0] {

@@ -9,6 +9,7 @@
 pub mod aggregate;
 pub mod dictionary;
 pub mod dimension;
+pub mod event_filter;
 pub mod granularity;
 pub mod incremental;
 pub mod persist;
@@ -26,6 +27,7 @@ pub use sorted::SortedIndex;
 use crate::config::FireDepartment;
 use crate::parse::RowSchema;
 use dimension::{DimensionIndexer, cell_values};
+use event_filter::EventFilter;
 
 impl IndexSettings {
     /// Settings of a validated fire department whose rows are laid out by `schema`.
@@ -40,6 +42,7 @@ impl IndexSettings {
                 kind: m.kind,
                 field_slot: m.field_name.as_deref().and_then(|f| schema.field_slot(f)),
                 is_input_hyper_unique: m.is_input_hyper_unique,
+                filter: m.filter.as_ref().map(|f| EventFilter::new(f, schema)),
             })
             .collect();
         IndexSettings {
