@@ -324,3 +324,70 @@ fn log_format_json_writes_one_json_object_per_stderr_line() {
         "clap refuses an unknown format"
     );
 }
+
+/// The example `specs/access-log-regex.json` (regex parse spec, a filtered count,
+/// `createBitmapIndex: false`) over generated access-log lines, through the binary.
+#[test]
+fn the_access_log_example_spec_ingests_a_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let logs = tmp.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let (mut lines, mut errors, mut bytes) = (Vec::new(), 0i64, 0i64);
+    for i in 0..600u32 {
+        let status = [200, 304, 404, 500, 503][i as usize % 5];
+        errors += i64::from(status >= 500);
+        bytes += i64::from(i);
+        lines.push(format!(
+            r#"10.0.0.{} - u{} [12/Sep/2015:10:{:02}:00 +0000] "GET /p{} HTTP/1.1" {status} {i} "-" "curl/8""#,
+            i % 9, i % 13, i % 60, i % 7
+        ));
+    }
+    lines.push("not an access log line".into());
+    std::fs::write(logs.join("access.log"), lines.join("\n")).unwrap();
+    let text = std::fs::read_to_string(repo().join("specs/access-log-regex.json")).unwrap();
+    let mut spec: Value = serde_json::from_str(&text).unwrap();
+    spec[0]["ioConfig"]["firehose"]["baseDir"] = json!(logs.display().to_string());
+    spec[0]["tuningConfig"]["rejectionPolicy"] = json!({"type": "none"});
+    let path = tmp.path().join("spec.json");
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let out = rtnode(
+        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
+        tmp.path(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let ds = &summary["dataSources"][0];
+    assert_eq!(
+        (ds["processed"].as_u64(), ds["unparseable"].as_u64()),
+        (Some(600), Some(1))
+    );
+    let zip = ds["segments"][0]["path"].as_str().unwrap();
+    let dump = rtnode(&["dump-segment", zip], tmp.path());
+    let rows: Vec<Value> = String::from_utf8(dump.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sum = |name: &str| rows.iter().map(|r| r[name].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(
+        (sum("requests"), sum("server_errors"), sum("bytes")),
+        (600, errors, bytes)
+    );
+    assert!(
+        rows.iter().all(|r| r["agent"] == "curl/8"),
+        "the optional group is read"
+    );
+    let meta = rtnode(&["dump-segment", "--metadata", zip], tmp.path());
+    let meta: Value = serde_json::from_slice(&meta.stdout).unwrap();
+    let bitmaps = |column: &str| meta["columns"][column]["hasBitmapIndexes"].as_bool();
+    assert_eq!(
+        (bitmaps("host"), bitmaps("method")),
+        (Some(false), Some(true)),
+        "{meta}"
+    );
+}

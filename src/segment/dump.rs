@@ -5,7 +5,8 @@
 //!                order (string, null, or an array for multi-value columns), metrics
 //!                (numbers; complex values as base64 of their bytes, null when empty)
 //! dump_metadata: one JSON object: interval, numRows, dimensions, metrics, metadata, and per
-//!                column its type, multi-value flag, cardinality and size in bytes
+//!                column its type, multi-value flag, whether it has bitmap indexes,
+//!                cardinality and size in bytes
 //! ```
 
 use std::io::Write;
@@ -111,15 +112,19 @@ pub fn dump_metadata(path: &Path, out: &mut dyn Write) -> Result<(), SegmentErro
         let (Some(descriptor), Some(column)) = (descriptor, column) else {
             continue;
         };
-        let (type_name, cardinality) = match &column {
-            Column::String(c) => ("STRING".to_string(), Value::from(c.dictionary().len())),
-            Column::Complex(c) => (c.type_name().to_string(), Value::Null),
-            _ => (descriptor.value_type.name().to_string(), Value::Null),
+        let (type_name, cardinality, bitmaps) = match &column {
+            Column::String(c) => (
+                "STRING".to_string(),
+                Value::from(c.dictionary().len()),
+                c.has_bitmap_index(),
+            ),
+            Column::Complex(c) => (c.type_name().to_string(), Value::Null, false),
+            _ => (descriptor.value_type.name().to_string(), Value::Null, false),
         };
         let size = segment.column_size_bytes(&name).unwrap_or(0);
         columns.insert(
             name,
-            json!({"type": type_name, "hasMultipleValues": descriptor.has_multiple_values, "cardinality": cardinality, "size": size}),
+            json!({"type": type_name, "hasMultipleValues": descriptor.has_multiple_values, "hasBitmapIndexes": bitmaps, "cardinality": cardinality, "size": size}),
         );
     }
     let summary = json!({
