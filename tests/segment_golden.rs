@@ -284,7 +284,7 @@ fn metadata_dump_reports_types_cardinalities_and_sizes() {
     assert_eq!(summary["numRows"], 6);
     assert_eq!(
         summary["columns"]["dim0"],
-        json!({"type": "STRING", "hasMultipleValues": true, "cardinality": 3, "size": 857})
+        json!({"type": "STRING", "hasMultipleValues": true, "hasBitmapIndexes": true, "cardinality": 3, "size": 857})
     );
     assert_eq!(summary["columns"]["count"]["type"], "LONG");
     assert_eq!(summary["columns"]["__time"]["size"], 426);
