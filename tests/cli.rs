@@ -38,6 +38,25 @@ fn spec_file(dir: &Path, base_dir: &Path, tuning: Value) -> PathBuf {
     path
 }
 
+/// `lines` as the file `in/a.json` under `dir`, and a spec reading it with no rejection policy.
+fn spec_over_lines(dir: &Path, lines: &[&str]) -> PathBuf {
+    let data = dir.join("in");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("a.json"), lines.join("\n")).unwrap();
+    spec_file(dir, &data, json!({"rejectionPolicy": {"type": "none"}}))
+}
+
+/// The summary line `run --exit-when-done` prints last (the run must have succeeded).
+fn summary_line(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
 #[test]
 fn validate_prints_the_resolved_spec() {
     let out = rtnode(
@@ -86,30 +105,17 @@ fn validate_refuses_with_the_json_path_and_exit_code_1() {
 #[test]
 fn run_exit_when_done_prints_the_summary_as_the_last_stdout_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("in");
-    std::fs::create_dir(&data).unwrap();
     let lines = [
         "{\"ts\":\"2015-09-12T00:00:00Z\",\"page\":\"a\"}",
         "{broken",
         "{\"ts\":\"2015-09-12T01:00:00Z\",\"page\":\"b\"}",
     ];
-    std::fs::write(data.join("a.json"), lines.join("\n")).unwrap();
-    let path = spec_file(
-        tmp.path(),
-        &data,
-        json!({"rejectionPolicy": {"type": "none"}}),
-    );
+    let path = spec_over_lines(tmp.path(), &lines);
     let out = rtnode(
         &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
         tmp.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let last = summary_line(&out);
     let ds = &last["dataSources"][0];
     assert_eq!(
         (
@@ -214,13 +220,7 @@ fn one_spec_serves_every_machine_through_the_partition_flag() {
         .env("RTNODE_PARTITION_NUM", "2")
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let last: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let last = summary_line(&out);
     let segment = &last["dataSources"][0]["segments"][0];
     let zip = PathBuf::from(segment["path"].as_str().unwrap());
     let descriptor: Value =
@@ -274,18 +274,11 @@ fn one_spec_serves_every_machine_through_the_partition_flag() {
 #[test]
 fn log_format_json_writes_one_json_object_per_stderr_line() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("in");
-    std::fs::create_dir(&data).unwrap();
     let lines = [
         "{\"ts\":\"2015-09-12T00:00:00Z\",\"page\":\"a\"}",
         "{broken",
     ];
-    std::fs::write(data.join("a.json"), lines.join("\n")).unwrap();
-    let path = spec_file(
-        tmp.path(),
-        &data,
-        json!({"rejectionPolicy": {"type": "none"}}),
-    );
+    let path = spec_over_lines(tmp.path(), &lines);
     let spec = path.to_str().unwrap();
     let out = rtnode(
         &[
@@ -354,13 +347,7 @@ fn the_access_log_example_spec_ingests_a_log() {
         &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
         tmp.path(),
     );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let summary = summary_line(&out);
     let ds = &summary["dataSources"][0];
     assert_eq!(
         (ds["processed"].as_u64(), ds["unparseable"].as_u64()),

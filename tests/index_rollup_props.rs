@@ -114,29 +114,10 @@ fn rolled_up_with(
 
 /// The rollup key of an event as the index forms it: minute, `a` ("" is null), sorted tags.
 fn key(e: &Event) -> (i64, String, String) {
-    let mut tags: Vec<String> = e
-        .tags
-        .iter()
-        .map(|t| {
-            if t.is_empty() {
-                "<null>".to_string()
-            } else {
-                t.to_string()
-            }
-        })
-        .collect();
-    tags.sort_by(|x, y| {
-        (x != "<null>")
-            .cmp(&(y != "<null>"))
-            .then(x.encode_utf16().cmp(y.encode_utf16()))
-    });
-    if tags.len() == 1 && tags[0] == "<null>" {
-        tags.clear(); // a single null value is no value
-    }
     (
         e.second / 60,
         e.a.filter(|a| !a.is_empty()).unwrap_or("").to_string(),
-        tags.join("|"),
+        arranged_tags(&e.tags, "SORTED_ARRAY").join("|"),
     )
 }
 
