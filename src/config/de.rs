@@ -65,6 +65,13 @@ fn render_path(root: &str, path: &serde_path_to_error::Path) -> String {
     out
 }
 
+/// `path` followed by `key` as a JSONPath segment (`.key`, or `["a.b"]` when it needs quoting).
+pub fn key_path(path: &str, key: &str) -> String {
+    let mut out = path.to_string();
+    push_key(&mut out, key);
+    out
+}
+
 fn push_key(out: &mut String, key: &str) {
     let simple = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if simple {

@@ -5,12 +5,14 @@
 //! ([`load_spec_str`]); every mistake is refused with the JSON path where it is
 //! (`$[0].dataSchema.metricsSpec[2].fieldName`). Accepted shapes: an array of fire departments
 //! (what `druid.realtime.specFile` held), a single fire department, or an `index_realtime` task
-//! file (its `spec`). Pre-0.7 specs (`schema` / `config` / `firehose` at the top) get an error
-//! that says so.
+//! file (its `spec`). Pre-0.7 specs (`schema` / `config` / `firehose` / `plumber` at the top, and
+//! the 0.6 `index_realtime` task) are converted first, as Druid 0.6 converted them ([`legacy`]);
+//! their mistakes are still reported at their paths in the operator's file.
 
 pub mod aggregator;
 pub mod de;
 pub mod io;
+mod legacy;
 pub mod properties;
 pub mod schema;
 pub mod tuning;
@@ -137,14 +139,21 @@ pub fn load_spec_str_with(
         return Err(SpecPathError::new("$", "the spec holds no fire department").into());
     }
     let mut departments = Vec::with_capacity(entries.len());
-    for (root, mut value) in entries {
-        validate::check_raw(&root, &value)?;
+    let mut legacy_paths = Vec::new();
+    for (root, value) in entries {
+        let (mut value, paths) = match value {
+            Value::Object(map) if validate::is_legacy(&map) => legacy::convert(&root, map)?,
+            other => (other, legacy::LegacyPaths::default()),
+        };
+        validate::check_raw(&root, &value).map_err(|e| paths.restore(e))?;
         overrides.apply(&mut value);
         let department: FireDepartment = serde_path_to_error::deserialize(value)
-            .map_err(|e| SpecPathError::from_path_error(&root, e))?;
+            .map_err(|e| paths.restore(SpecPathError::from_path_error(&root, e)))?;
         departments.push((root, department));
+        legacy_paths.push(paths);
     }
-    validate::check_departments(&mut departments)?;
+    validate::check_departments(&mut departments)
+        .map_err(|e| legacy_paths.iter().fold(e, |e, paths| paths.restore(e)))?;
     Ok(departments.into_iter().map(|(_, d)| d).collect())
 }
 

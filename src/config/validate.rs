@@ -36,20 +36,13 @@ pub(super) fn check_raw(root: &str, value: &Value) -> Result<(), SpecPathError> 
             "expected a fire department object",
         ));
     };
-    if is_legacy(map) {
-        return Err(SpecPathError::new(
-            root,
-            "this is a pre-0.7 Druid spec (`schema` / `config` / `firehose` at the top level), which rtnode does not read; \
-             rewrite it in the 0.7+ format with `dataSchema`, `ioConfig` and `tuningConfig` (see specs/ and README.md)",
-        ));
-    }
     if let Some(firehose) = map.get("ioConfig").and_then(|io| io.get("firehose")) {
         check_firehose_types(&format!("{root}.ioConfig.firehose"), firehose)?;
     }
     Ok(())
 }
 
-fn check_firehose_types(path: &str, firehose: &Value) -> Result<(), SpecPathError> {
+pub(super) fn check_firehose_types(path: &str, firehose: &Value) -> Result<(), SpecPathError> {
     let Some(kind) = firehose.get("type").and_then(Value::as_str) else {
         return Ok(());
     };

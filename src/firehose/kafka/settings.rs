@@ -287,7 +287,7 @@ fn map_kafka08(props: &Map<String, Value>) -> Result<BTreeMap<String, String>, F
         out.contains_key("bootstrap.servers") || out.contains_key("metadata.broker.list");
     if !has_brokers && dropped.iter().any(|k| k == "zookeeper.connect") {
         return Err(FirehoseError::Config(
-            "`kafka-0.8` firehose: `consumerProps` names only `zookeeper.connect`; rtnode talks to the Kafka brokers directly: add `bootstrap.servers` (the brokers' host:port list) to `consumerProps`".into(),
+            "`kafka-0.8` firehose (or pre-0.7 `kafka-0.7.2`, whose `zk.connect` is read as `zookeeper.connect`): `consumerProps` names only `zookeeper.connect`; rtnode talks to the Kafka brokers directly: add `bootstrap.servers` (the brokers' host:port list) to `consumerProps`".into(),
         ));
     }
     if !dropped.is_empty() {
