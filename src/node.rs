@@ -11,8 +11,8 @@ use tokio::sync::{Semaphore, watch};
 use crate::announce::{
     Announcer, HandoffNotifier, NodeAnnouncer, handoff_notifier_from_properties,
 };
-use crate::config::FireDepartment;
 use crate::config::properties::RuntimeProperties;
+use crate::config::{FireDepartment, PlumberSpec};
 use crate::firehose::dispatch::{self, FirehoseContext};
 use crate::firehose::kafka::KafkaMetrics;
 use crate::firehose::receiver::ReceiverRegistry;
@@ -505,6 +505,8 @@ fn start_department(
             .then(|| Duration::from_millis(tuning.handoff_condition_timeout)),
         persist: persist_tx.clone(),
         publish_lock: tokio::sync::Mutex::new(()),
+        flush_duration: flush_duration(&department.io_config.plumber),
+        finish_job: tokio::sync::watch::Sender::new(false),
         metrics: metrics.clone(),
     });
     let triggers = PersistTriggers {
@@ -563,6 +565,16 @@ pub fn persist_dir(base: &Path, data_source: &str, partition: u32) -> PathBuf {
         base.join(data_source)
     } else {
         base.join(format!("{data_source}_partition{partition}"))
+    }
+}
+
+/// The `flushing` plumber's `flushDuration` (validated as a fixed length); `None` for `realtime`.
+fn flush_duration(plumber: &PlumberSpec) -> Option<Duration> {
+    match plumber {
+        PlumberSpec::Realtime => None,
+        PlumberSpec::Flushing { flush_duration } => Some(Duration::from_millis(
+            flush_duration.fixed_millis().unwrap_or(3_600_000).max(0) as u64,
+        )),
     }
 }
 

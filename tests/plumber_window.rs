@@ -593,6 +593,77 @@ async fn the_end_of_the_input_pushes_every_sink_also_when_the_node_keeps_running
     assert_eq!(summary["segments"].as_array().unwrap().len(), 2);
 }
 
+/// A window-test spec with Druid's `flushing` plumber.
+fn flushing_spec(data_source: &str, flush_duration: &str, dir: &Path) -> Value {
+    let mut spec = window_spec(data_source, "serverTime", dir);
+    spec["ioConfig"]["plumber"] = json!({"type": "flushing", "flushDuration": flush_duration});
+    spec
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flushing_plumber_serves_a_closed_sink_for_flush_duration_then_drops_it_unpushed() {
+    let now = ms("2024-06-01T10:30:00Z");
+    let mut node = TestNode::start_with(now, false, |d| flushing_spec("flush", "PT2S", d)).await;
+    let hour10 = Interval::new(ms("2024-06-01T10:00:00Z"), ms("2024-06-01T11:00:00Z"));
+    node.push(&[event(now, "a"), event(now, "b")]).await;
+    node.wait_ingested(2).await;
+    // Past hour 10's end + windowPeriod: the realtime plumber would push it now.
+    node.clock.set(hour10.end_ms + WINDOW);
+    node.push(&[event(hour10.end_ms + WINDOW, "c")]).await;
+    node.wait_ingested(3).await;
+    wait_until("the closing persist", || node.persists() >= 1).await;
+    let closed_at = Instant::now();
+    assert!(hydrant_dirs(node.dir.path(), "flush", hour10) >= 1);
+    assert_eq!(
+        node.pages().await,
+        pages(&[("a", 1), ("b", 1), ("c", 1)]),
+        "a closed sink is served until flushDuration has passed"
+    );
+    wait_until_async(|| async { node.pages().await == pages(&[("c", 1)]) }).await;
+    assert!(
+        closed_at.elapsed() >= Duration::from_millis(1500),
+        "dropped after {:?}, before flushDuration",
+        closed_at.elapsed()
+    );
+    wait_until("the sink's files deleted", || {
+        hydrant_dirs(node.dir.path(), "flush", hour10) == 0
+    })
+    .await;
+    node.assert_nothing_pushed().await;
+    assert_eq!(node.handoffs(), 0);
+    let summaries = node.stop().await;
+    let summary = summary_of(&summaries);
+    assert_eq!(summary["processed"], 3);
+    assert_eq!(summary["segments"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_end_of_the_input_drops_every_flushing_sink_at_once() {
+    // Druid's `FlushingPlumber.finishJob` abandons every sink without waiting flushDuration.
+    let now = ms("2024-06-01T10:30:00Z");
+    let mut node = TestNode::start(now, |d| flushing_spec("flush_end", "PT1H", d)).await;
+    let hour10 = Interval::new(ms("2024-06-01T10:00:00Z"), ms("2024-06-01T11:00:00Z"));
+    node.push(&[event(now, "a")]).await;
+    node.wait_ingested(1).await;
+    // Hour 10 closes (its drop is scheduled an hour later), hour 11 is open.
+    node.clock.set(hour10.end_ms + WINDOW);
+    node.push(&[event(hour10.end_ms + WINDOW, "b")]).await;
+    node.wait_ingested(2).await;
+    wait_until("the closing persist", || node.persists() >= 1).await;
+    tokio::time::sleep(SETTLE).await;
+    assert_eq!(node.pages().await, pages(&[("a", 1), ("b", 1)]));
+    let summaries = node.end_input().await;
+    let summary = summary_of(&summaries);
+    assert_eq!(
+        (&summary["processed"], &summary["segments"]),
+        (&json!(2), &json!([]))
+    );
+    node.assert_nothing_pushed().await;
+    for interval in [hour10, Interval::new(hour10.end_ms, hour10.end_ms + HOUR)] {
+        assert_eq!(hydrant_dirs(node.dir.path(), "flush_end", interval), 0);
+    }
+}
+
 async fn wait_until_async<F: std::future::Future<Output = bool>>(mut done: impl FnMut() -> F) {
     let deadline = Instant::now() + WAIT;
     while !done().await {
@@ -741,10 +812,10 @@ where
 }
 
 /// Hydrant directories of a sink (`{persist}/{ds}/{interval}/{n}`).
-fn hydrant_dirs(dir: &Path, interval: Interval) -> usize {
+fn hydrant_dirs(dir: &Path, data_source: &str, interval: Interval) -> usize {
     let sink = dir
         .join("persist")
-        .join(IT_DATA_SOURCE)
+        .join(data_source)
         .join(interval.to_path_component());
     std::fs::read_dir(sink)
         .map(|entries| {
@@ -775,8 +846,8 @@ async fn druid_realtime_it(tuning: Value, persisted: bool) {
         wait_until("21 persists", || node.persists() >= 21).await;
         assert_eq!(
             (
-                hydrant_dirs(node.dir.path(), minute0),
-                hydrant_dirs(node.dir.path(), minute1)
+                hydrant_dirs(node.dir.path(), IT_DATA_SOURCE, minute0),
+                hydrant_dirs(node.dir.path(), IT_DATA_SOURCE, minute1)
             ),
             (14, 7)
         );

@@ -251,6 +251,24 @@ fn each_rule_names_the_json_path() {
             "invalid ISO-8601 period",
         ),
         (
+            "calendar flushDuration",
+            vec![(
+                "/0/ioConfig/plumber".to_string(),
+                Some(json!({"type": "flushing", "flushDuration": "P1M"})),
+            )],
+            "$[0].ioConfig.plumber.flushDuration",
+            "fixed length",
+        ),
+        (
+            "unknown plumber",
+            vec![(
+                "/0/ioConfig/plumber".to_string(),
+                Some(json!({"type": "appenderator"})),
+            )],
+            "$[0].ioConfig.plumber.type",
+            "flushing",
+        ),
+        (
             "calendar period",
             vec![(
                 format!("{TUNING}/intermediatePersistPeriod"),

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 
 use super::de;
 use super::schema::ParserSpec;
-use crate::time::Interval;
+use crate::time::{Interval, Period};
 
 /// `ioConfig` (type `realtime`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -25,13 +25,28 @@ fn default_realtime() -> String {
     "realtime".to_string()
 }
 
-/// `plumber`: only Druid's `realtime` plumber.
+/// `plumber`: Druid's `realtime` plumber, or its `flushing` variant.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
 pub enum PlumberSpec {
     /// Persist, merge, push, publish and hand off segments.
     #[default]
     Realtime,
+    /// Persist and answer queries, never push: a sink whose window has passed is dropped (its
+    /// files deleted) `flushDuration` later, and every sink at once when the input ends.
+    #[serde(rename_all = "camelCase")]
+    Flushing {
+        /// How long a closed sink stays queryable (Druid's default `PT1H`).
+        #[serde(default = "default_flush_duration")]
+        flush_duration: Period,
+    },
+}
+
+fn default_flush_duration() -> Period {
+    Period {
+        hours: 1,
+        ..Period::default()
+    }
 }
 
 /// The firehose types rtnode runs.

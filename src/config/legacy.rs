@@ -36,7 +36,7 @@ const CONFIG_KEYS: &[&str] = &["maxRowsInMemory", "intermediatePersistPeriod"];
 #[rustfmt::skip]
 const PLUMBER_KEYS: &[&str] = &[
     "type", "windowPeriod", "basePersistDirectory", "versioningPolicy", "maxPendingPersists",
-    "segmentGranularity", "rejectionPolicy", "rejectionPolicyFactory",
+    "segmentGranularity", "rejectionPolicy", "rejectionPolicyFactory", "flushDuration",
 ];
 /// Plumber keys that keep their name in `tuningConfig`.
 #[rustfmt::skip]
@@ -133,7 +133,15 @@ pub(super) fn convert(
     let parser = convert_parser(root, parser, &parser_path, &parts.schema, &mut paths)?;
     let data_schema = data_schema(&parts, parser, &mut paths);
     let tuning_config = tuning_config(&parts, &mut paths);
-    let plumber_type = parts.plumber.get("type").cloned();
+    let mut plumber = Map::new();
+    plumber.insert("type".into(), "realtime".into());
+    copy(&parts.plumber, "type", &mut plumber, "type");
+    copy(
+        &parts.plumber,
+        "flushDuration",
+        &mut plumber,
+        "flushDuration",
+    );
     paths.map(".ioConfig.firehose", ".firehose");
     paths.map(".ioConfig.plumber", parts.plumber_path.clone());
     paths.map(".ioConfig", "");
@@ -142,7 +150,7 @@ pub(super) fn convert(
         "ioConfig": {
             "type": "realtime",
             "firehose": Value::Object(parts.firehose),
-            "plumber": {"type": plumber_type.unwrap_or_else(|| "realtime".into())},
+            "plumber": Value::Object(plumber),
         },
         "tuningConfig": tuning_config,
     });

@@ -193,8 +193,8 @@ fn legacy_mistakes_are_refused_at_their_paths() {
             "$[0].schema.rollup",
         ),
         (
-            json!({"plumber": {"flushDuration": "PT1H"}}),
-            "$[0].plumber.flushDuration",
+            json!({"plumber": {"mergeThreadPriority": 1}}),
+            "$[0].plumber.mergeThreadPriority",
         ),
         (
             json!({"config": {"maxBytesInMemory": 5}}),
@@ -233,4 +233,17 @@ fn legacy_mistakes_are_refused_at_their_paths() {
         let err = convert("$[0]", object(spec)).unwrap_err();
         assert_eq!(err.path, path, "{err}");
     }
+}
+
+#[test]
+fn a_flushing_plumber_keeps_its_type_and_flush_duration() {
+    let mut spec = rabbit_06();
+    spec["plumber"]["type"] = json!("flushing");
+    spec["plumber"]["flushDuration"] = json!("PT10m");
+    let (value, _) = convert("$[0]", object(spec)).unwrap();
+    assert_eq!(
+        value["ioConfig"]["plumber"],
+        json!({"type": "flushing", "flushDuration": "PT10m"})
+    );
+    assert_eq!(value["tuningConfig"]["windowPeriod"], "PT5m");
 }

@@ -25,7 +25,7 @@ use serde_json::Value;
 
 pub use aggregator::{AggregatorFilter, AggregatorKind, AggregatorSpec, MetricType};
 pub use de::SpecPathError;
-pub use io::{FirehoseSpec, IoConfig};
+pub use io::{FirehoseSpec, IoConfig, PlumberSpec};
 pub use schema::{
     DataSchema, DimensionSchema, DimensionType, DimensionsSpec, InputFormat, MultiValueHandling,
     ParseSpec, ParserSpec, TimestampSpec,

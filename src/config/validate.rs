@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::FireDepartment;
 use super::de::SpecPathError;
-use super::io::{FIREHOSE_TYPES, FirehoseSpec};
+use super::io::{FIREHOSE_TYPES, FirehoseSpec, PlumberSpec};
 use super::schema::{
     DimensionSchema, DimensionType, DimensionsSpec, InputFormat, ParseSpec, ParserSpec,
 };
@@ -101,6 +101,10 @@ fn check_department(root: &str, department: &mut FireDepartment) -> Result<(), S
         &format!("{root}.ioConfig.firehose"),
         &department.io_config.firehose,
     )?;
+    check_plumber(
+        &format!("{root}.ioConfig.plumber"),
+        &department.io_config.plumber,
+    )?;
     let derived = derived_exclusions(department);
     let parser_path = format!("{schema_path}.parser");
     check_and_derive_parser(&parser_path, &mut department.data_schema.parser, &derived)?;
@@ -114,6 +118,20 @@ fn check_department(root: &str, department: &mut FireDepartment) -> Result<(), S
         )?;
     }
     Ok(())
+}
+
+fn check_plumber(path: &str, plumber: &PlumberSpec) -> Result<(), SpecPathError> {
+    match plumber {
+        PlumberSpec::Flushing { flush_duration } if !flush_duration.is_fixed() => {
+            Err(SpecPathError::new(
+                format!("{path}.flushDuration"),
+                format!(
+                    "flushDuration `{flush_duration}` must have a fixed length (no years or months)"
+                ),
+            ))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A datasource name becomes a directory name and part of segment ids.

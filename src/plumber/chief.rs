@@ -224,6 +224,8 @@ impl FireChief {
                     .map(|s| s.interval)
                     .collect();
                 self.close(open);
+                // A `flushing` plumber drops every sink now, unpushed.
+                self.handoff.finish_job.send_replace(true);
                 self.persist_all().await
             }
             Some(FirehoseMessage::Failed(e)) => Err(IngestError::Firehose(e)),

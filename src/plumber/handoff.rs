@@ -8,6 +8,9 @@
 //!    partition's entry); then record the sink as pushed in the commit record;
 //! 4. wait for handoff (or `handoffConditionTimeout`), unannounce, drop the sink's files.
 //!
+//! With Druid's `flushing` plumber the sink skips steps 1–3: it stays queryable for
+//! `flushDuration` (or until the job finishes: the input ended), then step 4 drops it unpushed.
+//!
 //! Every step is idempotent (same segment id, same deep-storage path, insert-if-absent), and a
 //! failure retries the whole attempt with exponential backoff, counted in
 //! `ingest/handoff/failed`. A completed handoff counts in `ingest/handoff/count`, and the wait
@@ -19,7 +22,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 use super::persist::{CheckpointState, PersistCommand};
 use crate::announce::{Announcer, HandoffNotifier, SegmentDescriptor};
@@ -71,6 +74,11 @@ pub struct HandoffContext {
     pub persist: std::sync::mpsc::Sender<PersistCommand>,
     /// Serializes publishes of this fire department (the checkpoint compare-and-swap).
     pub publish_lock: Mutex<()>,
+    /// `flushing` plumber: how long a closed sink is kept before it is dropped unpushed
+    /// (`None`: the `realtime` plumber, which pushes).
+    pub flush_duration: Option<Duration>,
+    /// Set when the job finishes (the input ended): a `flushing` plumber drops its sinks at once.
+    pub finish_job: watch::Sender<bool>,
     /// Metrics.
     pub metrics: DataSourceMetrics,
 }
@@ -121,6 +129,17 @@ pub async fn run(
     events: mpsc::Sender<HandoffEvent>,
 ) {
     let interval = sink.realtime.interval;
+    if let Some(flush_duration) = ctx.flush_duration {
+        wait_to_abandon(&ctx, &sink, flush_duration).await;
+        drop_sink(&ctx, &sink).await;
+        let _ = events
+            .send(HandoffEvent::Done {
+                interval,
+                handed_off: false,
+            })
+            .await;
+        return;
+    }
     let segment = match sink.already_pushed.clone() {
         Some(segment) => segment,
         None => match push_with_retries(&ctx, &sink, &events).await {
@@ -136,15 +155,7 @@ pub async fn run(
     let published_at = Instant::now();
     let handed_off = wait_for_handoff(&ctx, &segment).await;
     let waited = published_at.elapsed();
-    ctx.announcer.unannounce(&sink.realtime);
-    let (reply, done) = oneshot::channel();
-    if ctx
-        .persist
-        .send(PersistCommand::Remove { interval, reply })
-        .is_ok()
-    {
-        let _ = done.await;
-    }
+    drop_sink(&ctx, &sink).await;
     if handed_off {
         let node = ctx.metrics.node();
         node.handoff_count.get_or_create(ctx.metrics.labels()).inc();
@@ -158,6 +169,35 @@ pub async fn run(
             handed_off,
         })
         .await;
+}
+
+/// `flushing` plumber: waits `flush_duration`, or until the job finishes, as Druid's
+/// `FlushingPlumber` schedules `abandonSegment`.
+async fn wait_to_abandon(ctx: &HandoffContext, sink: &SinkToHandOff, flush_duration: Duration) {
+    let mut finish = ctx.finish_job.subscribe();
+    if !*finish.borrow() {
+        tracing::info!(data_source = %ctx.data_source, segment = %sink.realtime.identifier(), flush_duration_ms = flush_duration.as_millis() as u64, "abandoning segment after flushDuration (flushing plumber: it is not pushed)");
+        tokio::select! {
+            _ = tokio::time::sleep(flush_duration) => {}
+            _ = finish.wait_for(|finished| *finished) => {}
+        }
+    }
+    tracing::info!(data_source = %ctx.data_source, segment = %sink.realtime.identifier(), "abandoning segment");
+}
+
+/// Unannounces the sink and deletes its files (through the persist worker, which also removes
+/// it from the commit record).
+async fn drop_sink(ctx: &HandoffContext, sink: &SinkToHandOff) {
+    ctx.announcer.unannounce(&sink.realtime);
+    let (reply, done) = oneshot::channel();
+    let interval = sink.realtime.interval;
+    if ctx
+        .persist
+        .send(PersistCommand::Remove { interval, reply })
+        .is_ok()
+    {
+        let _ = done.await;
+    }
 }
 
 async fn push_with_retries(
@@ -451,6 +491,8 @@ mod tests {
             handoff_timeout: timeout,
             persist,
             publish_lock: Mutex::new(()),
+            flush_duration: None,
+            finish_job: watch::Sender::new(false),
             metrics: metrics.for_data_source("wiki"),
         });
         let mut pushed = realtime();
