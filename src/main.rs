@@ -53,7 +53,8 @@ struct Cli {
 enum Command {
     /// Run the node: ingest every fire department of the spec.
     Run {
-        /// Realtime spec file (default: the embedded `specs/wikipedia-local.json`).
+        /// Realtime spec file (default: Druid's `druid.realtime.specFile` property, else the
+        /// embedded `specs/wikipedia-local.json`).
         #[arg(long, env = "RTNODE_SPEC")]
         spec: Option<PathBuf>,
         /// Exit 0 once every finite input is exhausted and print a JSON summary as the last line.
@@ -62,9 +63,9 @@ enum Command {
     },
     /// Validate a spec and print it resolved, every default filled in.
     Validate {
-        /// Realtime spec file.
+        /// Realtime spec file (default: the `druid.realtime.specFile` property).
         #[arg(long)]
-        spec: PathBuf,
+        spec: Option<PathBuf>,
     },
     /// Print a segment (directory or index.zip): one JSON object per row, or its metadata.
     DumpSegment {
@@ -78,9 +79,10 @@ enum Command {
     /// spec (stop the node first). By default only positions outside the partition's retained
     /// range move; the others keep exactly-once. Prints one JSON line per fire department.
     ResetOffsets {
-        /// Realtime spec file (the one the node runs).
+        /// Realtime spec file, the one the node runs (default: the `druid.realtime.specFile`
+        /// property).
         #[arg(long)]
-        spec: PathBuf,
+        spec: Option<PathBuf>,
         /// `earliest`: the oldest retained message; `latest`: only messages produced from now.
         #[arg(long, value_enum)]
         to: ResetTarget,
@@ -145,6 +147,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Validate { spec } => {
+            let spec = required_spec_file(spec, &properties)?;
             let departments = config::load_spec_file_with(&spec, &overrides)?;
             let resolved: Vec<_> = departments
                 .iter()
@@ -169,13 +172,14 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 ResetTarget::Earliest => ResetTo::Earliest,
                 ResetTarget::Latest => ResetTo::Latest,
             };
+            let spec = required_spec_file(spec, &properties)?;
             reset_offsets(&spec, &overrides, to, all)
         }
         Command::Run {
             spec,
             exit_when_done,
         } => {
-            let departments = match &spec {
+            let departments = match &spec_file(spec, &properties)? {
                 Some(path) => config::load_spec_file_with(path, &overrides)?,
                 None => config::load_spec_str_with(DEFAULT_SPEC, &overrides)
                     .context("the embedded default spec")?,
@@ -191,6 +195,33 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Druid's realtime node took its spec from the `druid.realtime.specFile` property.
+const SPEC_FILE_PROPERTY: &str = "druid.realtime.specFile";
+
+/// The spec file: `--spec`, else the `druid.realtime.specFile` runtime property.
+fn spec_file(
+    spec: Option<PathBuf>,
+    properties: &RuntimeProperties,
+) -> anyhow::Result<Option<PathBuf>> {
+    match spec {
+        Some(path) => Ok(Some(path)),
+        None => Ok(properties
+            .get_str(SPEC_FILE_PROPERTY)?
+            .filter(|path| !path.trim().is_empty())
+            .map(PathBuf::from)),
+    }
+}
+
+/// [`spec_file`] for the commands that have no default spec.
+fn required_spec_file(
+    spec: Option<PathBuf>,
+    properties: &RuntimeProperties,
+) -> anyhow::Result<PathBuf> {
+    spec_file(spec, properties)?.with_context(|| {
+        format!("no spec: give `--spec FILE` or set the `{SPEC_FILE_PROPERTY}` property")
+    })
 }
 
 /// `rtnode reset-offsets`: for each fire department reading Kafka (directly or through a `timed`

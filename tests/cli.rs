@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 fn rtnode(args: &[&str], cwd: &Path) -> Output {
     let mut all: Vec<&str> = args.to_vec();
-    if args.first() == Some(&"run") {
+    if args.contains(&"run") {
         all.extend(["-D", "druid.plaintextPort=0"]);
     }
     Command::new(env!("CARGO_BIN_EXE_rtnode"))
@@ -440,4 +440,52 @@ fn a_druid_06_spec_runs_in_its_own_format() {
     }
     assert_eq!(impressions, 300);
     assert!((wp - wp_sum).abs() < 1e-6, "{wp} vs {wp_sum}");
+}
+
+/// Druid's realtime node read its spec from `druid.realtime.specFile`; so does `rtnode` when
+/// `--spec` is not given, from a properties file or a `-D` override.
+#[test]
+fn the_spec_file_comes_from_druid_realtime_spec_file_when_not_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let lines = ["{\"ts\":\"2015-09-12T00:00:00Z\",\"page\":\"a\"}"];
+    let spec = spec_over_lines(tmp.path(), &lines);
+    let properties = tmp.path().join("runtime.properties");
+    std::fs::write(
+        &properties,
+        format!(
+            "druid.service=realtime\ndruid.realtime.specFile={}\n",
+            spec.display()
+        ),
+    )
+    .unwrap();
+    let out = rtnode(
+        &[
+            "--properties",
+            properties.to_str().unwrap(),
+            "run",
+            "--exit-when-done",
+        ],
+        tmp.path(),
+    );
+    let summary = summary_line(&out);
+    assert_eq!(summary["dataSources"][0]["dataSource"], "cli", "{summary}");
+    assert_eq!(summary["dataSources"][0]["processed"], 1);
+
+    let override_arg = format!("druid.realtime.specFile={}", spec.display());
+    let out = rtnode(&["-D", &override_arg, "validate"], tmp.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let resolved: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(resolved[0]["dataSchema"]["dataSource"], "cli");
+
+    let out = rtnode(&["validate"], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("druid.realtime.specFile"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
