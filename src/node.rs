@@ -448,7 +448,8 @@ fn start_department(
         parse_errors.clone(),
         tuning.report_parse_exceptions,
         tuning.max_parse_exceptions,
-    );
+    )
+    .with_row_filter(department.data_schema.transform_spec.filter.as_ref());
     let (firehose_tx, firehose_rx) = firehose::channel();
     let context = FirehoseContext {
         runtime: tokio::runtime::Handle::current(),

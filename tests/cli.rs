@@ -489,3 +489,70 @@ fn the_spec_file_comes_from_druid_realtime_spec_file_when_not_given() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Druid's `transformSpec.filter` (0.13+): events it does not match are thrown away (reason
+/// `filtered`) before they reach a sink; filters read input fields that are not dimensions too.
+#[test]
+fn the_transform_spec_filter_drops_the_events_it_does_not_match() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (mut lines, mut kept, mut kept_added) = (Vec::new(), 0u64, 0i64);
+    for i in 0..500i64 {
+        let robot = i % 3 == 0;
+        let added = i % 40;
+        if !robot && added >= 10 {
+            kept += 1;
+            kept_added += added;
+        }
+        lines.push(format!(
+            r#"{{"ts":"2015-09-12T00:{:02}:00Z","page":"p{}","isRobot":{robot},"added":{added}}}"#,
+            i % 60,
+            i % 4
+        ));
+    }
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let path = spec_over_lines(tmp.path(), &refs);
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    spec[0]["dataSchema"]["metricsSpec"] = json!([{"type": "count", "name": "count"},
+        {"type": "longSum", "name": "added", "fieldName": "added"}]);
+    spec[0]["dataSchema"]["transformSpec"] = json!({"filter": {"type": "and", "fields": [
+        {"type": "selector", "dimension": "isRobot", "value": "false"},
+        {"type": "bound", "dimension": "added", "lower": "10", "ordering": "numeric"}]}});
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let resolved = rtnode(&["validate", "--spec", path.to_str().unwrap()], tmp.path());
+    let resolved: Value = serde_json::from_slice(&resolved.stdout).unwrap();
+    assert_eq!(
+        resolved[0]["dataSchema"]["transformSpec"],
+        spec[0]["dataSchema"]["transformSpec"]
+    );
+    let out = rtnode(
+        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
+        tmp.path(),
+    );
+    let summary = summary_line(&out);
+    let ds = &summary["dataSources"][0];
+    assert_eq!(
+        (ds["processed"].as_u64(), ds["thrownAway"].as_u64()),
+        (Some(kept), Some(500 - kept)),
+        "{ds}"
+    );
+    let zip = ds["segments"][0]["path"].as_str().unwrap();
+    let dump = rtnode(&["dump-segment", zip], tmp.path());
+    let rows: Vec<Value> = String::from_utf8(dump.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let sum = |name: &str| rows.iter().map(|r| r[name].as_i64().unwrap()).sum::<i64>();
+    assert_eq!((sum("count"), sum("added")), (kept as i64, kept_added));
+
+    spec[0]["dataSchema"]["transformSpec"]["transforms"] =
+        json!([{"type": "expression", "name": "x", "expression": "upper(page)"}]);
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let out = rtnode(&["validate", "--spec", path.to_str().unwrap()], tmp.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("$[0].dataSchema.transformSpec.transforms"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

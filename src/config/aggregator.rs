@@ -208,6 +208,29 @@ impl PartialEq for AggregatorFilter {
     }
 }
 
+/// Reads a filter (`transformSpec.filter`): Druid's filter JSON, parsed once.
+pub(super) fn deserialize_filter<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<AggregatorFilter>, D::Error> {
+    let json = Value::deserialize(deserializer)?;
+    if json.is_null() {
+        return Ok(None);
+    }
+    let filter = Filter::parse(&json).map_err(serde::de::Error::custom)?;
+    Ok(Some(AggregatorFilter {
+        json,
+        filter: Arc::new(filter),
+    }))
+}
+
+/// Writes a filter back as the JSON it was read from.
+pub(super) fn serialize_filter<S: serde::Serializer>(
+    filter: &Option<AggregatorFilter>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    filter.as_ref().map(|f| &f.json).serialize(serializer)
+}
+
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 struct RawFiltered {

@@ -22,6 +22,35 @@ pub struct DataSchema {
     /// Segment and query granularity, rollup.
     #[serde(default)]
     pub granularity_spec: GranularitySpec,
+    /// Druid's `transformSpec` (0.13+): its `filter` drops the events it does not match.
+    #[serde(default, skip_serializing_if = "TransformSpec::is_empty")]
+    pub transform_spec: TransformSpec,
+}
+
+/// `transformSpec`: a `filter` evaluated on each parsed event (on its input fields, as a
+/// `filtered` aggregator's); an event it does not match is thrown away with reason `filtered`.
+/// Expression `transforms` are refused at validation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TransformSpec {
+    /// Druid's filter JSON (`selector`, `in`, `bound`, `and`, …).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::aggregator::deserialize_filter",
+        serialize_with = "super::aggregator::serialize_filter"
+    )]
+    pub filter: Option<super::aggregator::AggregatorFilter>,
+    /// Expression transforms (not supported: refused when not empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub transforms: Vec<serde_json::Value>,
+}
+
+impl TransformSpec {
+    /// True when it neither filters nor transforms.
+    pub fn is_empty(&self) -> bool {
+        self.filter.is_none() && self.transforms.is_empty()
+    }
 }
 
 /// `parser`: `string` (bytes decoded as text) or `map` (already-structured events).

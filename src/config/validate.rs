@@ -96,6 +96,12 @@ fn check_department(root: &str, department: &mut FireDepartment) -> Result<(), S
     check_data_source(&schema_path, &department.data_schema.data_source)?;
     check_metrics(&schema_path, department)?;
     check_granularity(&schema_path, &department.data_schema.granularity_spec)?;
+    if !department.data_schema.transform_spec.transforms.is_empty() {
+        return Err(SpecPathError::new(
+            format!("{schema_path}.transformSpec.transforms"),
+            "expression transforms are not supported; rtnode applies the transformSpec's `filter` only",
+        ));
+    }
     check_tuning(&format!("{root}.tuningConfig"), department)?;
     check_firehose(
         &format!("{root}.ioConfig.firehose"),

@@ -77,18 +77,22 @@ impl RowSchema {
             targets: HashMap::new(),
             spatial: false,
         };
+        // Filters (of `filtered` aggregators and of the transformSpec) read their columns' raw
+        // values.
+        let mut filter_columns = Vec::new();
         for metric in &department.data_schema.metrics_spec {
             if let Some(field) = &metric.field_name {
                 schema.field_slot_or_insert(field);
             }
-            // A filtered aggregator's filter reads its columns' raw values.
-            let mut filter_columns = Vec::new();
             if let Some(filter) = &metric.filter {
                 filter.filter.columns(&mut filter_columns);
             }
-            for column in filter_columns.iter().filter(|c| *c != "__time") {
-                schema.field_slot_or_insert(column);
-            }
+        }
+        if let Some(filter) = &department.data_schema.transform_spec.filter {
+            filter.filter.columns(&mut filter_columns);
+        }
+        for column in filter_columns.iter().filter(|c| *c != "__time") {
+            schema.field_slot_or_insert(column);
         }
         for dim in &spec.dimensions_spec.dimensions {
             let spatial_inputs = dim

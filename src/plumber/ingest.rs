@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 
 use super::parse_errors::{ParseErrorLog, shorten};
 use super::{Outcome, Plumber};
+use crate::config::AggregatorFilter;
 use crate::firehose::{EventBatch, FirehoseMessage};
+use crate::index::event_filter::EventFilter;
 use crate::metrics::DataSourceMetrics;
 use crate::parse::{InputRowParser, LineKind, ParsedRow};
 
@@ -25,6 +27,8 @@ pub struct IngestCounts {
     pub thrown_away_early: u64,
     /// Outside the `clipped` firehose's interval.
     pub thrown_away_clipped: u64,
+    /// Not matched by the `transformSpec` filter.
+    pub thrown_away_filtered: u64,
     /// Failed to parse.
     pub unparseable: u64,
 }
@@ -32,7 +36,10 @@ pub struct IngestCounts {
 impl IngestCounts {
     /// Thrown away for any reason.
     pub fn thrown_away(&self) -> u64 {
-        self.thrown_away_late + self.thrown_away_early + self.thrown_away_clipped
+        self.thrown_away_late
+            + self.thrown_away_early
+            + self.thrown_away_clipped
+            + self.thrown_away_filtered
     }
 }
 
@@ -90,6 +97,8 @@ pub struct Ingestor {
     /// The greatest timestamp of a processed event (`ingest/events/messageGap`).
     latest_event_ms: i64,
     last_checkpoint: Option<Value>,
+    /// The `transformSpec` filter.
+    row_filter: Option<EventFilter>,
 }
 
 impl Ingestor {
@@ -112,7 +121,15 @@ impl Ingestor {
             counts: IngestCounts::default(),
             latest_event_ms: i64::MIN,
             last_checkpoint: None,
+            row_filter: None,
         }
+    }
+
+    /// Drops the events `filter` does not match (the `transformSpec` filter), counted as thrown
+    /// away with reason `filtered`.
+    pub fn with_row_filter(mut self, filter: Option<&AggregatorFilter>) -> Ingestor {
+        self.row_filter = filter.map(|f| EventFilter::new(f, self.parser.schema()));
+        self
     }
 
     /// Ingests until the firehose ends or fails, without persisting (tests and tools).
@@ -205,6 +222,10 @@ impl Ingestor {
                 self.counts.thrown_away_clipped += 1;
                 return Ok(());
             }
+            Ok(LineKind::Event) if self.row_filter.as_ref().is_some_and(|f| !f.matches(row)) => {
+                self.counts.thrown_away_filtered += 1;
+                return Ok(());
+            }
             Ok(LineKind::Event) => {
                 // The dimensions known when this event was parsed: the event parsed ahead may
                 // have discovered more (schemaless), and those come with its own add.
@@ -281,6 +302,10 @@ impl Ingestor {
         self.metrics.thrown_away(
             "outOfInterval",
             self.counts.thrown_away_clipped - before.thrown_away_clipped,
+        );
+        self.metrics.thrown_away(
+            "filtered",
+            self.counts.thrown_away_filtered - before.thrown_away_filtered,
         );
     }
 
