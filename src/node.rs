@@ -22,6 +22,7 @@ use crate::metrics::NodeMetrics;
 use crate::parse::InputRowParser;
 use crate::plumber::chief::{ChiefParts, ChiefSummary, FireChief, PersistTriggers};
 use crate::plumber::clock::{Clock, SystemClock};
+use crate::plumber::dead_letter::DeadLetters;
 use crate::plumber::handoff::HandoffContext;
 use crate::plumber::ingest::{IngestError, Ingestor};
 use crate::plumber::parse_errors::ParseErrorLog;
@@ -449,7 +450,14 @@ fn start_department(
         tuning.report_parse_exceptions,
         tuning.max_parse_exceptions,
     )
-    .with_row_filter(department.data_schema.transform_spec.filter.as_ref());
+    .with_row_filter(department.data_schema.transform_spec.filter.as_ref())
+    .with_dead_letters(match &tuning.dead_letter_directory {
+        Some(dir) => Some(
+            DeadLetters::open(Path::new(dir), &data_source, shard_spec.partition_num())
+                .map_err(|e| setup("dead-letter file", &e))?,
+        ),
+        None => None,
+    });
     let (firehose_tx, firehose_rx) = firehose::channel();
     let context = FirehoseContext {
         runtime: tokio::runtime::Handle::current(),

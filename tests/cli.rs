@@ -556,3 +556,65 @@ fn the_transform_spec_filter_drops_the_events_it_does_not_match() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `tuningConfig.deadLetterDirectory`: every event read but not indexed (late, filtered,
+/// unparseable) is kept as one JSON line with its reason, position and raw text.
+#[test]
+fn events_that_are_not_indexed_go_to_the_dead_letter_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = rtnode::time::format_iso(rtnode::time::now_ms());
+    let lines = [
+        format!(r#"{{"ts":"{now}","page":"a","isRobot":false}}"#),
+        r#"{"ts":"2015-09-12T00:00:00Z","page":"old","isRobot":false}"#.to_string(),
+        "{broken".to_string(),
+        format!(r#"{{"ts":"{now}","page":"bot","isRobot":true}}"#),
+        format!(r#"{{"ts":"{now}","page":"b","isRobot":false}}"#),
+    ];
+    let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+    let path = spec_over_lines(tmp.path(), &refs);
+    let mut spec: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let letters_dir = tmp.path().join("dead");
+    spec[0]["tuningConfig"] = json!({"type": "realtime", "rejectionPolicy": {"type": "serverTime"},
+        "windowPeriod": "PT10M", "deadLetterDirectory": letters_dir.display().to_string()});
+    spec[0]["dataSchema"]["transformSpec"] = json!({"filter": {"type": "not",
+        "field": {"type": "selector", "dimension": "isRobot", "value": "true"}}});
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let out = rtnode(
+        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
+        tmp.path(),
+    );
+    let summary = summary_line(&out);
+    let ds = &summary["dataSources"][0];
+    assert_eq!(
+        (&ds["processed"], &ds["thrownAway"], &ds["unparseable"]),
+        (&json!(2), &json!(2), &json!(1)),
+        "{ds}"
+    );
+    let text = std::fs::read_to_string(letters_dir.join("cli_0.jsonl")).unwrap();
+    let letters: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(&str, &str)> = letters
+        .iter()
+        .map(|l| (l["reason"].as_str().unwrap(), l["event"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("late", lines[1].as_str()),
+            ("unparseable", lines[2].as_str()),
+            ("filtered", lines[3].as_str())
+        ]
+    );
+    assert!(
+        letters[1]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty())
+    );
+    assert!(
+        letters[0]["position"].as_str().unwrap().ends_with(":2"),
+        "{}",
+        letters[0]
+    );
+}

@@ -38,6 +38,10 @@ pub struct TuningConfig {
     /// Which rows are accepted, and when sinks are merged and pushed.
     #[serde(default)]
     pub rejection_policy: RejectionPolicy,
+    /// rtnode's own key: a directory where every event that is read but not indexed (thrown
+    /// away or unparseable) is appended as a JSON line, one file per fire department.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dead_letter_directory: Option<String>,
     /// Persists that may queue while one runs (0: one may run while ingesting; the next blocks).
     #[serde(default)]
     pub max_pending_persists: u32,

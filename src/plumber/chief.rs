@@ -279,6 +279,8 @@ impl FireChief {
 
     /// Swaps every non-empty index out and submits a persist (waits for a permit first).
     async fn persist_all(&mut self) -> Result<(), IngestError> {
+        // Dead letters first: the commit record this persist writes acknowledges their events.
+        self.ingestor.sync_dead_letters()?;
         let checkpoint = self.ingestor.last_checkpoint().cloned();
         let nothing_new = checkpoint == self.committed_checkpoint
             && self.pending_closed.is_empty()

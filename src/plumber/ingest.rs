@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::dead_letter::{DeadLetterError, DeadLetters};
 use super::parse_errors::{ParseErrorLog, shorten};
 use super::{Outcome, Plumber};
 use crate::config::AggregatorFilter;
@@ -73,6 +74,9 @@ pub enum IngestError {
     /// Publishing a segment failed in a way retrying cannot fix.
     #[error("{0}")]
     Publish(String),
+    /// A dead letter could not be written.
+    #[error(transparent)]
+    DeadLetter(#[from] DeadLetterError),
 }
 
 /// How the loop ended.
@@ -99,6 +103,8 @@ pub struct Ingestor {
     last_checkpoint: Option<Value>,
     /// The `transformSpec` filter.
     row_filter: Option<EventFilter>,
+    /// Where events that are not indexed are written (`deadLetterDirectory`).
+    dead_letters: Option<DeadLetters>,
 }
 
 impl Ingestor {
@@ -122,7 +128,14 @@ impl Ingestor {
             latest_event_ms: i64::MIN,
             last_checkpoint: None,
             row_filter: None,
+            dead_letters: None,
         }
+    }
+
+    /// Writes every event that is not indexed to `letters`.
+    pub fn with_dead_letters(mut self, letters: Option<DeadLetters>) -> Ingestor {
+        self.dead_letters = letters;
+        self
     }
 
     /// Drops the events `filter` does not match (the `transformSpec` filter), counted as thrown
@@ -220,11 +233,11 @@ impl Ingestor {
             Ok(LineKind::Skipped) => return Ok(()),
             Ok(LineKind::Event) if batch.clip.is_some_and(|c| !c.contains(row.timestamp_ms)) => {
                 self.counts.thrown_away_clipped += 1;
-                return Ok(());
+                return self.dead_letter("outOfInterval", batch, i, None);
             }
             Ok(LineKind::Event) if self.row_filter.as_ref().is_some_and(|f| !f.matches(row)) => {
                 self.counts.thrown_away_filtered += 1;
-                return Ok(());
+                return self.dead_letter("filtered", batch, i, None);
             }
             Ok(LineKind::Event) => {
                 // The dimensions known when this event was parsed: the event parsed ahead may
@@ -242,13 +255,43 @@ impl Ingestor {
                 self.counts.processed += 1;
                 self.latest_event_ms = self.latest_event_ms.max(row.timestamp_ms);
             }
-            Ok(Outcome::ThrownAway(r)) => match r {
-                super::rejection::Rejection::Late => self.counts.thrown_away_late += 1,
-                super::rejection::Rejection::Early => self.counts.thrown_away_early += 1,
-            },
-            Err(message) => self.unparseable(batch, i, message)?,
+            Ok(Outcome::ThrownAway(r)) => {
+                match r {
+                    super::rejection::Rejection::Late => self.counts.thrown_away_late += 1,
+                    super::rejection::Rejection::Early => self.counts.thrown_away_early += 1,
+                }
+                self.dead_letter(r.reason(), batch, i, None)?;
+            }
+            Err(message) => {
+                self.dead_letter("unparseable", batch, i, Some(&message))?;
+                self.unparseable(batch, i, message)?;
+            }
         }
         Ok(())
+    }
+
+    /// Appends event `i` to the dead-letter file, when there is one.
+    #[cold]
+    fn dead_letter(
+        &mut self,
+        reason: &str,
+        batch: &EventBatch,
+        i: usize,
+        message: Option<&str>,
+    ) -> Result<(), IngestError> {
+        let Some(letters) = &mut self.dead_letters else {
+            return Ok(());
+        };
+        letters.record(reason, &batch.describe_position(i), message, batch.event(i))?;
+        Ok(())
+    }
+
+    /// Makes the dead letters recorded so far durable (before a commit record covers them).
+    pub fn sync_dead_letters(&mut self) -> Result<(), IngestError> {
+        match &mut self.dead_letters {
+            Some(letters) => Ok(letters.sync()?),
+            None => Ok(()),
+        }
     }
 
     fn unparseable(

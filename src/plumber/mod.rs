@@ -14,6 +14,7 @@
 pub mod chief;
 pub mod clock;
 pub mod commit;
+pub mod dead_letter;
 pub mod handoff;
 pub mod ingest;
 pub mod parse_errors;
