@@ -1,7 +1,8 @@
 //! Crash test of the commit protocol: 2,000,000 events, small `maxRowsInMemory`, HOUR segments
 //! with `messageTime`; the node is killed 20 times — `kill -9` at random moments, and aborts at
 //! each crash point between persist, commit, merge, push, publish and handoff — and restarted
-//! each time. When it finishes, the published segments hold exactly the input's totals.
+//! each time. When it finishes, the published segments hold exactly the input's totals, and the
+//! dead-letter file holds every unparseable line of the input (at least once).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,12 +36,18 @@ impl Rng {
     }
 }
 
-/// Writes `EVENTS` JSON lines over one day (time-ordered with ±2 s jitter); returns the totals.
-fn generate(path: &Path) -> Totals {
+/// Writes `EVENTS` JSON lines over one day (time-ordered with ±2 s jitter), and an unparseable
+/// line after every 10,000th; returns the totals and the unparseable lines.
+fn generate(path: &Path) -> (Totals, Vec<String>) {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path).unwrap());
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     let mut totals = Totals::default();
+    let mut broken = Vec::new();
     for i in 0..EVENTS {
+        if i % 10_000 == 0 {
+            broken.push(format!("{{broken {i}"));
+            writeln!(out, "{}", broken.last().unwrap()).unwrap();
+        }
         let base = DAY_START_MS + (i as i64 * 86_399_000) / EVENTS as i64;
         let t = (base + (rng.next() % 4_000) as i64 - 2_000)
             .clamp(DAY_START_MS, DAY_START_MS + 86_399_999);
@@ -54,7 +61,7 @@ fn generate(path: &Path) -> Totals {
         writeln!(out, r#"{{"ts":{t},"page":"p{page}","user":"u{user}","added":{added},"deleted":{deleted},"delta":{}}}"#, added - deleted).unwrap();
     }
     out.flush().unwrap();
-    totals
+    (totals, broken)
 }
 
 fn write_spec(dir: &Path, input: &Path) -> PathBuf {
@@ -72,7 +79,8 @@ fn write_spec(dir: &Path, input: &Path) -> PathBuf {
             "granularitySpec": {"segmentGranularity": "HOUR", "queryGranularity": "MINUTE", "rollup": true}
         },
         "ioConfig": {"type": "realtime", "firehose": {"type": "local", "baseDir": input.display().to_string(), "filter": "*.json"}},
-        "tuningConfig": {"type": "realtime", "maxRowsInMemory": 20000, "windowPeriod": "PT10M", "rejectionPolicy": {"type": "messageTime"}}
+        "tuningConfig": {"type": "realtime", "maxRowsInMemory": 20000, "windowPeriod": "PT10M", "rejectionPolicy": {"type": "messageTime"},
+            "deadLetterDirectory": dir.join("dead").display().to_string()}
     }]);
     let path = dir.join("spec.json");
     std::fs::write(&path, spec.to_string()).unwrap();
@@ -159,7 +167,7 @@ async fn twenty_crashes_lose_nothing_and_count_nothing_twice() {
     let tmp = tempfile::tempdir().unwrap();
     let input = tmp.path().join("in");
     std::fs::create_dir(&input).unwrap();
-    let expected = generate(&input.join("events.json"));
+    let (expected, broken) = generate(&input.join("events.json"));
     let spec = write_spec(tmp.path(), &input);
     let crash_points = [
         "persist.after_hydrants:3",
@@ -213,4 +221,19 @@ async fn twenty_crashes_lose_nothing_and_count_nothing_twice() {
     assert_eq!(kills, 20);
     assert_eq!(segments, 24, "one segment per hour");
     assert_eq!(actual, expected);
+    let letters = std::fs::read_to_string(tmp.path().join("dead/crash_0.jsonl")).unwrap();
+    let mut lettered: Vec<String> = letters
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|l| l["reason"] == "unparseable")
+        .map(|l| l["event"].as_str().unwrap().to_string())
+        .collect();
+    lettered.sort();
+    lettered.dedup();
+    let mut broken = broken;
+    broken.sort();
+    assert_eq!(
+        lettered, broken,
+        "every unparseable line has its dead letter"
+    );
 }
