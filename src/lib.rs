@@ -36,7 +36,9 @@
 //! 3. **No unbounded buffer.** Every channel has a stated capacity; a full one pauses the
 //!    producer (backpressure), it never grows memory.
 //! 4. **Bad input never stops the node and is never silent** (unless `reportParseExceptions`):
-//!    it is counted by reason, sampled into a bounded buffer and logged at a limited rate.
+//!    it is counted by reason, sampled into a bounded buffer and logged at a limited rate; with
+//!    `deadLetterDirectory` every event not indexed is also written to a file that is fsynced
+//!    before the commit record acknowledging it ([`plumber::dead_letter`]).
 //! 5. **Corruption is detected and named.** Segments carry CRC32 checksums in a side file Druid
 //!    ignores; a corrupt piece is quarantined with a log line naming it, never loaded.
 //! 6. **Nothing blocks the async runtime.** Parsing and indexing run on the chief's own thread,
@@ -46,13 +48,13 @@
 //!
 //! | module | owns |
 //! |---|---|
-//! | [`config`] | the realtime spec (Druid JSON, defaults, validation with JSON paths), runtime properties |
+//! | [`config`] | the realtime spec (Druid JSON, pre-0.7 specs converted, defaults, validation with JSON paths), runtime properties |
 //! | [`firehose`] | where events come from: local files, Kafka, RabbitMQ, HTTP receiver, wrappers |
 //! | [`parse`] | JSON / CSV / TSV / regex events → rows: timestamps, dimensions, metric inputs, flatten |
 //! | [`index`] | the in-memory rollup index, granularities, persisting it as a segment |
 //! | [`hll`] | Druid's HyperLogLog collector (`hyperUnique`) |
 //! | [`segment`] | the v9 segment format: one module per structure, writer, mmap reader, merge, packaging |
-//! | [`plumber`] | sinks, rejection, persist and commit record, recovery, merge-push-publish-handoff |
+//! | [`plumber`] | sinks, rejection, persist and commit record, recovery, merge-push-publish-handoff (or `flushing`: drop unpushed), dead letters |
 //! | [`storage`] | deep storage and the metadata store (SQLite, PostgreSQL, MySQL) |
 //! | [`announce`] | ZooKeeper announcements and handoff notifiers |
 //! | [`query`] | Druid native queries over the timeline: filters, aggregators, engines per query type |

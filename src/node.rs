@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, watch};
 
-use crate::announce::{
-    Announcer, HandoffNotifier, NodeAnnouncer, handoff_notifier_from_properties,
-};
+use crate::announce::{Announcer, HandoffConfig, HandoffKind, HandoffNotifier, NodeAnnouncer};
 use crate::config::properties::RuntimeProperties;
 use crate::config::{FireDepartment, PlumberSpec};
 use crate::firehose::dispatch::{self, FirehoseContext};
@@ -180,12 +178,21 @@ async fn services(
         .clock
         .clone()
         .unwrap_or_else(|| Arc::new(SystemClock));
+    let deep_storage = LocalDeepStorage::from_properties(properties)
+        .map_err(|e| NodeError::Setup(e.to_string()))?;
+    let handoff =
+        HandoffConfig::from_properties(properties).map_err(|e| NodeError::Setup(e.to_string()))?;
+    if !matches!(handoff.kind, HandoffKind::None) {
+        // Druid #3466: historicals on other hosts never load a node-local path, and the node
+        // waits for a handoff that cannot happen.
+        tracing::warn!(storage_directory = %deep_storage.root().display(), "local deep storage with a cluster handoff: every historical must read this directory at the same path (a shared mount), or handoff never completes");
+    }
     Ok(Arc::new(Services {
         metadata: connect_metadata(properties).await?,
-        deep_storage: LocalDeepStorage::from_properties(properties)
-            .map_err(|e| NodeError::Setup(e.to_string()))?,
+        deep_storage,
         announcer: node_announcer.announcer(),
-        handoff: handoff_notifier_from_properties(properties)
+        handoff: handoff
+            .start()
             .map_err(|e| NodeError::Setup(e.to_string()))?,
         metrics: metrics.clone(),
         node_start_ms: clock.now_ms(),
@@ -512,6 +519,7 @@ fn start_department(
         handoff: services.handoff.clone(),
         handoff_timeout: (tuning.handoff_condition_timeout > 0)
             .then(|| Duration::from_millis(tuning.handoff_condition_timeout)),
+        handoff_report_interval: HANDOFF_REPORT_INTERVAL,
         persist: persist_tx.clone(),
         publish_lock: tokio::sync::Mutex::new(()),
         flush_duration: flush_duration(&department.io_config.plumber),
@@ -576,6 +584,9 @@ pub fn persist_dir(base: &Path, data_source: &str, partition: u32) -> PathBuf {
         base.join(format!("{data_source}_partition{partition}"))
     }
 }
+
+/// How often a wait for handoff is reported (Druid's plumber logged each poll, every minute).
+const HANDOFF_REPORT_INTERVAL: Duration = Duration::from_secs(60);
 
 /// The `flushing` plumber's `flushDuration` (validated as a fixed length); `None` for `realtime`.
 fn flush_duration(plumber: &PlumberSpec) -> Option<Duration> {

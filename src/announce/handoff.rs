@@ -121,13 +121,6 @@ impl HandoffConfig {
     }
 }
 
-/// Starts the handoff notifier the properties choose. Must be called inside a tokio runtime.
-pub fn handoff_notifier_from_properties(
-    props: &RuntimeProperties,
-) -> Result<Arc<dyn HandoffNotifier>, AnnounceError> {
-    HandoffConfig::from_properties(props)?.start()
-}
-
 /// `druid.segment.handoff.type=none`: every segment counts as handed off when watched.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ImmediateHandoffNotifier;

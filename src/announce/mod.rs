@@ -35,9 +35,7 @@ use crate::time::Interval;
 
 pub use config::{AnnouncerConfig, BatchConfig, ServerMetadata, ZkConfig};
 pub use coordinator::CoordinatorHandoffNotifier;
-pub use handoff::{
-    HandoffConfig, HandoffKind, ImmediateHandoffNotifier, handoff_notifier_from_properties,
-};
+pub use handoff::{HandoffConfig, HandoffKind, ImmediateHandoffNotifier};
 pub use view::ZkHandoffNotifier;
 pub use zk::ZkAnnouncer;
 

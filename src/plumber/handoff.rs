@@ -25,7 +25,7 @@ use serde_json::{Value, json};
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
 
 use super::persist::{CheckpointState, PersistCommand};
-use crate::announce::{Announcer, HandoffNotifier, SegmentDescriptor};
+use crate::announce::{Announcer, HandoffNotifier};
 use crate::metrics::DataSourceMetrics;
 use crate::segment::descriptor::DataSegment;
 use crate::segment::merge::{MergeSpec, MetricCombiner, merge_segments_with};
@@ -70,6 +70,8 @@ pub struct HandoffContext {
     pub handoff: Arc<dyn HandoffNotifier>,
     /// `handoffConditionTimeout` (`None`: wait forever).
     pub handoff_timeout: Option<Duration>,
+    /// How often a wait for handoff is reported with what rtnode can check of it.
+    pub handoff_report_interval: Duration,
     /// The persist worker (commit record writer).
     pub persist: std::sync::mpsc::Sender<PersistCommand>,
     /// Serializes publishes of this fire department (the checkpoint compare-and-swap).
@@ -153,7 +155,7 @@ pub async fn run(
         },
     };
     let published_at = Instant::now();
-    let handed_off = wait_for_handoff(&ctx, &segment).await;
+    let handed_off = super::handoff_wait::wait_for_handoff(&ctx, &segment).await;
     let waited = published_at.elapsed();
     drop_sink(&ctx, &sink).await;
     if handed_off {
@@ -390,31 +392,12 @@ async fn publish(
 }
 
 /// Waits for a historical to serve the segment, or for the timeout.
-async fn wait_for_handoff(ctx: &HandoffContext, segment: &DataSegment) -> bool {
-    let notified = ctx.handoff.watch(SegmentDescriptor::of(segment));
-    let outcome = match ctx.handoff_timeout {
-        Some(timeout) => tokio::time::timeout(timeout, notified).await.ok(),
-        None => Some(notified.await),
-    };
-    match outcome {
-        Some(Ok(())) => true,
-        Some(Err(_)) => {
-            tracing::warn!(segment = %segment.identifier(), "handoff notifier stopped; dropping the sink");
-            false
-        }
-        None => {
-            tracing::warn!(segment = %segment.identifier(), timeout_ms = ctx.handoff_timeout.map(|t| t.as_millis() as u64), "handoff did not complete within handoffConditionTimeout; dropping the local copy (the segment is in deep storage and the metadata store)");
-            false
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::Mutex as StdMutex;
 
     use super::*;
-    use crate::announce::ImmediateHandoffNotifier;
+    use crate::announce::{ImmediateHandoffNotifier, SegmentDescriptor};
     use crate::metrics::NodeMetrics;
     use crate::segment::descriptor::ShardSpec;
 
@@ -441,6 +424,37 @@ mod tests {
         }
     }
 
+    /// A context with nothing behind it: no metadata store, deep storage at a path that does not
+    /// exist, a no-op announcer.
+    pub(in crate::plumber) fn context(
+        notifier: Arc<dyn HandoffNotifier>,
+        timeout: Option<Duration>,
+        persist: std::sync::mpsc::Sender<PersistCommand>,
+    ) -> HandoffContext {
+        HandoffContext {
+            data_source: "wiki".into(),
+            partition: 0,
+            dir: PathBuf::from("/nonexistent"),
+            combiners: vec![],
+            metric_names: vec!["count".into()],
+            dimension_hint: vec![],
+            without_bitmap_index: vec![],
+            rollup: true,
+            write_options: WriteOptions::default(),
+            deep_storage: LocalDeepStorage::new("/nonexistent"),
+            metadata: None,
+            announcer: Arc::new(Recorder::default()),
+            handoff: notifier,
+            handoff_timeout: timeout,
+            handoff_report_interval: Duration::from_millis(50),
+            persist,
+            publish_lock: Mutex::new(()),
+            flush_duration: None,
+            finish_job: watch::Sender::new(false),
+            metrics: NodeMetrics::new().for_data_source("wiki"),
+        }
+    }
+
     fn realtime() -> DataSegment {
         DataSegment {
             data_source: "wiki".into(),
@@ -461,7 +475,6 @@ mod tests {
         notifier: Arc<dyn HandoffNotifier>,
         timeout: Option<Duration>,
     ) -> (bool, Vec<String>, Vec<Interval>, String) {
-        let metrics = NodeMetrics::new();
         let recorder = Arc::new(Recorder::default());
         let (persist, commands) = std::sync::mpsc::channel();
         let worker = std::thread::spawn(move || {
@@ -474,27 +487,10 @@ mod tests {
             }
             removed
         });
-        let ctx = Arc::new(HandoffContext {
-            data_source: "wiki".into(),
-            partition: 0,
-            dir: PathBuf::from("/nonexistent"),
-            combiners: vec![],
-            metric_names: vec!["count".into()],
-            dimension_hint: vec![],
-            without_bitmap_index: vec![],
-            rollup: true,
-            write_options: WriteOptions::default(),
-            deep_storage: LocalDeepStorage::new("/nonexistent"),
-            metadata: None,
-            announcer: recorder.clone(),
-            handoff: notifier,
-            handoff_timeout: timeout,
-            persist,
-            publish_lock: Mutex::new(()),
-            flush_duration: None,
-            finish_job: watch::Sender::new(false),
-            metrics: metrics.for_data_source("wiki"),
-        });
+        let mut ctx = context(notifier, timeout, persist);
+        ctx.announcer = recorder.clone();
+        let ctx = Arc::new(ctx);
+        let metrics_text = ctx.metrics.clone();
         let mut pushed = realtime();
         pushed.binary_version = Some(9);
         let sink = SinkToHandOff {
@@ -514,7 +510,12 @@ mod tests {
         assert_eq!(interval, realtime().interval);
         let removed = worker.join().unwrap();
         let unannounced = recorder.0.lock().unwrap().clone();
-        (handed_off, unannounced, removed, metrics.encode())
+        (
+            handed_off,
+            unannounced,
+            removed,
+            metrics_text.node().encode(),
+        )
     }
 
     #[tokio::test]

@@ -16,6 +16,7 @@ pub mod clock;
 pub mod commit;
 pub mod dead_letter;
 pub mod handoff;
+mod handoff_wait;
 pub mod ingest;
 pub mod parse_errors;
 pub mod persist;

@@ -72,6 +72,11 @@ impl LocalDeepStorage {
         Ok(LocalDeepStorage::new(root))
     }
 
+    /// The storage directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
     /// The directory a segment is pushed to.
     pub fn segment_dir(&self, segment: &DataSegment) -> PathBuf {
         self.root
