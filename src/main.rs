@@ -61,6 +61,10 @@ enum Command {
         #[arg(long)]
         exit_when_done: bool,
     },
+    /// Print the runtime properties as rtnode reads them (`--properties` files, then `-D`),
+    /// interpolated, as one JSON object; passwords, keys and tokens are left out, as Druid's
+    /// `/status/properties` leaves them out (`druid.server.hiddenProperties`).
+    PrintConfig,
     /// Validate a spec and print it resolved, every default filled in.
     Validate {
         /// Realtime spec file (default: the `druid.realtime.specFile` property).
@@ -154,6 +158,10 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 .map(FireDepartment::to_resolved_json)
                 .collect();
             println!("{}", serde_json::to_string_pretty(&resolved)?);
+            Ok(())
+        }
+        Command::PrintConfig => {
+            println!("{}", serde_json::to_string_pretty(&properties.visible()?)?);
             Ok(())
         }
         Command::DumpSegment { path, metadata } => {

@@ -618,3 +618,32 @@ fn events_that_are_not_indexed_go_to_the_dead_letter_file() {
         letters[0]
     );
 }
+
+#[test]
+fn print_config_shows_the_properties_without_secrets() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("runtime.properties");
+    std::fs::write(
+        &file,
+        "druid.host=${env:RTNODE_TEST_HOST}\ndruid.metadata.storage.connector.password=pw\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_rtnode"))
+        .args([
+            "--properties",
+            file.to_str().unwrap(),
+            "-D",
+            "druid.port=9000",
+            "print-config",
+        ])
+        .env("RTNODE_TEST_HOST", "rt7")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(printed, json!({"druid.host": "rt7", "druid.port": "9000"}));
+}

@@ -182,15 +182,27 @@ fn status_health_datasources_metrics_and_parse_errors() {
     );
     let node_metrics = NodeMetrics::new();
     let _ingest = node_metrics.for_data_source("wiki");
+    let mut properties = rtnode::config::properties::RuntimeProperties::new();
+    properties.set("druid.host", "rt1");
+    properties.set("druid.service", "druid/realtime");
+    properties.set("druid.metadata.storage.connector.password", "secret");
     let state = ServerState::new(
         Arc::new(StaticTarget::new(wiki_segments())),
         node_metrics,
         vec![log],
         Arc::new(move || flag.load(std::sync::atomic::Ordering::SeqCst)),
-        QueryConfig::default(),
+        QueryConfig::from_properties(&properties).unwrap(),
     );
     let app = router(Arc::new(state));
     runtime().block_on(async {
+        assert_eq!(
+            call(&app, "GET", "/status/properties", None).await,
+            (
+                StatusCode::OK,
+                json!({"druid.host": "rt1", "druid.service": "druid/realtime"})
+            ),
+            "the password is hidden"
+        );
         let (status, body) = call(&app, "GET", "/status", None).await;
         assert_eq!(status, StatusCode::OK);
         assert!(

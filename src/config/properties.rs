@@ -111,6 +111,17 @@ pub enum PropertiesError {
     },
 }
 
+/// Druid's default `druid.server.hiddenProperties`.
+const DEFAULT_HIDDEN_PROPERTIES: &[&str] = &[
+    "druid.s3.accessKey",
+    "druid.s3.secretKey",
+    "druid.metadata.storage.connector.password",
+    "password",
+    "key",
+    "token",
+    "pwd",
+];
+
 /// Where environment variables come from: the process, or a fixed map (tests, embedding).
 #[derive(Debug, Clone, Default)]
 enum Environment {
@@ -230,6 +241,31 @@ impl RuntimeProperties {
             .keys()
             .map(|key| Ok((key.clone(), self.interpolated(key)?.unwrap_or_default())))
             .collect()
+    }
+
+    /// Every property interpolated except the hidden ones: those whose name contains, in any
+    /// case, an entry of `druid.server.hiddenProperties` (a JSON list; Druid's default hides
+    /// passwords, keys and tokens). What `GET /status/properties` and `print-config` show.
+    pub fn visible(&self) -> Result<BTreeMap<String, String>, PropertiesError> {
+        const KEY: &str = "druid.server.hiddenProperties";
+        let hidden: Vec<String> = match self.get_str(KEY)? {
+            Some(list) => serde_json::from_str(&list).map_err(|_| PropertiesError::Invalid {
+                property: KEY.into(),
+                value: list.clone(),
+                expected: "a JSON list of strings",
+            })?,
+            None => DEFAULT_HIDDEN_PROPERTIES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+        };
+        let hidden: Vec<String> = hidden.iter().map(|h| h.to_ascii_lowercase()).collect();
+        let mut all = self.resolved()?;
+        all.retain(|key, _| {
+            let key = key.to_ascii_lowercase();
+            !hidden.iter().any(|h| key.contains(h.as_str()))
+        });
+        Ok(all)
     }
 
     /// Replaces the process environment with `vars` for `${env:…}` lookups.

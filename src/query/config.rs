@@ -11,6 +11,8 @@
 //! | `druid.rtnode.query.maxConcurrent` | cores | queries computing at once |
 //! | `druid.rtnode.query.maxQueued` | 100 | queries waiting for a slot before 429 |
 
+use std::collections::BTreeMap;
+
 use crate::config::properties::{PropertiesError, RuntimeProperties};
 
 /// Limits of the query server.
@@ -34,6 +36,8 @@ pub struct QueryConfig {
     pub max_concurrent: usize,
     /// Queries allowed to wait for a slot.
     pub max_queued: usize,
+    /// The runtime properties `GET /status/properties` shows (hidden ones left out).
+    pub properties: BTreeMap<String, String>,
 }
 
 impl Default for QueryConfig {
@@ -48,6 +52,7 @@ impl Default for QueryConfig {
             max_scan_rows: 500_000,
             max_concurrent: std::thread::available_parallelism().map_or(2, |n| n.get()),
             max_queued: 100,
+            properties: BTreeMap::new(),
         }
     }
 }
@@ -87,6 +92,7 @@ impl QueryConfig {
                 .max(1) as usize,
             max_queued: props.get_u64_or("druid.rtnode.query.maxQueued", d.max_queued as u64)?
                 as usize,
+            properties: props.visible()?,
         })
     }
 

@@ -9,6 +9,7 @@
 //! | `GET /druid/v2/datasources/{ds}` | `{"dimensions":[…],"metrics":[…]}` |
 //! | `GET /status` | `{"version","modules","memory"}` |
 //! | `GET /status/health` | `true` (200), or `false` (503) when ingestion is wedged |
+//! | `GET /status/properties` | the runtime properties (passwords, keys and tokens hidden) |
 //! | `GET /status/selfDiscovered/status` | `{"selfDiscovered":true}` |
 //! | `GET /metrics` | Prometheus text of every node metric |
 //! | `GET /druid/realtime/v1/parseErrors` | recent unparseable events |
@@ -104,6 +105,7 @@ pub fn router(state: Arc<ServerState>) -> Router {
         )
         .route("/status", get(status::status))
         .route("/status/health", get(status::health))
+        .route("/status/properties", get(status::properties))
         .route(
             "/status/selfDiscovered/status",
             get(status::self_discovered),

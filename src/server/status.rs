@@ -46,6 +46,13 @@ pub(super) async fn health(State(state): State<Arc<ServerState>>) -> Response {
     }
 }
 
+/// Druid's `GET /status/properties`: the runtime properties, hidden ones left out.
+pub(super) async fn properties(
+    State(state): State<Arc<ServerState>>,
+) -> Json<std::collections::BTreeMap<String, String>> {
+    Json(state.config.properties.clone())
+}
+
 pub(super) async fn self_discovered() -> Json<Value> {
     Json(json!({"selfDiscovered": true}))
 }

@@ -301,3 +301,26 @@ fn typed_getters_interpolate_before_parsing() {
         PropertiesError::MissingEnv { .. }
     ));
 }
+
+#[test]
+fn visible_properties_hide_passwords_keys_and_tokens_as_druid_does() {
+    let props = parsed(
+        "druid.host=h1\ndruid.metadata.storage.connector.password=secret\n\
+         druid.s3.accessKey=AK\nmy.api.Token=t\ndruid.storage.baseKey=seg\ndruid.port=8084\n",
+    );
+    let visible = props.visible().unwrap();
+    let keys: Vec<&str> = visible.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["druid.host", "druid.port"]);
+
+    let mut custom = props.clone();
+    custom.set("druid.server.hiddenProperties", r#"["HOST"]"#);
+    let visible = custom.visible().unwrap();
+    assert!(!visible.contains_key("druid.host"));
+    assert_eq!(
+        visible["druid.metadata.storage.connector.password"],
+        "secret"
+    );
+    custom.set("druid.server.hiddenProperties", "password");
+    let err = custom.visible().unwrap_err().to_string();
+    assert!(err.contains("druid.server.hiddenProperties"), "{err}");
+}
