@@ -260,12 +260,21 @@ impl RuntimeProperties {
                 .collect(),
         };
         let hidden: Vec<String> = hidden.iter().map(|h| h.to_ascii_lowercase()).collect();
-        let mut all = self.resolved()?;
-        all.retain(|key, _| {
+        let shown = |key: &String| {
             let key = key.to_ascii_lowercase();
             !hidden.iter().any(|h| key.contains(h.as_str()))
-        });
-        Ok(all)
+        };
+        // A property that does not interpolate is shown as written: one rtnode does not use
+        // must not stop the node.
+        Ok(self
+            .values
+            .iter()
+            .filter(|(key, _)| shown(key))
+            .map(|(key, raw)| {
+                let value = self.interpolated(key).ok().flatten();
+                (key.clone(), value.unwrap_or_else(|| raw.clone()))
+            })
+            .collect())
     }
 
     /// Replaces the process environment with `vars` for `${env:…}` lookups.

@@ -320,6 +320,12 @@ fn visible_properties_hide_passwords_keys_and_tokens_as_druid_does() {
         visible["druid.metadata.storage.connector.password"],
         "secret"
     );
+    custom.set("other.unused", "${env:RTNODE_SURELY_UNSET_VARIABLE}");
+    let visible = custom.visible().unwrap();
+    assert_eq!(
+        visible["other.unused"],
+        "${env:RTNODE_SURELY_UNSET_VARIABLE}"
+    );
     custom.set("druid.server.hiddenProperties", "password");
     let err = custom.visible().unwrap_err().to_string();
     assert!(err.contains("druid.server.hiddenProperties"), "{err}");
