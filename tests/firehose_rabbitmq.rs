@@ -181,6 +181,41 @@ async fn prefetch_window_full_asks_for_a_flush_instead_of_stalling() {
     delete(&queue).await;
 }
 
+/// A trickle far below the prefetch window is still flushed (and acked) once its deliveries
+/// have waited `max_unacked_age`: RabbitMQ would close the channel at `consumer_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_unacked_too_long_ask_for_a_flush() {
+    let _shared = BROKER.read().await;
+    let queue = queue_name("aged");
+    let (connection, channel) = publisher(&queue).await;
+    let sent = events(0, 10);
+    publish(&channel, &queue, &sent).await;
+    let (tx, rx) = firehose::channel();
+    let (task, ack) = RabbitMqFirehose::new(&spec(&queue), 1000)
+        .with_max_unacked_age(Duration::from_millis(700))
+        .spawn(&tokio::runtime::Handle::current(), None, tx)
+        .unwrap();
+    let ack: Arc<dyn Acknowledger> = ack;
+    let mut ingest = FakeIngest::new(rx, Some(ack));
+    assert_eq!(ingest.receive_until(10, WAIT).await, 10);
+    assert_eq!(ingest.flushes, 0, "10 of 1000: the window is far from full");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ingest.flushes == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no flush of aged deliveries"
+        );
+        ingest.run_for(Duration::from_millis(100)).await;
+    }
+    assert_eq!(set(&ingest.committed), sent.iter().cloned().collect());
+    // Acked: nothing comes back once the consumer is gone.
+    ingest.run_for(Duration::from_millis(300)).await;
+    stop(ingest, task).await;
+    assert_eq!(ready_without_consumers(&queue).await, 0);
+    let _ = connection.close(200, "done".into()).await;
+    delete(&queue).await;
+}
+
 /// An ingest loop may close its receiver while a `Flush` request is still unanswered (queued
 /// in the channel, its reply neither sent nor dropped): the firehose must stop anyway. Before,
 /// it waited for the reply forever; `prefetch_window_full_asks_for_a_flush_instead_of_stalling`

@@ -17,9 +17,10 @@
 //! persists, the consumer would stall once the ingest loop holds `prefetch` events. When the
 //! unacknowledged deliveries reach [`FLUSH_FRACTION`] of the prefetch the firehose sends
 //! [`FirehoseMessage::Flush`](super::FirehoseMessage::Flush) and waits for the committed
-//! checkpoint (or for the ingest loop to go away), then acks it. Keep
-//! `intermediatePersistPeriod` below RabbitMQ's `consumer_timeout` (30 min by default), after
-//! which the broker closes a channel with unacknowledged deliveries.
+//! checkpoint (or for the ingest loop to go away), then acks it. It asks the same when
+//! deliveries have stayed unacknowledged for [`MAX_UNACKED_AGE`] (15 min), whatever the
+//! `intermediatePersistPeriod`: RabbitMQ's `consumer_timeout` (30 min by default) closes a
+//! channel with a delivery unacknowledged longer, and redelivers everything.
 //!
 //! **Stop.** Closing (or dropping) the receiver stops the firehose. The ingest loop acknowledges
 //! its last commit before it lets the receiver go, so a stopping session (`session.rs`) first
@@ -95,11 +96,18 @@ impl RabbitError {
     }
 }
 
+/// Deliveries left unacknowledged this long are flushed (persisted, committed, acked) even when
+/// the prefetch window is far from full: RabbitMQ (3.8.15+) closes a channel whose delivery
+/// stays unacknowledged past `consumer_timeout` (default 30 minutes), and everything unacked
+/// would be redelivered, again and again, with an `intermediatePersistPeriod` that long.
+pub const MAX_UNACKED_AGE: Duration = Duration::from_secs(15 * 60);
+
 /// A configured RabbitMQ firehose.
 #[derive(Debug, Clone)]
 pub struct RabbitMqFirehose {
     spec: RabbitSpec,
     prefetch_count: u16,
+    max_unacked_age: Duration,
 }
 
 impl RabbitMqFirehose {
@@ -108,7 +116,14 @@ impl RabbitMqFirehose {
         RabbitMqFirehose {
             spec: spec.clone(),
             prefetch_count: prefetch_count.max(4),
+            max_unacked_age: MAX_UNACKED_AGE,
         }
+    }
+
+    /// Sets how long deliveries may stay unacknowledged before a flush is asked for.
+    pub fn with_max_unacked_age(mut self, age: Duration) -> RabbitMqFirehose {
+        self.max_unacked_age = age;
+        self
     }
 
     /// The prefetch window.
@@ -142,6 +157,7 @@ impl RabbitMqFirehose {
             generation: last_generation,
             tx,
             acknowledger: acknowledger.clone(),
+            max_unacked_age: self.max_unacked_age,
         };
         Ok((runtime.spawn(reader.run()), acknowledger))
     }

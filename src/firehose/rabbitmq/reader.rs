@@ -3,7 +3,7 @@
 //! is lost; it ends when the ingest loop closes its receiver.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::{FutureExt, StreamExt};
 use lapin::message::Delivery;
@@ -25,6 +25,9 @@ pub(super) struct Reader {
     pub(super) generation: u64,
     pub(super) tx: mpsc::Sender<FirehoseMessage>,
     pub(super) acknowledger: Arc<RabbitAcknowledger>,
+    /// Deliveries unacknowledged this long are flushed even with the prefetch window far from
+    /// full (see [`super::MAX_UNACKED_AGE`]).
+    pub(super) max_unacked_age: Duration,
 }
 
 /// Why a consuming session ended.
@@ -120,12 +123,26 @@ impl Reader {
         let flush_at = u64::from(self.prefetch_count) * u64::from(FLUSH_FRACTION.0)
             / u64::from(FLUSH_FRACTION.1);
         let mut last_flush_tag = 0u64;
+        let mut last_tag = 0u64;
+        // When the oldest delivery not acknowledged yet was passed on (`None`: all acked).
+        let mut unacked_since: Option<Instant> = None;
         loop {
-            let batch = match self.next_batch(session).await {
+            if last_tag <= session.acker.acked_tag() {
+                unacked_since = None;
+            }
+            let Some(next) = self.next_batch_before_aged(session, unacked_since).await else {
+                tracing::info!(queue = %self.spec.config.queue, unacked = last_tag - session.acker.acked_tag().min(last_tag), max_unacked_age_s = self.max_unacked_age.as_secs(), "rabbitmq: deliveries unacknowledged too long; asking for a persist before the broker's consumer_timeout closes the channel");
+                if !self.flush().await {
+                    return SessionEnd::Stopped;
+                }
+                unacked_since = Some(Instant::now());
+                continue;
+            };
+            let batch = match next {
                 Ok(batch) => batch,
                 Err(end) => return end,
             };
-            let last_tag = batch.last_tag();
+            last_tag = batch.last_tag();
             if self
                 .tx
                 .send(FirehoseMessage::Batch(batch.finish()))
@@ -135,12 +152,34 @@ impl Reader {
                 return SessionEnd::Stopped;
             }
             let unacked = last_tag - session.acker.acked_tag().min(last_tag);
+            if unacked > 0 && unacked_since.is_none() {
+                unacked_since = Some(Instant::now());
+            }
             if unacked >= flush_at && last_tag - last_flush_tag >= flush_at / 3 {
                 last_flush_tag = last_tag;
                 if !self.flush().await {
                     return SessionEnd::Stopped;
                 }
             }
+        }
+    }
+
+    /// [`Reader::next_batch`], or `None` once deliveries unacknowledged since `unacked_since`
+    /// reach `max_unacked_age` first (`next_batch` only waits before taking its first delivery,
+    /// so giving up takes nothing).
+    async fn next_batch_before_aged(
+        &self,
+        session: &mut Session,
+        unacked_since: Option<Instant>,
+    ) -> Option<Result<BatchBuilder, SessionEnd>> {
+        match unacked_since {
+            Some(since) => {
+                let aged_at = since + self.max_unacked_age;
+                tokio::time::timeout_at(aged_at.into(), self.next_batch(session))
+                    .await
+                    .ok()
+            }
+            None => Some(self.next_batch(session).await),
         }
     }
 
