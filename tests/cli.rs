@@ -46,6 +46,13 @@ fn spec_over_lines(dir: &Path, lines: &[&str]) -> PathBuf {
     spec_file(dir, &data, json!({"rejectionPolicy": {"type": "none"}}))
 }
 
+/// The command failed with exit code 1 and `text` on stderr.
+fn assert_refused(out: &Output, text: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains(text), "no `{text}` in {stderr}");
+}
+
 /// The summary line `run --exit-when-done` prints last (the run must have succeeded).
 fn summary_line(out: &Output) -> Value {
     assert!(
@@ -482,12 +489,7 @@ fn the_spec_file_comes_from_druid_realtime_spec_file_when_not_given() {
     assert_eq!(resolved[0]["dataSchema"]["dataSource"], "cli");
 
     let out = rtnode(&["validate"], tmp.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("druid.realtime.specFile"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_refused(&out, "druid.realtime.specFile");
 }
 
 /// Druid's `transformSpec.filter` (0.13+): events it does not match are thrown away (reason
@@ -549,12 +551,7 @@ fn the_transform_spec_filter_drops_the_events_it_does_not_match() {
         json!([{"type": "expression", "name": "x", "expression": "upper(page)"}]);
     std::fs::write(&path, spec.to_string()).unwrap();
     let out = rtnode(&["validate", "--spec", path.to_str().unwrap()], tmp.path());
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("$[0].dataSchema.transformSpec.transforms"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_refused(&out, "$[0].dataSchema.transformSpec.transforms");
 }
 
 /// `tuningConfig.deadLetterDirectory`: every event read but not indexed (late, filtered,

@@ -31,6 +31,21 @@ fn load(path: &str) -> Result<Vec<config::FireDepartment>, SpecError> {
     config::load_spec_str(&substitute(&text))
 }
 
+/// `path` is refused at `json_path` because rtnode does not run firehose type `kind`.
+fn assert_firehose_refused(path: &str, kind: &str, json_path: &str) {
+    match load(path) {
+        Err(SpecError::Invalid(err)) => {
+            assert_eq!(err.path, json_path, "{path}");
+            assert!(
+                err.message
+                    .contains(&format!("firehose type `{kind}` is not supported")),
+                "{path}: {err}"
+            );
+        }
+        other => panic!("{path}: expected a firehose type error, got {other:?}"),
+    }
+}
+
 #[test]
 fn druid_07_plus_specs_validate() {
     let valid = [
@@ -120,17 +135,7 @@ fn firehoses_rtnode_does_not_run_are_refused_by_type() {
             "$.spec.ioConfig.firehose.type",
         ),
     ] {
-        match load(path) {
-            Err(SpecError::Invalid(err)) => {
-                assert_eq!(err.path, json_path, "{path}");
-                assert!(
-                    err.message
-                        .contains(&format!("firehose type `{kind}` is not supported")),
-                    "{path}: {err}"
-                );
-            }
-            other => panic!("{path}: expected a firehose type error, got {other:?}"),
-        }
+        assert_firehose_refused(path, kind, json_path);
     }
 }
 
@@ -233,17 +238,7 @@ fn pre_07_firehoses_rtnode_does_not_run_are_refused_at_their_own_path() {
             "$.firehose.type",
         ),
     ] {
-        match load(path) {
-            Err(SpecError::Invalid(err)) => {
-                assert_eq!(err.path, json_path, "{path}");
-                assert!(
-                    err.message
-                        .contains(&format!("firehose type `{kind}` is not supported")),
-                    "{path}: {err}"
-                );
-            }
-            other => panic!("{path}: expected a firehose type error, got {other:?}"),
-        }
+        assert_firehose_refused(path, kind, json_path);
     }
 }
 
