@@ -46,6 +46,18 @@ fn spec_over_lines(dir: &Path, lines: &[&str]) -> PathBuf {
     spec_file(dir, &data, json!({"rejectionPolicy": {"type": "none"}}))
 }
 
+/// Writes `spec` as `dir/spec.json`, runs it with `--exit-when-done` and returns the summary
+/// of its first datasource.
+fn run_to_end(dir: &Path, spec: &Value) -> Value {
+    let path = dir.join("spec.json");
+    std::fs::write(&path, spec.to_string()).unwrap();
+    let out = rtnode(
+        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
+        dir,
+    );
+    summary_line(&out)["dataSources"][0].clone()
+}
+
 /// The command failed with exit code 1 and `text` on stderr.
 fn assert_refused(out: &Output, text: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -348,14 +360,7 @@ fn the_access_log_example_spec_ingests_a_log() {
     let mut spec: Value = serde_json::from_str(&text).unwrap();
     spec[0]["ioConfig"]["firehose"]["baseDir"] = json!(logs.display().to_string());
     spec[0]["tuningConfig"]["rejectionPolicy"] = json!({"type": "none"});
-    let path = tmp.path().join("spec.json");
-    std::fs::write(&path, spec.to_string()).unwrap();
-    let out = rtnode(
-        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
-        tmp.path(),
-    );
-    let summary = summary_line(&out);
-    let ds = &summary["dataSources"][0];
+    let ds = &run_to_end(tmp.path(), &spec);
     assert_eq!(
         (ds["processed"].as_u64(), ds["unparseable"].as_u64()),
         (Some(600), Some(1))
@@ -414,14 +419,7 @@ fn a_druid_06_spec_runs_in_its_own_format() {
         "filter": "*.json", "parser": parser});
     spec[0]["plumber"]["basePersistDirectory"] =
         json!(tmp.path().join("persist").display().to_string());
-    let path = tmp.path().join("spec.json");
-    std::fs::write(&path, spec.to_string()).unwrap();
-    let out = rtnode(
-        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
-        tmp.path(),
-    );
-    let summary = summary_line(&out);
-    let ds = &summary["dataSources"][0];
+    let ds = &run_to_end(tmp.path(), &spec);
     assert_eq!(ds["dataSource"], "rabbitmqtest");
     assert_eq!(ds["processed"], 300);
     let segments = ds["segments"].as_array().unwrap();
@@ -575,13 +573,7 @@ fn events_that_are_not_indexed_go_to_the_dead_letter_file() {
         "windowPeriod": "PT10M", "deadLetterDirectory": letters_dir.display().to_string()});
     spec[0]["dataSchema"]["transformSpec"] = json!({"filter": {"type": "not",
         "field": {"type": "selector", "dimension": "isRobot", "value": "true"}}});
-    std::fs::write(&path, spec.to_string()).unwrap();
-    let out = rtnode(
-        &["run", "--spec", path.to_str().unwrap(), "--exit-when-done"],
-        tmp.path(),
-    );
-    let summary = summary_line(&out);
-    let ds = &summary["dataSources"][0];
+    let ds = &run_to_end(tmp.path(), &spec);
     assert_eq!(
         (&ds["processed"], &ds["thrownAway"], &ds["unparseable"]),
         (&json!(2), &json!(2), &json!(1)),
