@@ -58,6 +58,16 @@ fn run_to_end(dir: &Path, spec: &Value) -> Value {
     summary_line(&out)["dataSources"][0].clone()
 }
 
+/// The rows of a segment, as `dump-segment` prints them.
+fn dumped_rows(segment: &str, dir: &Path) -> Vec<Value> {
+    let dump = rtnode(&["dump-segment", segment], dir);
+    String::from_utf8(dump.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
 /// The command failed with exit code 1 and `text` on stderr.
 fn assert_refused(out: &Output, text: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -366,12 +376,7 @@ fn the_access_log_example_spec_ingests_a_log() {
         (Some(600), Some(1))
     );
     let zip = ds["segments"][0]["path"].as_str().unwrap();
-    let dump = rtnode(&["dump-segment", zip], tmp.path());
-    let rows: Vec<Value> = String::from_utf8(dump.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = dumped_rows(zip, tmp.path());
     let sum = |name: &str| rows.iter().map(|r| r[name].as_i64().unwrap()).sum::<i64>();
     assert_eq!(
         (sum("requests"), sum("server_errors"), sum("bytes")),
@@ -427,9 +432,7 @@ fn a_druid_06_spec_runs_in_its_own_format() {
     let (mut impressions, mut wp) = (0, 0.0);
     for segment in segments {
         let zip = segment["path"].as_str().unwrap();
-        let dump = rtnode(&["dump-segment", zip], tmp.path());
-        for line in String::from_utf8(dump.stdout).unwrap().lines() {
-            let row: Value = serde_json::from_str(line).unwrap();
+        for row in dumped_rows(zip, tmp.path()) {
             impressions += row["impressions"].as_i64().unwrap();
             wp += row["wp"].as_f64().unwrap();
             let time_ms = row["__time"].as_i64().unwrap();
@@ -536,12 +539,7 @@ fn the_transform_spec_filter_drops_the_events_it_does_not_match() {
         "{ds}"
     );
     let zip = ds["segments"][0]["path"].as_str().unwrap();
-    let dump = rtnode(&["dump-segment", zip], tmp.path());
-    let rows: Vec<Value> = String::from_utf8(dump.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let rows = dumped_rows(zip, tmp.path());
     let sum = |name: &str| rows.iter().map(|r| r[name].as_i64().unwrap()).sum::<i64>();
     assert_eq!((sum("count"), sum("added")), (kept as i64, kept_added));
 
