@@ -45,8 +45,9 @@ struct Cli {
         default_value_t = LogFormat::Text
     )]
     log_format: LogFormat,
+    /// What to do (default: `run`, as Druid's realtime node just ran).
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,7 +150,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
     let overrides = SpecOverrides {
         partition_num: cli.partition_num,
     };
-    match cli.command {
+    let command = cli.command.unwrap_or_else(|| Command::Run {
+        spec: std::env::var_os("RTNODE_SPEC").map(PathBuf::from),
+        exit_when_done: false,
+    });
+    match command {
         Command::Validate { spec } => {
             let spec = required_spec_file(spec, &properties)?;
             let departments = config::load_spec_file_with(&spec, &overrides)?;

@@ -634,3 +634,26 @@ fn print_config_shows_the_properties_without_secrets() {
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(printed, json!({"druid.host": "rt7", "druid.port": "9000"}));
 }
+
+/// Without a subcommand `rtnode` runs the node, as Druid's realtime node just ran; an unreadable
+/// spec file is named once, with its cause once.
+#[test]
+fn no_subcommand_means_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing.spec");
+    let property = format!("druid.realtime.specFile={}", missing.display());
+    let out = rtnode(
+        &["-D", &property, "-D", "druid.plaintextPort=0"],
+        tmp.path(),
+    );
+    assert_refused(
+        &out,
+        &format!("cannot read spec file `{}`", missing.display()),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+}

@@ -49,12 +49,12 @@ pub struct FireDepartment {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file could not be read.
-    #[error("cannot read spec file `{path}`: {source}")]
+    #[error("cannot read spec file `{path}`: {error}")]
     Io {
         /// The spec file.
         path: String,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, not a separate cause: it would be printed twice).
+        error: std::io::Error,
     },
     /// Not JSON at all.
     #[error("spec is not valid JSON: {0}")]
@@ -115,9 +115,9 @@ pub fn load_spec_file_with(
     path: &Path,
     overrides: &SpecOverrides,
 ) -> Result<Vec<FireDepartment>, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Io {
+    let text = std::fs::read_to_string(path).map_err(|error| SpecError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     })?;
     load_spec_str_with(&text, overrides)
 }
