@@ -193,13 +193,25 @@ pub struct AggregatorSpec {
     pub filter: Option<AggregatorFilter>,
 }
 
-/// A `filtered` aggregator's filter: Druid's JSON, and the filter parsed from it at load.
+/// A filter given in the spec (a `filtered` aggregator's, the `transformSpec`'s): Druid's JSON,
+/// and the filter parsed from it at load.
 #[derive(Debug, Clone)]
 pub struct AggregatorFilter {
     /// The filter JSON as the spec gave it.
     pub json: Value,
     /// The parsed filter.
     pub filter: Arc<Filter>,
+}
+
+impl AggregatorFilter {
+    /// Parses Druid's filter JSON (the query filter parser, once, at load).
+    pub fn parse(json: Value) -> Result<AggregatorFilter, String> {
+        let filter = Filter::parse(&json).map_err(|e| e.to_string())?;
+        Ok(AggregatorFilter {
+            json,
+            filter: Arc::new(filter),
+        })
+    }
 }
 
 impl PartialEq for AggregatorFilter {
@@ -216,11 +228,9 @@ pub(super) fn deserialize_filter<'de, D: serde::Deserializer<'de>>(
     if json.is_null() {
         return Ok(None);
     }
-    let filter = Filter::parse(&json).map_err(serde::de::Error::custom)?;
-    Ok(Some(AggregatorFilter {
-        json,
-        filter: Arc::new(filter),
-    }))
+    AggregatorFilter::parse(json)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 /// Writes a filter back as the JSON it was read from.
@@ -349,12 +359,9 @@ fn build_filtered<E: serde::de::Error>(body: Value) -> Result<AggregatorSpec, E>
             format!("`{}` cannot be filtered at ingest", spec.kind.type_name()),
         ));
     }
-    let filter = Filter::parse(&raw.filter).map_err(|e| de::error_at("filter", e.to_string()))?;
+    let filter = AggregatorFilter::parse(raw.filter).map_err(|e| de::error_at("filter", e))?;
     spec.name = raw.name.unwrap_or(spec.name);
-    spec.filter = Some(AggregatorFilter {
-        json: raw.filter,
-        filter: Arc::new(filter),
-    });
+    spec.filter = Some(filter);
     Ok(spec)
 }
 

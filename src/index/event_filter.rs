@@ -1,4 +1,4 @@
-//! The filters of `filtered` aggregators, evaluated on one parsed event (Druid's value matchers
+//! The filters of `filtered` aggregators and of the `transformSpec`, evaluated on one parsed event (Druid's value matchers
 //! over the input row): a column's value is its raw input field (the parser routes every column
 //! a filter reads as a field; `__time` is the event time). A list matches when any of its values
 //! does, and an empty list as null does; numbers meet numeric predicates as numbers.

@@ -7,7 +7,6 @@
 //! segment's row `used` in the metadata store, is its `index.zip` where the load spec says, and
 //! what a historical needs to load it. After `handoffConditionTimeout` the local copy is dropped.
 
-use std::path::Path;
 use std::time::Instant;
 
 use super::handoff::HandoffContext;
@@ -55,8 +54,15 @@ pub(super) async fn waiting_diagnosis(ctx: &HandoffContext, segment: &DataSegmen
             Err(e) => format!("the metadata store cannot be read ({e})"),
         },
     };
-    let stored = match segment.load_spec.get("path").and_then(|p| p.as_str()) {
-        Some(path) if Path::new(path).is_file() => format!(
+    let path = segment.load_spec.get("path").and_then(|p| p.as_str());
+    let present = match path {
+        Some(path) => tokio::fs::metadata(path)
+            .await
+            .is_ok_and(|meta| meta.is_file()),
+        None => false,
+    };
+    let stored = match path {
+        Some(path) if present => format!(
             "index.zip is at {path}; a historical must read that same path (local deep storage needs a shared mount)"
         ),
         Some(path) => format!("index.zip is missing at {path}"),
@@ -69,6 +75,7 @@ pub(super) async fn waiting_diagnosis(ctx: &HandoffContext, segment: &DataSegmen
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
     use std::sync::Arc;
 
     use super::*;
