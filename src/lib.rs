@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!  broker ─▶ firehose ──mpsc(4 batches ≤ 1 MiB, checkpoint in each)──▶ fire chief (own thread)
-//!                                                                       │ parse ─▶ rejection policy
+//!                                                                       │ parse ─▶ transforms ─▶ filter ─▶ rejection policy
 //!                                                                       ▼
 //!                                           Sink per segment interval ─▶ in-memory index (rollup)
 //!                                                                       │ persist trigger: maxRowsInMemory |
@@ -51,6 +51,7 @@
 //! | [`config`] | the realtime spec (Druid JSON, pre-0.7 specs converted, defaults, validation with JSON paths), runtime properties |
 //! | [`firehose`] | where events come from: local files, Kafka, RabbitMQ, HTTP receiver, wrappers |
 //! | [`parse`] | JSON / CSV / TSV / regex events → rows: timestamps, dimensions, metric inputs, flatten |
+//! | [`expr`] | Druid's expression language, for the `transformSpec`'s transforms (applied by [`parse::transform`]) |
 //! | [`index`] | the in-memory rollup index, granularities, persisting it as a segment |
 //! | [`hll`] | Druid's HyperLogLog collector (`hyperUnique`) |
 //! | [`segment`] | the v9 segment format: one module per structure, writer, mmap reader, merge, packaging |
@@ -66,6 +67,7 @@
 
 pub mod announce;
 pub mod config;
+pub mod expr;
 pub mod failpoint;
 pub mod firehose;
 pub mod hll;

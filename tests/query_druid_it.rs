@@ -10,7 +10,12 @@ const SKETCH_TYPES: [&str; 3] = ["thetaSketch", "quantilesDoublesSketch", "HLLSk
 
 /// `wikipedia_index_task.json`'s dataSchema without the sketch metrics.
 fn wikipedia_index_schema(data_source: &str) -> Value {
-    let text = std::fs::read_to_string(shared("druid/it/wikipedia_index_task.json"))
+    index_task_schema("druid/it/wikipedia_index_task.json", data_source)
+}
+
+/// The dataSchema of an index task of `../shared/druid/it`, without the sketch metrics.
+fn index_task_schema(task_file: &str, data_source: &str) -> Value {
+    let text = std::fs::read_to_string(shared(task_file))
         .unwrap()
         .replace("%%DATASOURCE%%", data_source)
         .replace("%%SEGMENT_AVAIL_TIMEOUT_MILLIS%%", "0");
@@ -118,6 +123,58 @@ fn wikipedia_index_queries_match_druid() {
     let app = app(segments);
     let queries = load_queries("druid/it/wikipedia_index_queries.json", data_source);
     assert_eq!(runtime().block_on(check_queries(&app, &queries)), 3);
+}
+
+/// ITTransformTest: `concat('language-', language)` replaces the `language` dimension and
+/// `added * 3` feeds the `triple-added` metric; Druid's query filters on the transformed value.
+#[test]
+fn transform_queries_match_druid() {
+    let data_source = "wikipedia_index_test";
+    let schema = index_task_schema(
+        "druid/it/wikipedia_index_task_with_transform.json",
+        data_source,
+    );
+    assert_eq!(
+        schema["transformSpec"]["transforms"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    let base = shared("druid/it");
+    let mut hydrants = Vec::new();
+    for file in [
+        "wikipedia_index_data1.json",
+        "wikipedia_index_data2.json",
+        "wikipedia_index_data3.json",
+    ] {
+        hydrants.extend(ingest_segments(&base, file, schema.clone(), None));
+    }
+    let app = app(to_segments(data_source, hydrants));
+    let queries = load_queries(
+        "druid/it/wikipedia_index_queries_with_transform.json",
+        data_source,
+    );
+    assert_eq!(runtime().block_on(check_queries(&app, &queries)), 1);
+    // Every language was rewritten: no raw value is left.
+    let languages = json!({"queryType": "topN", "dataSource": data_source, "dimension": "language",
+        "metric": "rows", "threshold": 100, "granularity": "all",
+        "aggregations": [{"type": "count", "name": "rows"}, {"type": "doubleSum", "name": "added", "fieldName": "added"},
+                         {"type": "doubleSum", "name": "tripled", "fieldName": "triple-added"}],
+        "intervals": ["2013-08-31/2013-09-02"]});
+    let (status, body) = runtime().block_on(query(&app, &languages));
+    assert_eq!(status, 200, "{body}");
+    let rows = body[0]["result"].as_array().unwrap();
+    assert!(rows.len() >= 2, "{body}");
+    for row in rows {
+        let language = row["language"].as_str().unwrap();
+        assert!(language.starts_with("language-"), "{row}");
+        let (added, tripled) = (
+            row["added"].as_f64().unwrap(),
+            row["tripled"].as_f64().unwrap(),
+        );
+        assert!(added > 0.0 && tripled == 3.0 * added, "{row}");
+    }
 }
 
 #[test]

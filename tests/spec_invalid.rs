@@ -485,6 +485,59 @@ fn each_rule_names_the_json_path() {
             "$[0].dataSchema.granularitySpec.type",
             "not supported for realtime",
         ),
+        (
+            "transform expression that does not parse",
+            vec![(
+                format!("{DS}/transformSpec"),
+                Some(json!({"transforms": [
+                    {"type": "expression", "name": "a", "expression": "upper(page)"},
+                    {"type": "expression", "name": "b", "expression": "added * "}]})),
+            )],
+            "$[0].dataSchema.transformSpec.transforms[1].expression",
+            "unexpected end of expression (at character 8 of `added * `)",
+        ),
+        (
+            "transform calling an unknown function",
+            vec![(
+                format!("{DS}/transformSpec"),
+                Some(
+                    json!({"transforms": [{"type": "expression", "name": "a", "expression": "uppr(page)"}]}),
+                ),
+            )],
+            "$[0].dataSchema.transformSpec.transforms[0].expression",
+            "unknown function `uppr`",
+        ),
+        (
+            "transform of another type",
+            vec![(
+                format!("{DS}/transformSpec"),
+                Some(
+                    json!({"transforms": [{"type": "javascript", "name": "a", "expression": "1"}]}),
+                ),
+            )],
+            "$[0].dataSchema.transformSpec.transforms[0].type",
+            "unknown transform type `javascript`",
+        ),
+        (
+            "two transforms of one name",
+            vec![(
+                format!("{DS}/transformSpec"),
+                Some(json!({"transforms": [
+                    {"type": "expression", "name": "a", "expression": "1"},
+                    {"type": "expression", "name": "a", "expression": "2"}]})),
+            )],
+            "$[0].dataSchema.transformSpec.transforms[1].name",
+            "transform name `a` is used twice",
+        ),
+        (
+            "transform without an expression",
+            vec![(
+                format!("{DS}/transformSpec"),
+                Some(json!({"transforms": [{"type": "expression", "name": "a"}]})),
+            )],
+            "$[0].dataSchema.transformSpec.transforms[0]",
+            "missing field `expression`",
+        ),
     ];
     assert!(cases.len() >= 15);
     for (what, edits, path, message) in cases {

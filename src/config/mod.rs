@@ -28,7 +28,7 @@ pub use de::SpecPathError;
 pub use io::{FirehoseSpec, IoConfig, PlumberSpec};
 pub use schema::{
     DataSchema, DimensionSchema, DimensionType, DimensionsSpec, InputFormat, MultiValueHandling,
-    ParseSpec, ParserSpec, TimestampSpec,
+    ParseSpec, ParserSpec, TimestampSpec, TransformDef, TransformSpec,
 };
 pub use tuning::{RejectionPolicy, TuningConfig, VersioningPolicy};
 

@@ -27,9 +27,11 @@ pub struct DataSchema {
     pub transform_spec: TransformSpec,
 }
 
-/// `transformSpec`: a `filter` evaluated on each parsed event (on its input fields, as a
-/// `filtered` aggregator's); an event it does not match is thrown away with reason `filtered`.
-/// Expression `transforms` are refused at validation.
+/// `transformSpec`: expression `transforms`, evaluated on each parsed event (each on the
+/// event's input fields, none on another's output), whose results replace or add the columns
+/// they name (`__time` replaces the event time); then a `filter`, evaluated on the transformed
+/// event as a `filtered` aggregator's is; an event it does not match is thrown away with reason
+/// `filtered`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct TransformSpec {
@@ -41,9 +43,22 @@ pub struct TransformSpec {
         serialize_with = "super::aggregator::serialize_filter"
     )]
     pub filter: Option<super::aggregator::AggregatorFilter>,
-    /// Expression transforms (not supported: refused when not empty).
+    /// Expression transforms, in spec order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub transforms: Vec<serde_json::Value>,
+    pub transforms: Vec<TransformDef>,
+}
+
+/// One transform: `{"type": "expression", "name": …, "expression": …}` (Druid's only kind).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransformDef {
+    /// `expression` (checked by validation).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The column the result replaces or adds.
+    pub name: String,
+    /// The expression, in Druid's expression language ([`crate::expr`]).
+    pub expression: String,
 }
 
 impl TransformSpec {

@@ -9,6 +9,7 @@ use super::de::SpecPathError;
 use super::io::{FIREHOSE_TYPES, FirehoseSpec, PlumberSpec};
 use super::schema::{
     DimensionSchema, DimensionType, DimensionsSpec, InputFormat, ParseSpec, ParserSpec,
+    TransformDef,
 };
 use super::tuning::IndexSpec;
 use crate::index::granularity::Granularity;
@@ -96,12 +97,10 @@ fn check_department(root: &str, department: &mut FireDepartment) -> Result<(), S
     check_data_source(&schema_path, &department.data_schema.data_source)?;
     check_metrics(&schema_path, department)?;
     check_granularity(&schema_path, &department.data_schema.granularity_spec)?;
-    if !department.data_schema.transform_spec.transforms.is_empty() {
-        return Err(SpecPathError::new(
-            format!("{schema_path}.transformSpec.transforms"),
-            "expression transforms are not supported; rtnode applies the transformSpec's `filter` only",
-        ));
-    }
+    check_transforms(
+        &format!("{schema_path}.transformSpec.transforms"),
+        &department.data_schema.transform_spec.transforms,
+    )?;
     check_tuning(&format!("{root}.tuningConfig"), department)?;
     check_firehose(
         &format!("{root}.ioConfig.firehose"),
@@ -122,6 +121,35 @@ fn check_department(root: &str, department: &mut FireDepartment) -> Result<(), S
             parser,
             &derived,
         )?;
+    }
+    Ok(())
+}
+
+/// Each transform is an `expression` with a name of its own and an expression that parses.
+fn check_transforms(path: &str, transforms: &[TransformDef]) -> Result<(), SpecPathError> {
+    let mut names = HashSet::new();
+    for (i, transform) in transforms.iter().enumerate() {
+        let at = |field: &str| format!("{path}[{i}].{field}");
+        if transform.kind != "expression" {
+            return Err(SpecPathError::new(
+                at("type"),
+                format!(
+                    "unknown transform type `{}`; Druid's transforms are `expression`",
+                    transform.kind
+                ),
+            ));
+        }
+        if transform.name.is_empty() {
+            return Err(SpecPathError::new(at("name"), "a transform needs a name"));
+        }
+        if !names.insert(transform.name.as_str()) {
+            return Err(SpecPathError::new(
+                at("name"),
+                format!("transform name `{}` is used twice", transform.name),
+            ));
+        }
+        crate::expr::Expr::parse(&transform.expression)
+            .map_err(|e| SpecPathError::new(at("expression"), e.to_string()))?;
     }
     Ok(())
 }

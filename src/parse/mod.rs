@@ -22,6 +22,7 @@ mod swar;
 #[cfg(test)]
 mod tests;
 pub mod timestamp;
+pub mod transform;
 
 use std::borrow::Cow;
 
@@ -142,6 +143,9 @@ pub enum ParseError {
     /// The input is not UTF-8.
     #[error("input is not valid UTF-8")]
     Utf8,
+    /// A `transformSpec` transform could not be evaluated on the event.
+    #[error("{0}")]
+    Transform(String),
 }
 
 /// What [`InputRowParser::parse`] found on a line.
@@ -193,6 +197,8 @@ pub struct InputRowParser {
     schema: RowSchema,
     timestamp: TimestampReader,
     format: Format,
+    /// The `transformSpec`'s expression transforms.
+    transformer: Option<transform::RowTransformer>,
 }
 
 /// The parser could not be built from the spec (validation normally catches this first).
@@ -214,6 +220,9 @@ impl InputRowParser {
             None => None,
         };
         let schema = RowSchema::new(department);
+        let transformer =
+            transform::RowTransformer::new(&department.data_schema.transform_spec, &schema)
+                .map_err(ParserBuildError)?;
         let input_format = match parser {
             ParserSpec::Map { .. } => InputFormat::Json,
             ParserSpec::String { .. } => spec.format,
@@ -236,6 +245,7 @@ impl InputRowParser {
                 days: timestamp::DayCache::default(),
             },
             format,
+            transformer,
         })
     }
 
@@ -272,6 +282,9 @@ impl InputRowParser {
         };
         let input = timestamp_value.as_ref().map(json::TimestampValue::as_input);
         row.timestamp_ms = self.timestamp.read(self.schema.timestamp_column(), input)?;
+        if let Some(transformer) = &self.transformer {
+            transformer.apply(&self.schema, row)?;
+        }
         Ok(LineKind::Event)
     }
 

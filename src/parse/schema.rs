@@ -32,6 +32,9 @@ pub(crate) struct Target {
     pub field: Option<u32>,
     /// The field is the timestamp column.
     pub timestamp: bool,
+    /// Schemaless: a column routed as an input field (a filter's or an expression's) that is
+    /// still to become a dimension when it first appears.
+    pub discoverable: bool,
 }
 
 impl Target {
@@ -40,6 +43,7 @@ impl Target {
         dim: None,
         field: None,
         timestamp: false,
+        discoverable: false,
     };
 }
 
@@ -77,9 +81,10 @@ impl RowSchema {
             targets: HashMap::new(),
             spatial: false,
         };
-        // Filters (of `filtered` aggregators and of the transformSpec) read their columns' raw
-        // values.
-        let mut filter_columns = Vec::new();
+        // Filters (of `filtered` aggregators and of the transformSpec) and transforms read their
+        // columns' raw values.
+        let transform_spec = &department.data_schema.transform_spec;
+        let mut filter_columns = super::transform::input_columns(transform_spec);
         for metric in &department.data_schema.metrics_spec {
             if let Some(field) = &metric.field_name {
                 schema.field_slot_or_insert(field);
@@ -92,7 +97,15 @@ impl RowSchema {
             filter.filter.columns(&mut filter_columns);
         }
         for column in filter_columns.iter().filter(|c| *c != "__time") {
+            let is_metric_input = schema.field_slot(column).is_some();
             schema.field_slot_or_insert(column);
+            if schema.schemaless && !is_metric_input && !schema.exclusions.contains(column) {
+                schema
+                    .targets
+                    .get_mut(column.as_str())
+                    .expect("just routed")
+                    .discoverable = true;
+            }
         }
         for dim in &spec.dimensions_spec.dimensions {
             let spatial_inputs = dim
@@ -169,14 +182,16 @@ impl RowSchema {
 
     /// Routes a key; schemaless parsing registers a new dimension on first sight.
     pub(crate) fn target(&mut self, key: &str) -> Target {
-        if let Some(t) = self.targets.get(key) {
-            return *t;
-        }
-        if !self.schemaless || self.exclusions.contains(key) {
-            if self.targets.len() < MAX_REMEMBERED_KEYS {
-                self.targets.insert(key.to_string(), Target::NONE);
+        match self.targets.get(key) {
+            Some(t) if !t.discoverable => return *t,
+            Some(_) => {}
+            None if !self.schemaless || self.exclusions.contains(key) => {
+                if self.targets.len() < MAX_REMEMBERED_KEYS {
+                    self.targets.insert(key.to_string(), Target::NONE);
+                }
+                return Target::NONE;
             }
-            return Target::NONE;
+            None => {}
         }
         self.push_dimension(DimensionDef {
             name: key.to_string(),
@@ -184,7 +199,9 @@ impl RowSchema {
             spatial_inputs: Vec::new(),
             multi_value_handling: MultiValueHandling::SortedArray,
         });
-        self.targets[key]
+        let target = self.targets.get_mut(key).expect("pushed");
+        target.discoverable = false;
+        *target
     }
 
     /// True when some dimension is spatial (its value is assembled after the fields are read).

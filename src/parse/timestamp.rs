@@ -9,7 +9,7 @@ use chrono_tz::Tz;
 
 use crate::time::{self, TimeParseError};
 
-mod joda;
+pub mod joda;
 
 pub use joda::JodaPattern;
 
