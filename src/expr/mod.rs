@@ -26,6 +26,7 @@
 //! `timestamp_shift`, `timestamp_extract`, `timestamp_format`, `timestamp_parse`). Array
 //! literals and lambdas are refused when parsed.
 
+pub mod cells;
 mod eval;
 pub mod functions;
 mod functions_text;

@@ -14,7 +14,8 @@ use std::borrow::Cow;
 
 use super::{DimValue, FieldValue, ParseError, ParsedRow, RowSchema, set_dim, set_field};
 use crate::config::TransformSpec;
-use crate::expr::{Bindings, Expr, Value};
+use crate::expr::cells::{Cell, eval_cells};
+use crate::expr::{Expr, Value};
 
 /// The transforms of one fire department, resolved against its row layout.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ struct Transform {
     expr: Expr,
     /// `(column, field slot)` of each column the expression reads; `None` is `__time`.
     inputs: Vec<(String, Option<usize>)>,
+    /// The same columns' names.
+    names: Vec<String>,
     /// The metric input field of the output column, if any.
     field: Option<usize>,
 }
@@ -79,6 +82,7 @@ impl RowTransformer {
                     .collect();
                 Ok(Transform {
                     name: t.name.clone(),
+                    names: expr.identifiers(),
                     expr,
                     inputs,
                     field: schema.field_slot(&t.name),
@@ -107,32 +111,42 @@ impl RowTransformer {
 
 impl Transform {
     fn evaluate(&self, row: &ParsedRow<'_>) -> Result<Output, crate::expr::EvalError> {
-        let lists: Vec<usize> = self
+        let cells: Vec<Cell<'_>> = self
             .inputs
             .iter()
-            .enumerate()
-            .filter(|(_, (_, slot))| matches!(slot.and_then(|s| row.fields.get(s)), Some(FieldValue::List(v)) if v.len() > 1))
-            .map(|(i, _)| i)
+            .map(|(name, slot)| match slot.and_then(|s| row.fields.get(s)) {
+                _ if name == "__time" => Cell::One(Value::Long(row.timestamp_ms)),
+                None | Some(FieldValue::Null) => Cell::One(Value::Null),
+                Some(FieldValue::Long(n)) => Cell::One(Value::Long(*n)),
+                Some(FieldValue::Double(x)) => Cell::One(Value::Double(*x)),
+                Some(FieldValue::Str(s)) => Cell::One(Value::Str(Cow::Borrowed(s))),
+                Some(FieldValue::List(values)) => Cell::Many(
+                    values
+                        .iter()
+                        .map(|v| v.as_deref().map(Cow::Borrowed))
+                        .collect(),
+                ),
+            })
             .collect();
-        let mut bindings = RowBindings {
-            row,
-            inputs: &self.inputs,
-            element: None,
-        };
-        let [list] = lists[..] else {
-            return Ok(Output::One(self.expr.eval(&bindings)?.into_owned()));
-        };
-        let Some(FieldValue::List(values)) = self.inputs[list].1.and_then(|s| row.fields.get(s))
-        else {
-            unreachable!("input {list} was found to be a list")
-        };
-        let mut out = Vec::with_capacity(values.len());
-        for value in values {
-            bindings.element = Some((list, value.as_deref()));
-            let result = self.expr.eval(&bindings)?;
-            out.push(result.as_text().map(Cow::into_owned));
-        }
-        Ok(Output::Many(out))
+        let mut results = Vec::with_capacity(1);
+        eval_cells(&self.expr, &self.names, &cells, |v| {
+            results.push(v.into_owned())
+        })?;
+        let mapped = cells
+            .iter()
+            .filter(|c| matches!(c, Cell::Many(v) if v.len() > 1))
+            .count()
+            == 1;
+        Ok(if mapped {
+            Output::Many(
+                results
+                    .iter()
+                    .map(|v| v.as_text().map(Cow::into_owned))
+                    .collect(),
+            )
+        } else {
+            Output::One(results.pop().unwrap_or(Value::Null))
+        })
     }
 
     fn write(
@@ -188,43 +202,6 @@ fn field_value(output: Output) -> FieldValue<'static> {
         Output::One(Value::Str(s)) => FieldValue::Str(Cow::Owned(s.into_owned())),
         Output::Many(values) => {
             FieldValue::List(values.into_iter().map(|v| v.map(Cow::Owned)).collect())
-        }
-    }
-}
-
-/// An expression's view of the row: its input columns by field slot, and the current element
-/// of the list it is mapped over.
-struct RowBindings<'r, 'a> {
-    row: &'r ParsedRow<'a>,
-    inputs: &'r [(String, Option<usize>)],
-    element: Option<(usize, Option<&'r str>)>,
-}
-
-impl Bindings for RowBindings<'_, '_> {
-    fn get(&self, name: &str) -> Value<'_> {
-        let Some(i) = self.inputs.iter().position(|(n, _)| n == name) else {
-            return Value::Null;
-        };
-        if let Some((list, element)) = self.element
-            && list == i
-        {
-            return element.map_or(Value::Null, |s| Value::Str(Cow::Borrowed(s)));
-        }
-        let Some(slot) = self.inputs[i].1 else {
-            return match name {
-                "__time" => Value::Long(self.row.timestamp_ms),
-                _ => Value::Null,
-            };
-        };
-        match self.row.fields.get(slot) {
-            None | Some(FieldValue::Null) => Value::Null,
-            Some(FieldValue::Long(n)) => Value::Long(*n),
-            Some(FieldValue::Double(x)) => Value::Double(*x),
-            Some(FieldValue::Str(s)) => Value::Str(Cow::Borrowed(s)),
-            Some(FieldValue::List(values)) => match values.as_slice() {
-                [Some(one)] => Value::Str(Cow::Borrowed(one)),
-                _ => Value::Null,
-            },
         }
     }
 }

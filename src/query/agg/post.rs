@@ -1,11 +1,13 @@
 //! Post-aggregators: `arithmetic`, `fieldAccess`, `finalizingFieldAccess`, `constant`,
-//! `hyperUniqueCardinality`, and the `double`/`long` `greatest`/`least` pickers. They run on
+//! `hyperUniqueCardinality`, the `double`/`long` `greatest`/`least` pickers, and `expression`
+//! (Druid's expression language over the finalized values, [`crate::expr`]). They run on
 //! the intermediate values of one result row, in order, each able to read the ones before it.
 
 use serde_json::Value;
 
 use super::spec::{AggKind, AggSpec};
 use super::value::{AggValue, estimate_json};
+use crate::expr::Value as ExprValue;
 use crate::query::error::{QueryError, QueryResult};
 use crate::query::exec::cells::double_json;
 use crate::query::spec::json::obj;
@@ -74,6 +76,14 @@ pub enum PostAgg {
         greatest: bool,
         /// Long output (true) or double.
         long: bool,
+    },
+    /// An expression over aggregators and earlier post-aggregators (finalized, as Druid's
+    /// `ExpressionPostAggregator` reads them).
+    Expression {
+        /// Output name.
+        name: String,
+        /// The parsed expression.
+        expr: Box<crate::expr::Expr>,
     },
 }
 
@@ -166,8 +176,13 @@ impl PostAgg {
                     long: kind.starts_with("long"),
                 }
             }
+            "expression" => PostAgg::Expression {
+                name: name()?,
+                expr: Box::new(crate::expr::Expr::parse(o.str("expression")?).map_err(|e| {
+                    QueryError::invalid(format!("expression post-aggregator: {e}"))
+                })?),
+            },
             other @ ("javascript"
-            | "expression"
             | "thetaSketchEstimate"
             | "thetaSketchSetOp"
             | "quantilesDoublesSketchToQuantile"
@@ -194,7 +209,8 @@ impl PostAgg {
             | PostAgg::FieldAccess { name, .. }
             | PostAgg::Constant { name, .. }
             | PostAgg::HyperUniqueCardinality { name, .. }
-            | PostAgg::Pick { name, .. } => name,
+            | PostAgg::Pick { name, .. }
+            | PostAgg::Expression { name, .. } => name,
         }
     }
 
@@ -266,7 +282,52 @@ impl PostAgg {
                     (Some(v), false) => PostVal::Json(double_json(v)),
                 }
             }
+            PostAgg::Expression { expr, .. } => {
+                let bindings = PostBindings {
+                    specs,
+                    values,
+                    earlier,
+                };
+                let value = expr
+                    .eval(&bindings)
+                    .map_err(|e| QueryError::invalid(format!("expression post-aggregator: {e}")))?;
+                PostVal::Json(match value {
+                    ExprValue::Null => Value::Null,
+                    ExprValue::Long(n) => Value::from(n),
+                    ExprValue::Double(x) => double_json(x),
+                    ExprValue::Str(s) => Value::String(s.into_owned()),
+                })
+            }
         })
+    }
+}
+
+/// An expression post-aggregator's view of a row: aggregators (finalized) and earlier
+/// post-aggregators by name; other names are null.
+struct PostBindings<'r> {
+    specs: &'r [AggSpec],
+    values: &'r [AggValue],
+    earlier: &'r [(String, PostVal)],
+}
+
+impl crate::expr::Bindings for PostBindings<'_> {
+    fn get(&self, name: &str) -> ExprValue<'_> {
+        let json = if let Some(index) = self.specs.iter().position(|s| s.name == name) {
+            self.values[index].final_json(&self.specs[index])
+        } else if let Some((_, v)) = self.earlier.iter().rev().find(|(n, _)| n == name) {
+            v.to_json(self.specs, true)
+        } else {
+            return ExprValue::Null;
+        };
+        match json {
+            Value::Number(n) => n.as_i64().map_or_else(
+                || ExprValue::Double(n.as_f64().unwrap_or(0.0)),
+                ExprValue::Long,
+            ),
+            Value::String(s) => ExprValue::Str(std::borrow::Cow::Owned(s)),
+            Value::Bool(b) => ExprValue::Long(b.into()),
+            _ => ExprValue::Null,
+        }
     }
 }
 
@@ -308,6 +369,32 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn expressions_read_finalized_aggregators_and_earlier_post_aggregators() {
+        let specs = AggSpec::parse_list(Some(&json!([
+            {"type": "longSum", "name": "a", "fieldName": "x"},
+            {"type": "doubleSum", "name": "d", "fieldName": "y"},
+            {"type": "count", "name": "n"}
+        ])))
+        .unwrap();
+        let values = [AggValue::Long(9), AggValue::Double(1.5), AggValue::Long(2)];
+        let posts = PostAgg::parse_list(Some(&json!([
+            {"type": "expression", "name": "avg", "expression": "a / n"},
+            {"type": "expression", "name": "scaled", "expression": "avg * d"},
+            {"type": "expression", "name": "label", "expression": "if(a > 5, concat('big-', a), 'small')"},
+            {"type": "expression", "name": "none", "expression": "nvl(missing, 0) / 0"}
+        ])))
+        .unwrap();
+        let out: Vec<Value> = compute_all(&posts, &specs, &values)
+            .unwrap()
+            .into_iter()
+            .map(|(_, v)| v.to_json(&specs, true))
+            .collect();
+        assert_eq!(out, [json!(4), json!(6.0), json!("big-9"), Value::Null]);
+        let bad = PostAgg::parse(&json!({"type": "expression", "name": "e", "expression": "a +"}));
+        assert!(matches!(bad, Err(e) if e.to_string().contains("unexpected end of expression")));
+    }
 
     #[test]
     fn arithmetic_reads_aggregators_and_earlier_post_aggregators() {
