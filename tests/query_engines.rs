@@ -150,6 +150,56 @@ fn filters_of_every_family_select_the_right_rows() {
     );
 }
 
+/// Druid's `expression` filter, post-aggregator and (through the `filter` having) result-row
+/// filter.
+#[test]
+fn expressions_filter_rows_and_compute_post_aggregations() {
+    let t = target();
+    let expr = |e: &str| json!({"type": "expression", "expression": e});
+    assert_eq!(
+        added_with(&t, expr("added > 100 && language != 'en'")),
+        2 * (123 + 905)
+    );
+    assert_eq!(
+        added_with(&t, expr("timestamp_extract(__time, 'HOUR') < 12")),
+        2 * (57 + 459 + 123 + 905)
+    );
+    assert_eq!(
+        added_with(&t, expr("like(page, 'C%') && delta > 0")),
+        2 * (123 + 905)
+    );
+    assert_eq!(added_with(&t, expr("nosuchcolumn == 'x'")), 0);
+    let grouped = run(
+        &t,
+        "groupBy",
+        json!({"granularity": "all", "dimensions": ["language"],
+            "aggregations": [{"type": "longSum", "name": "added", "fieldName": "added"},
+                             {"type": "count", "name": "rows"}],
+            "postAggregations": [{"type": "expression", "name": "per_row", "expression": "added / rows"}],
+            "having": {"type": "filter", "filter": expr("added > 1000")}}),
+    );
+    let rows: Vec<(&str, i64, i64)> = grouped
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let e = &r["event"];
+            (
+                e["language"].as_str().unwrap(),
+                e["added"].as_i64().unwrap(),
+                e["per_row"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, [("en", 1032, 258), ("zh", 1810, 905)]);
+    let bad = rtnode::query::run_json(
+        &t,
+        &json!({"queryType": "timeseries", "dataSource": "wiki", "intervals": ["2013-08-31/2013-09-02"],
+            "granularity": "all", "filter": expr("added >"), "aggregations": []}),
+    );
+    assert!(matches!(bad, Err(e) if e.to_string().contains("expression filter")));
+}
+
 #[test]
 fn hyper_unique_cardinality_and_finalize_false() {
     let t = target();
@@ -454,6 +504,17 @@ fn multi_value_dimensions_group_and_filter_per_value() {
         json!({"granularity": "all", "aggregations": aggs, "filter": {"type": "not", "field": {"type": "selector", "dimension": "tags", "value": "b"}}}),
     );
     assert_eq!(negated[0]["result"]["x"], json!(1100));
+    for (expression, x) in [
+        ("tags == 'b'", 11),
+        ("concat(tags, '!') == 'c!'", 110),
+        ("isnull(tags)", 1000),
+    ] {
+        let matched = q(
+            "timeseries",
+            json!({"granularity": "all", "aggregations": aggs, "filter": {"type": "expression", "expression": expression}}),
+        );
+        assert_eq!(matched[0]["result"]["x"], json!(x), "{expression}");
+    }
     let scan = q("scan", json!({"columns": ["tags"]}));
     assert_eq!(scan[0]["events"][0]["tags"], json!(["a", "b"]));
 }

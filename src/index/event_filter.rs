@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 
 use crate::config::AggregatorFilter;
+use crate::expr::cells::Cell as ExprCell;
 use crate::parse::{FieldValue, ParsedRow, RowSchema, java};
 use crate::query::filter::Filter;
 
@@ -99,7 +100,26 @@ impl EventFilter {
                     .collect();
                 values.windows(2).all(|w| w[0] == w[1])
             }
+            Filter::Expression { expr, columns } => {
+                let cells: Vec<ExprCell<'_>> = columns
+                    .iter()
+                    .map(|c| match c.as_str() {
+                        "__time" => ExprCell::One(crate::expr::Value::Long(row.timestamp_ms)),
+                        _ => crate::parse::transform::field_cell(
+                            self.slot(c).and_then(|s| row.fields.get(s)),
+                        ),
+                    })
+                    .collect();
+                crate::query::filter::expression_matches(expr, columns, &cells)
+            }
         }
+    }
+
+    fn slot(&self, column: &str) -> Option<usize> {
+        self.slots
+            .iter()
+            .find(|(c, _)| c == column)
+            .map(|(_, s)| *s)
     }
 
     fn cell<'r>(&self, column: &str, row: &'r ParsedRow<'_>) -> Cell<'r> {
@@ -107,12 +127,7 @@ impl EventFilter {
             let ms = row.timestamp_ms;
             return Cell::Number(ms as f64, ms.to_string());
         }
-        let slot = self
-            .slots
-            .iter()
-            .find(|(c, _)| c == column)
-            .map(|(_, s)| *s);
-        match slot.and_then(|s| row.fields.get(s)) {
+        match self.slot(column).and_then(|s| row.fields.get(s)) {
             None | Some(FieldValue::Null) => Cell::Null,
             Some(FieldValue::Long(n)) => Cell::Number(*n as f64, n.to_string()),
             Some(FieldValue::Double(x)) => Cell::Number(*x, java::double_to_string(*x)),

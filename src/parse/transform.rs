@@ -57,6 +57,22 @@ pub fn input_columns(spec: &TransformSpec) -> Vec<String> {
     columns
 }
 
+/// An input field's value as an expression reads it.
+pub fn field_cell<'r>(value: Option<&'r FieldValue<'_>>) -> Cell<'r> {
+    match value {
+        None | Some(FieldValue::Null) => Cell::One(Value::Null),
+        Some(FieldValue::Long(n)) => Cell::One(Value::Long(*n)),
+        Some(FieldValue::Double(x)) => Cell::One(Value::Double(*x)),
+        Some(FieldValue::Str(s)) => Cell::One(Value::Str(Cow::Borrowed(s))),
+        Some(FieldValue::List(values)) => Cell::Many(
+            values
+                .iter()
+                .map(|v| v.as_deref().map(Cow::Borrowed))
+                .collect(),
+        ),
+    }
+}
+
 impl RowTransformer {
     /// Resolves the transforms of `spec`; `None` when there are none. Their input columns
     /// must be input fields of `schema` ([`RowSchema::new`] routes them).
@@ -114,18 +130,9 @@ impl Transform {
         let cells: Vec<Cell<'_>> = self
             .inputs
             .iter()
-            .map(|(name, slot)| match slot.and_then(|s| row.fields.get(s)) {
-                _ if name == "__time" => Cell::One(Value::Long(row.timestamp_ms)),
-                None | Some(FieldValue::Null) => Cell::One(Value::Null),
-                Some(FieldValue::Long(n)) => Cell::One(Value::Long(*n)),
-                Some(FieldValue::Double(x)) => Cell::One(Value::Double(*x)),
-                Some(FieldValue::Str(s)) => Cell::One(Value::Str(Cow::Borrowed(s))),
-                Some(FieldValue::List(values)) => Cell::Many(
-                    values
-                        .iter()
-                        .map(|v| v.as_deref().map(Cow::Borrowed))
-                        .collect(),
-                ),
+            .map(|(name, slot)| match name.as_str() {
+                "__time" => Cell::One(Value::Long(row.timestamp_ms)),
+                _ => field_cell(slot.and_then(|s| row.fields.get(s))),
             })
             .collect();
         let mut results = Vec::with_capacity(1);

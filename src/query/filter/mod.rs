@@ -8,6 +8,8 @@ pub mod row;
 
 use serde_json::Value;
 
+use crate::expr::Expr;
+use crate::expr::cells::{Cell, eval_cells};
 use crate::query::error::{QueryError, QueryResult};
 use crate::query::spec::json::obj;
 use crate::query::spec::{DimensionSpec, ExtractionFn, SearchSpec};
@@ -47,6 +49,22 @@ pub enum Filter {
     },
     /// Rows where every listed column has the same value.
     ColumnComparison(Vec<DimensionSpec>),
+    /// Rows where a Druid expression is true ([`crate::expr`]; over a multi-value column, where
+    /// it is true for some value).
+    Expression {
+        /// The parsed expression.
+        expr: Box<Expr>,
+        /// The columns it reads.
+        columns: Vec<String>,
+    },
+}
+
+/// True when `expr`, with `columns[i]` bound to `cells[i]`, is true (for some value of a
+/// multi-value column); an expression that cannot be evaluated matches nothing.
+pub fn expression_matches(expr: &Expr, columns: &[String], cells: &[Cell<'_>]) -> bool {
+    let mut matched = false;
+    let evaluated = eval_cells(expr, columns, cells, |v| matched |= v.as_bool());
+    evaluated.is_ok() && matched
 }
 
 impl Filter {
@@ -135,11 +153,18 @@ impl Filter {
                     .map(DimensionSpec::parse)
                     .collect::<QueryResult<Vec<_>>>()?,
             )),
-            other @ ("javascript" | "spatial" | "expression" | "bloom") => {
-                Err(QueryError::unsupported(format!(
-                    "filter type `{other}` is not supported by this node"
-                )))
+            "expression" => {
+                let text = o.str("expression")?;
+                let expr = Expr::parse(text)
+                    .map_err(|e| QueryError::invalid(format!("expression filter: {e}")))?;
+                Ok(Filter::Expression {
+                    columns: expr.identifiers(),
+                    expr: Box::new(expr),
+                })
             }
+            other @ ("javascript" | "spatial" | "bloom") => Err(QueryError::unsupported(format!(
+                "filter type `{other}` is not supported by this node"
+            ))),
             other => Err(QueryError::invalid(format!(
                 "unknown filter type `{other}`"
             ))),
@@ -158,6 +183,7 @@ impl Filter {
                 out.push(dimension.clone())
             }
             Filter::ColumnComparison(dims) => out.extend(dims.iter().map(|d| d.dimension.clone())),
+            Filter::Expression { columns, .. } => out.extend(columns.iter().cloned()),
         }
     }
 }

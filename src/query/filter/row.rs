@@ -1,8 +1,12 @@
 //! Evaluating a [`Filter`] on one result row (a JSON object), as the `filter` having spec does.
 
+use std::borrow::Cow;
+
 use serde_json::{Map, Value};
 
 use super::Filter;
+use crate::expr::Value as ExprValue;
+use crate::expr::cells::Cell;
 use crate::query::exec::cells::java_double_text;
 
 /// Returns the text of a result value (numbers as Java prints them, null as `None`).
@@ -72,5 +76,37 @@ pub fn matches_row(filter: &Filter, row: &Map<String, Value>, timestamp_ms: i64)
                 .collect();
             values.windows(2).all(|w| w[0] == w[1])
         }
+        Filter::Expression { expr, columns } => {
+            let cells: Vec<Cell<'_>> = columns
+                .iter()
+                .map(|name| match row.get(name.as_str()) {
+                    _ if name == "__time" => Cell::One(ExprValue::Long(timestamp_ms)),
+                    Some(value) => json_cell(value),
+                    None => Cell::One(ExprValue::Null),
+                })
+                .collect();
+            super::expression_matches(expr, columns, &cells)
+        }
     }
+}
+
+/// A result value as an expression reads it.
+fn json_cell(value: &Value) -> Cell<'_> {
+    Cell::One(match value {
+        Value::Number(n) => n.as_i64().map_or_else(
+            || ExprValue::Double(n.as_f64().unwrap_or(0.0)),
+            ExprValue::Long,
+        ),
+        Value::String(s) => ExprValue::Str(Cow::Borrowed(s)),
+        Value::Bool(b) => ExprValue::Long((*b).into()),
+        Value::Array(items) => {
+            return Cell::Many(
+                items
+                    .iter()
+                    .map(|v| value_text(Some(v)).map(Cow::Owned))
+                    .collect(),
+            );
+        }
+        _ => ExprValue::Null,
+    })
 }
