@@ -19,6 +19,7 @@ pub mod column_writers;
 pub mod complex_column;
 pub mod compression;
 pub mod descriptor;
+pub mod direct_io;
 pub mod double_column;
 pub mod dump;
 pub mod error;

@@ -22,11 +22,14 @@
 //! ```
 //! All integers little-endian.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 use flate2::{Compress, Compression, FlushCompress, Status};
+
+use super::direct_io::DirectWriter;
 
 /// Bytes read and compressed at one level.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -50,8 +53,11 @@ struct Entry {
 
 /// Writes `files` (`(entry name, path)`) into a new zip at `zip_path`, fsynced; returns the
 /// total uncompressed size.
+///
+/// The zip goes to the device without the page cache where the filesystem allows it
+/// ([`DirectWriter`]): nothing here reads it back.
 pub fn write_zip(zip_path: &Path, files: &[(String, impl AsRef<Path>)]) -> io::Result<u64> {
-    let mut out = BufWriter::with_capacity(CHUNK_BYTES, File::create(zip_path)?);
+    let mut out = DirectWriter::create(zip_path)?;
     let mut offset = 0u64;
     let mut entries = Vec::with_capacity(files.len());
     for (name, path) in files {
@@ -75,10 +81,12 @@ pub fn write_zip(zip_path: &Path, files: &[(String, impl AsRef<Path>)]) -> io::R
         offset += header.len() as u64;
     }
     out.write_all(&end_records(entries.len() as u64, directory_offset, offset))?;
-    let mut file = out.into_inner().map_err(io::IntoInnerError::into_error)?;
+    drop(out.finish()?);
+    // The local headers get their checksums and sizes now, in place (unaligned writes: an
+    // ordinary handle).
+    let file = OpenOptions::new().write(true).open(zip_path)?;
     for entry in &entries {
-        file.seek(SeekFrom::Start(entry.header_offset))?;
-        file.write_all(&local_header(entry))?;
+        file.write_all_at(&local_header(entry), entry.header_offset)?;
     }
     file.sync_all()?;
     Ok(entries.iter().map(|e| e.uncompressed_bytes).sum())
