@@ -87,7 +87,7 @@ fn written_segments() -> Vec<Vec<(String, Bytes)>> {
         .data
         {
             WrittenData::Memory(memory) => memory.files,
-            WrittenData::Directory(_) => unreachable!("memory output"),
+            _ => unreachable!("memory output"),
         }
     })
     .collect()

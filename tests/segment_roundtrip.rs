@@ -83,8 +83,12 @@ fn segments_round_trip_with_every_compression_and_encoding() {
             .unwrap();
         for options in every_write_options() {
             let tmp = tempfile::tempdir().unwrap();
-            let output = match count % 2 {
+            let output = match count % 3 {
                 0 => SegmentOutput::Directory(tmp.path().join("seg")),
+                1 => SegmentOutput::Zip {
+                    zip_path: tmp.path().join("index.zip"),
+                    scratch_dir: tmp.path().join("scratch"),
+                },
                 _ => SegmentOutput::Memory,
             };
             let segment = Segment::from_written(write(&rows, output, options)).unwrap();
@@ -96,7 +100,7 @@ fn segments_round_trip_with_every_compression_and_encoding() {
 fn memory_files(written: WrittenSegment) -> Vec<(String, Bytes)> {
     match written.data {
         WrittenData::Memory(segment) => segment.files,
-        WrittenData::Directory(dir) => panic!("expected memory, got {}", dir.display()),
+        other => panic!("expected memory, got {other:?}"),
     }
 }
 

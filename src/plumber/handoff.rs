@@ -1,8 +1,10 @@
 //! Merge, push, publish, hand off: the life of a closed sink (reference §2.8), as one async task
 //! per sink on the node runtime, CPU parts on blocking threads.
 //!
-//! 1. merge the sink's hydrants into `{sink}/merged/` (rebuilt on every attempt);
-//! 2. push `index.zip` + `descriptor.json` to deep storage;
+//! 1. merge the sink's hydrants straight into deep storage's `index.zip` (column spills in
+//!    `{sink}/merged/`; written under a temporary name and renamed, rebuilt on every attempt:
+//!    the merged segment is written once, never as a local directory that is zipped again);
+//! 2. push: write `descriptor.json` next to it;
 //! 3. publish: insert the `druid_segments` row and, in the same transaction, store the
 //!    committed firehose checkpoint in the `druid_dataSource` row (compare-and-swap on this
 //!    partition's entry); then record the sink as pushed in the commit record;
@@ -294,7 +296,8 @@ async fn push_once(
     Ok((pushed, rows))
 }
 
-/// Merges the hydrants into `{sink}/merged/` and pushes it; blocking.
+/// Merges the hydrants straight into deep storage's `index.zip` (spilling into
+/// `{sink}/merged/`) and writes its descriptor; blocking.
 fn merge_and_push(
     ctx: &HandoffContext,
     sink: &SinkToHandOff,
@@ -317,15 +320,22 @@ fn merge_and_push(
         without_bitmap_index: &ctx.without_bitmap_index,
         options: ctx.write_options,
     };
-    let merged = merge_segments_with(&inputs, &spec, SegmentOutput::Directory(merged_dir.clone()))
-        .map_err(|e| e.to_string())?;
-    crate::failpoint::hit("handoff.after_merge");
     let mut template = sink.realtime.clone();
     template.metrics = ctx.metric_names.clone();
+    let zip_path = ctx
+        .deep_storage
+        .zip_path(&template)
+        .map_err(|e| e.to_string())?;
+    let output = SegmentOutput::Zip {
+        zip_path,
+        scratch_dir: merged_dir,
+    };
+    let merged = merge_segments_with(&inputs, &spec, output).map_err(|e| e.to_string())?;
+    crate::failpoint::hit("handoff.after_merge");
     template.dimensions = merged.dimensions.clone();
     let pushed = ctx
         .deep_storage
-        .push(&merged_dir, &template)
+        .describe(&merged, &template)
         .map_err(|e| e.to_string())?;
     crate::failpoint::hit("handoff.after_push");
     Ok((pushed.segment, merged.num_rows as u64))

@@ -47,6 +47,7 @@ pub mod string_writer;
 pub mod vsize_ints;
 pub mod vsize_longs;
 pub mod writer;
+mod zip_output;
 pub mod zip_writer;
 
 pub use batch::{DimValues, MetricValues, RowBatch};

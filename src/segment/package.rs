@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use super::descriptor::DataSegment;
 use super::error::SegmentError;
 use super::reader::Segment;
+use super::schema::WrittenSegment;
 use super::smoosh;
 use super::writer::{publish_file, write_synced};
 
@@ -151,14 +152,42 @@ pub fn package(
     let size_bytes = write_zip(&tmp_zip, &files)?;
     publish_file(&tmp_zip, &zip_path)?;
     let mut descriptor = template.clone();
-    descriptor.size_bytes = size_bytes;
-    descriptor.binary_version = Some(9);
     if descriptor.dimensions.is_empty() {
         descriptor.dimensions = segment.dimension_names().to_vec();
     }
     if descriptor.metrics.is_empty() {
         descriptor.metrics = segment.metric_names().to_vec();
     }
+    write_descriptor(out_dir, descriptor, size_bytes)
+}
+
+/// Writes `{out_dir}/descriptor.json` for a segment written straight into
+/// `{out_dir}/index.zip` ([`super::schema::SegmentOutput::Zip`]); `template` as for
+/// [`package`], empty dimensions and metrics filled from `written`.
+pub fn describe(
+    out_dir: &Path,
+    template: &DataSegment,
+    written: &WrittenSegment,
+) -> Result<Packaged, SegmentError> {
+    let mut descriptor = template.clone();
+    if descriptor.dimensions.is_empty() {
+        descriptor.dimensions = written.dimensions.clone();
+    }
+    if descriptor.metrics.is_empty() {
+        descriptor.metrics = written.metrics.clone();
+    }
+    write_descriptor(out_dir, descriptor, written.size_bytes)
+}
+
+/// Completes `descriptor` (size, binary version 9) and writes it next to `index.zip`.
+fn write_descriptor(
+    out_dir: &Path,
+    mut descriptor: DataSegment,
+    size_bytes: u64,
+) -> Result<Packaged, SegmentError> {
+    descriptor.size_bytes = size_bytes;
+    descriptor.binary_version = Some(9);
+    let zip_path = out_dir.join("index.zip");
     let descriptor_path = out_dir.join("descriptor.json");
     let tmp_descriptor = out_dir.join(format!("descriptor.json.tmp-{}", std::process::id()));
     write_synced(&tmp_descriptor, &descriptor.to_json_bytes())?;

@@ -204,10 +204,11 @@ impl Segment {
         }
     }
 
-    /// Opens the result of a segment write (directory or memory).
+    /// Opens the result of a segment write (directory, zip or memory).
     pub fn from_written(written: WrittenSegment) -> Result<Segment, SegmentError> {
         match written.data {
             WrittenData::Directory(dir) => Segment::open(&dir),
+            WrittenData::Zip(zip_path) => Segment::open_zip(&zip_path),
             WrittenData::Memory(memory) => {
                 let file = |name: &str| -> Result<Bytes, SegmentError> {
                     let found = memory

@@ -169,6 +169,15 @@ pub enum SegmentOutput {
     Directory(PathBuf),
     /// Bytes in memory.
     Memory,
+    /// Straight into an `index.zip` (replaced if present): the segment's files are written
+    /// once, as the zip's entries, with the same bytes as a directory packaged afterwards.
+    /// Column spills go to `scratch_dir` (created, and removed when done).
+    Zip {
+        /// The zip to write.
+        zip_path: PathBuf,
+        /// Where the column spills go meanwhile.
+        scratch_dir: PathBuf,
+    },
 }
 
 /// Writer options: the column formats of Druid's `indexSpec` (bitmaps are always roaring).
@@ -252,6 +261,8 @@ pub enum WrittenData {
     Directory(PathBuf),
     /// The segment files in memory.
     Memory(MemorySegment),
+    /// An `index.zip` holding the segment files.
+    Zip(PathBuf),
 }
 
 /// A finished segment.

@@ -7,7 +7,8 @@
 //! memory. `finish` assembles `00000.smoosh` in Druid's order (`__time`, metrics sorted,
 //! dimensions, `index.drd`, `metadata.drd`), then writes `meta.smoosh`, `version.bin`,
 //! `factory.json` and the CRC32 side file. A directory is written as `{target}.tmp-…`, every
-//! file fsynced, renamed to the target and the parent fsynced.
+//! file fsynced, renamed to the target and the parent fsynced. A zip output assembles the same
+//! files as entries of `index.zip` instead ([`super::zip_output`]).
 
 use std::fs::{self, File};
 use std::io::{self, BufWriter, Write};
@@ -28,7 +29,10 @@ use super::{bitmap::BitmapKind, checksum};
 pub struct SegmentWriter {
     pub(super) schema: SegmentSchema,
     target_opt: Option<PathBuf>,
+    /// Spills (directory and zip output), and a directory's files until it is published.
     pub(super) tmp_dir_opt: Option<PathBuf>,
+    /// Zip output: the `index.zip` to write.
+    pub(super) zip_opt: Option<PathBuf>,
     pub(super) time: ColumnWriter,
     pub(super) dims: Vec<Option<ColumnWriter>>,
     pub(super) metrics: Vec<ColumnWriter>,
@@ -93,6 +97,7 @@ impl SegmentWriter {
                 schema.dimensions.len()
             )));
         }
+        let mut zip_opt = None;
         let (target_opt, tmp_dir_opt) = match output {
             SegmentOutput::Directory(target) => {
                 if fs::symlink_metadata(&target).is_ok() {
@@ -106,6 +111,14 @@ impl SegmentWriter {
                 (Some(target), Some(tmp))
             }
             SegmentOutput::Memory => (None, None),
+            SegmentOutput::Zip {
+                zip_path,
+                scratch_dir,
+            } => {
+                fs::create_dir_all(&scratch_dir).map_err(|e| SegmentError::io(&scratch_dir, e))?;
+                zip_opt = Some(zip_path);
+                (None, Some(scratch_dir))
+            }
         };
         let mut writer = SegmentWriter {
             time: ColumnWriter::time(tmp_dir_opt.as_deref(), options)
@@ -120,6 +133,7 @@ impl SegmentWriter {
             },
             target_opt,
             tmp_dir_opt,
+            zip_opt,
             num_rows: 0,
             last_time_ms: i64::MIN,
         };
@@ -222,9 +236,10 @@ impl SegmentWriter {
 
     /// Assembles the segment and returns where it is.
     pub fn finish(mut self) -> Result<WrittenSegment, SegmentError> {
-        let result = match self.tmp_dir_opt.clone() {
-            Some(tmp) => self.finish_directory(&tmp),
-            None => self.finish_memory(),
+        let result = match (self.zip_opt.clone(), self.tmp_dir_opt.clone()) {
+            (Some(zip_path), Some(scratch)) => self.finish_zip(&zip_path, &scratch),
+            (_, Some(tmp)) => self.finish_directory(&tmp),
+            _ => self.finish_memory(),
         };
         if result.is_ok() {
             self.tmp_dir_opt = None;
@@ -255,7 +270,7 @@ impl SegmentWriter {
         (columns, metric_names_sorted, dim_names)
     }
 
-    fn write_smoosh<W: Write>(
+    pub(super) fn write_smoosh<W: Write>(
         &mut self,
         out: W,
     ) -> io::Result<(W, smoosh::SmooshMeta, Vec<String>)> {
@@ -281,7 +296,7 @@ impl SegmentWriter {
         Ok((out, meta, dim_names))
     }
 
-    fn written(
+    pub(super) fn written(
         &self,
         data: WrittenData,
         size_bytes: u64,

@@ -23,9 +23,9 @@
 //! All integers little-endian.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
@@ -53,43 +53,156 @@ struct Entry {
 
 /// Writes `files` (`(entry name, path)`) into a new zip at `zip_path`, fsynced; returns the
 /// total uncompressed size.
+pub fn write_zip(zip_path: &Path, files: &[(String, impl AsRef<Path>)]) -> io::Result<u64> {
+    let mut zip = ZipWriter::create(zip_path)?;
+    for (name, path) in files {
+        zip.start_entry(name)?;
+        io::copy(&mut File::open(path.as_ref())?, &mut zip)?;
+        zip.finish_entry()?;
+    }
+    zip.finish()
+}
+
+/// A zip written entry by entry: [`ZipWriter::start_entry`], the entry's bytes through
+/// [`Write`], [`ZipWriter::finish_entry`]; then [`ZipWriter::finish`].
 ///
 /// The zip goes to the device without the page cache where the filesystem allows it
 /// ([`DirectWriter`]): nothing here reads it back.
-pub fn write_zip(zip_path: &Path, files: &[(String, impl AsRef<Path>)]) -> io::Result<u64> {
-    let mut out = DirectWriter::create(zip_path)?;
-    let mut offset = 0u64;
-    let mut entries = Vec::with_capacity(files.len());
-    for (name, path) in files {
-        let mut entry = Entry {
-            name: name.clone(),
+pub struct ZipWriter {
+    path: PathBuf,
+    out: DirectWriter,
+    offset: u64,
+    entries: Vec<Entry>,
+    current: Option<EntryStream>,
+}
+
+/// The entry being written: its compressor and the bytes not yet compressed (up to a chunk).
+struct EntryStream {
+    entry: Entry,
+    stream: Stream,
+    probe: Compress,
+    crc: crc32fast::Hasher,
+    pending: Vec<u8>,
+}
+
+impl ZipWriter {
+    /// Creates (or truncates) the zip at `path`.
+    pub fn create(path: &Path) -> io::Result<ZipWriter> {
+        Ok(ZipWriter {
+            path: path.to_path_buf(),
+            out: DirectWriter::create(path)?,
+            offset: 0,
+            entries: Vec::new(),
+            current: None,
+        })
+    }
+
+    /// Starts entry `name` (the previous one must be finished).
+    pub fn start_entry(&mut self, name: &str) -> io::Result<()> {
+        if self.current.is_some() {
+            return Err(io::Error::other(
+                "zip entry started before the last was finished",
+            ));
+        }
+        let entry = Entry {
+            name: name.to_string(),
             crc32: 0,
             uncompressed_bytes: 0,
             compressed_bytes: 0,
-            header_offset: offset,
+            header_offset: self.offset,
         };
         let header = local_header(&entry);
-        out.write_all(&header)?;
-        deflate_file(path.as_ref(), &mut out, &mut entry)?;
-        offset += header.len() as u64 + entry.compressed_bytes;
-        entries.push(entry);
+        self.out.write_all(&header)?;
+        self.offset += header.len() as u64;
+        self.current = Some(EntryStream {
+            entry,
+            stream: Stream::new(),
+            probe: Compress::new(Compression::fast(), false),
+            crc: crc32fast::Hasher::new(),
+            pending: Vec::with_capacity(CHUNK_BYTES),
+        });
+        Ok(())
     }
-    let directory_offset = offset;
-    for entry in &entries {
-        let header = central_header(entry);
-        out.write_all(&header)?;
-        offset += header.len() as u64;
+
+    /// Ends the current entry; returns its uncompressed size and CRC32.
+    pub fn finish_entry(&mut self) -> io::Result<(u64, u32)> {
+        let mut current = self
+            .current
+            .take()
+            .ok_or_else(|| io::Error::other("no zip entry to finish"))?;
+        current.compress_pending(&mut self.out)?;
+        current.stream.finish(&mut self.out)?;
+        let mut entry = current.entry;
+        entry.crc32 = current.crc.finalize();
+        entry.compressed_bytes = current.stream.written_bytes;
+        self.offset += entry.compressed_bytes;
+        let done = (entry.uncompressed_bytes, entry.crc32);
+        self.entries.push(entry);
+        Ok(done)
     }
-    out.write_all(&end_records(entries.len() as u64, directory_offset, offset))?;
-    drop(out.finish()?);
-    // The local headers get their checksums and sizes now, in place (unaligned writes: an
-    // ordinary handle).
-    let file = OpenOptions::new().write(true).open(zip_path)?;
-    for entry in &entries {
-        file.write_all_at(&local_header(entry), entry.header_offset)?;
+
+    /// Writes the central directory, fills in the local headers and fsyncs; returns the total
+    /// uncompressed size.
+    pub fn finish(mut self) -> io::Result<u64> {
+        if self.current.is_some() {
+            self.finish_entry()?;
+        }
+        let directory_offset = self.offset;
+        for entry in &self.entries {
+            let header = central_header(entry);
+            self.out.write_all(&header)?;
+            self.offset += header.len() as u64;
+        }
+        let end = end_records(self.entries.len() as u64, directory_offset, self.offset);
+        self.out.write_all(&end)?;
+        drop(self.out.finish()?);
+        // The local headers get their checksums and sizes now, in place (unaligned writes: an
+        // ordinary handle).
+        let file = OpenOptions::new().write(true).open(&self.path)?;
+        for entry in &self.entries {
+            file.write_all_at(&local_header(entry), entry.header_offset)?;
+        }
+        file.sync_all()?;
+        Ok(self.entries.iter().map(|e| e.uncompressed_bytes).sum())
     }
-    file.sync_all()?;
-    Ok(entries.iter().map(|e| e.uncompressed_bytes).sum())
+}
+
+impl Write for ZipWriter {
+    /// Appends to the current entry; every full chunk is compressed at once.
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let current = self
+            .current
+            .as_mut()
+            .ok_or_else(|| io::Error::other("zip bytes written outside an entry"))?;
+        let n = data.len().min(CHUNK_BYTES - current.pending.len());
+        current.pending.extend_from_slice(&data[..n]);
+        if current.pending.len() == CHUNK_BYTES {
+            current.compress_pending(&mut self.out)?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl EntryStream {
+    /// Compresses the pending chunk in level-1 or stored blocks, as its sample earns.
+    fn compress_pending(&mut self, out: &mut impl Write) -> io::Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let data = &self.pending[..];
+        self.crc.update(data);
+        self.entry.uncompressed_bytes += data.len() as u64;
+        match worth_deflating(&mut self.probe, data) {
+            true => self.stream.deflate(data, out)?,
+            false => self.stream.store(data, out)?,
+        }
+        self.pending.clear();
+        Ok(())
+    }
 }
 
 fn local_header(entry: &Entry) -> Vec<u8> {
@@ -174,33 +287,6 @@ fn end_records(entries: u64, directory_offset: u64, directory_end: u64) -> Vec<u
     e.extend_from_slice(&fit(directory_offset).to_le_bytes());
     e.extend_from_slice(&0u16.to_le_bytes());
     e
-}
-
-/// Streams `path` through one DEFLATE stream into `out`, each chunk in level-1 or stored
-/// blocks as its sample earns, and fills in the entry's checksum and sizes.
-fn deflate_file(path: &Path, out: &mut impl Write, entry: &mut Entry) -> io::Result<()> {
-    let mut input = File::open(path)?;
-    let mut stream = Stream::new();
-    let mut probe = Compress::new(Compression::fast(), false);
-    let mut crc = crc32fast::Hasher::new();
-    let mut chunk = vec![0u8; CHUNK_BYTES];
-    loop {
-        let len = read_full(&mut input, &mut chunk)?;
-        if len == 0 {
-            break;
-        }
-        let data = &chunk[..len];
-        crc.update(data);
-        entry.uncompressed_bytes += len as u64;
-        match worth_deflating(&mut probe, data) {
-            true => stream.deflate(data, out)?,
-            false => stream.store(data, out)?,
-        }
-    }
-    stream.finish(out)?;
-    entry.crc32 = crc.finalize();
-    entry.compressed_bytes = stream.written_bytes;
-    Ok(())
 }
 
 /// True when level 1 shrinks the chunk's first bytes by a tenth or more.
@@ -309,20 +395,6 @@ impl Stream {
             }
         }
     }
-}
-
-/// Reads until `buf` is full or the input ends; returns the bytes read.
-fn read_full(input: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match input.read(&mut buf[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(filled)
 }
 
 #[cfg(test)]

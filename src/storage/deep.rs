@@ -18,6 +18,7 @@ use crate::config::properties::{PropertiesError, RuntimeProperties};
 use crate::segment::descriptor::DataSegment;
 use crate::segment::error::SegmentError;
 use crate::segment::package;
+use crate::segment::schema::WrittenSegment;
 
 /// Default `druid.storage.storageDirectory` (relative to the working directory, as Druid's
 /// quickstart configuration has it).
@@ -94,16 +95,44 @@ impl LocalDeepStorage {
         template: &DataSegment,
     ) -> Result<PushedSegment, DeepStorageError> {
         let out_dir = self.segment_dir(template);
-        let zip_path = out_dir.join("index.zip");
+        let packaged = package::package(segment_dir, &out_dir, &self.with_load_spec(template))?;
+        Ok(PushedSegment {
+            segment: packaged.descriptor,
+            zip_path: packaged.zip_path,
+        })
+    }
+
+    /// Where `segment`'s `index.zip` goes (its directory created): a segment can be written
+    /// straight into it (`SegmentOutput::Zip`) and then [`LocalDeepStorage::describe`]d.
+    pub fn zip_path(&self, segment: &DataSegment) -> Result<PathBuf, DeepStorageError> {
+        let out_dir = self.segment_dir(segment);
+        std::fs::create_dir_all(&out_dir).map_err(|e| SegmentError::io(&out_dir, e))?;
+        Ok(out_dir.join("index.zip"))
+    }
+
+    /// Completes the push of a segment written into [`LocalDeepStorage::zip_path`]: writes
+    /// `descriptor.json` and returns the DataSegment, as [`LocalDeepStorage::push`] does.
+    pub fn describe(
+        &self,
+        written: &WrittenSegment,
+        template: &DataSegment,
+    ) -> Result<PushedSegment, DeepStorageError> {
+        let out_dir = self.segment_dir(template);
+        let packaged = package::describe(&out_dir, &self.with_load_spec(template), written)?;
+        Ok(PushedSegment {
+            segment: packaged.descriptor,
+            zip_path: packaged.zip_path,
+        })
+    }
+
+    /// `template` with `loadSpec` `{"type":"local","path":<absolute index.zip>}`.
+    fn with_load_spec(&self, template: &DataSegment) -> DataSegment {
+        let zip_path = self.segment_dir(template).join("index.zip");
         let mut with_load_spec = template.clone();
         let mut load_spec = Map::new();
         load_spec.insert("type".into(), Value::from("local"));
         load_spec.insert("path".into(), Value::from(zip_path.display().to_string()));
         with_load_spec.load_spec = load_spec;
-        let packaged = package::package(segment_dir, &out_dir, &with_load_spec)?;
-        Ok(PushedSegment {
-            segment: packaged.descriptor,
-            zip_path,
-        })
+        with_load_spec
     }
 }
