@@ -27,10 +27,10 @@ pub struct RowTransformer {
 struct Transform {
     name: String,
     expr: Expr,
-    /// `(column, field slot)` of each column the expression reads; `None` is `__time`.
-    inputs: Vec<(String, Option<usize>)>,
-    /// The same columns' names.
+    /// The columns the expression reads.
     names: Vec<String>,
+    /// Their input field slots (`None` for `__time`).
+    slots: Vec<Option<usize>>,
     /// The metric input field of the output column, if any.
     field: Option<usize>,
 }
@@ -86,21 +86,13 @@ impl RowTransformer {
             .map(|t| {
                 let expr = Expr::parse(&t.expression)
                     .map_err(|e| format!("transform `{}`: {e}", t.name))?;
-                let inputs = expr
-                    .identifiers()
-                    .into_iter()
-                    .map(|name| {
-                        let slot = (name != "__time")
-                            .then(|| schema.field_slot(&name))
-                            .flatten();
-                        (name, slot)
-                    })
-                    .collect();
+                let names = expr.identifiers();
+                let slots = names.iter().map(|n| schema.field_slot(n)).collect();
                 Ok(Transform {
                     name: t.name.clone(),
-                    names: expr.identifiers(),
                     expr,
-                    inputs,
+                    names,
+                    slots,
                     field: schema.field_slot(&t.name),
                 })
             })
@@ -128,8 +120,9 @@ impl RowTransformer {
 impl Transform {
     fn evaluate(&self, row: &ParsedRow<'_>) -> Result<Output, crate::expr::EvalError> {
         let cells: Vec<Cell<'_>> = self
-            .inputs
+            .names
             .iter()
+            .zip(&self.slots)
             .map(|(name, slot)| match name.as_str() {
                 "__time" => Cell::One(Value::Long(row.timestamp_ms)),
                 _ => field_cell(slot.and_then(|s| row.fields.get(s))),
