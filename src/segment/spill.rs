@@ -1,16 +1,72 @@
 //! Spill buffers: the growing byte areas of columns being written (compressed blocks, bitmaps),
 //! kept in memory for in-memory segments or in a temporary file inside the output directory, and
 //! copied into `00000.smoosh` when the segment is assembled.
+//!
+//! A thread that writes segment after segment (the persist worker: a hydrant every few seconds)
+//! can keep its spills in memory instead ([`keep_spills_in_memory_on_this_thread`]): each spill
+//! takes the buffer the spill of the same name used last time, and gives it back when copied.
+//! The hydrant's bytes then go through the page cache once (into `00000.smoosh`) instead of
+//! three times (spill file, read back, smoosh), and the buffers' pages, touched once, are
+//! reused: on this project's VMs a page-cache or heap page taken from long-free memory costs a
+//! host fault (BENCHMARKS.md, "fresh pages cost a host fault").
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+/// Largest buffer a pool keeps (bigger ones are freed after use).
+const MAX_POOLED_BYTES: usize = 64 << 20;
+
+thread_local! {
+    /// This thread's spill buffers by spill name, when it keeps spills in memory.
+    static POOL: RefCell<Option<HashMap<String, Vec<u8>>>> = const { RefCell::new(None) };
+}
+
+/// From now on, spills this thread makes for directory segments stay in memory, in buffers
+/// reused by spill name (see the module doc).
+pub fn keep_spills_in_memory_on_this_thread() {
+    POOL.with(|pool| {
+        pool.borrow_mut().get_or_insert_with(HashMap::new);
+    });
+}
+
+/// The pooled buffer for `name`, emptied; `None` when this thread does not pool.
+fn take_pooled(name: &str) -> Option<Vec<u8>> {
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let buffers = pool.as_mut()?;
+        let mut bytes = buffers.remove(name).unwrap_or_default();
+        bytes.clear();
+        Some(bytes)
+    })
+}
+
+/// Returns a buffer to this thread's pool.
+fn give_back(name: String, bytes: Vec<u8>) {
+    if bytes.capacity() > MAX_POOLED_BYTES {
+        return;
+    }
+    POOL.with(|pool| {
+        if let Some(buffers) = pool.borrow_mut().as_mut() {
+            buffers.insert(name, bytes);
+        }
+    });
+}
 
 /// A write-once byte area that is later copied to its final place.
 #[derive(Debug)]
 pub enum Spill {
     /// Bytes kept in memory.
     Memory(Vec<u8>),
+    /// Bytes kept in a buffer of this thread's pool, given back when copied.
+    Pooled {
+        /// The bytes.
+        bytes: Vec<u8>,
+        /// The spill's name (its buffer's key in the pool).
+        name: String,
+    },
     /// Bytes written to a temporary file, removed after being copied.
     File {
         /// Buffered writer over the temporary file.
@@ -42,10 +98,17 @@ impl Spill {
         })
     }
 
-    /// Creates a file spill in `dir_opt`, or an in-memory one when it is `None`.
+    /// Creates a file spill in `dir_opt` (a pooled one on a thread that keeps spills in
+    /// memory), or an in-memory one when it is `None`.
     pub fn new_in(dir_opt: Option<&Path>, name: &str) -> io::Result<Self> {
         match dir_opt {
-            Some(dir) => Spill::file(&dir.join(name)),
+            Some(dir) => match take_pooled(name) {
+                Some(bytes) => Ok(Spill::Pooled {
+                    bytes,
+                    name: name.to_string(),
+                }),
+                None => Spill::file(&dir.join(name)),
+            },
             None => Ok(Spill::memory()),
         }
     }
@@ -53,7 +116,7 @@ impl Spill {
     /// Returns the number of bytes written.
     pub fn len_bytes(&self) -> u64 {
         match self {
-            Spill::Memory(bytes) => bytes.len() as u64,
+            Spill::Memory(bytes) | Spill::Pooled { bytes, .. } => bytes.len() as u64,
             Spill::File { len_bytes, .. } => *len_bytes,
         }
     }
@@ -62,7 +125,7 @@ impl Spill {
     #[inline]
     pub fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         match self {
-            Spill::Memory(buf) => {
+            Spill::Memory(buf) | Spill::Pooled { bytes: buf, .. } => {
                 buf.extend_from_slice(bytes);
                 Ok(())
             }
@@ -86,6 +149,11 @@ impl Spill {
     pub fn for_each_chunk(self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
         match self {
             Spill::Memory(bytes) => bytes.chunks(1 << 16).try_for_each(f),
+            Spill::Pooled { bytes, name } => {
+                let copied = bytes.chunks(1 << 16).try_for_each(&mut *f);
+                give_back(name, bytes);
+                copied
+            }
             Spill::File {
                 writer,
                 path,
@@ -111,7 +179,7 @@ impl Spill {
     /// once: the mapping keeps the pages until it is dropped).
     pub fn into_bytes(self) -> io::Result<SpillBytes> {
         match self {
-            Spill::Memory(bytes) => Ok(SpillBytes::Memory(bytes)),
+            Spill::Memory(bytes) | Spill::Pooled { bytes, .. } => Ok(SpillBytes::Memory(bytes)),
             Spill::File { len_bytes: 0, .. } => {
                 self.discard();
                 Ok(SpillBytes::Memory(Vec::new()))
@@ -131,9 +199,13 @@ impl Spill {
 
     /// Deletes the spill's file, if any, ignoring errors (used when a write is abandoned).
     pub fn discard(self) {
-        if let Spill::File { writer, path, .. } = self {
-            drop(writer);
-            let _ = std::fs::remove_file(path);
+        match self {
+            Spill::File { writer, path, .. } => {
+                drop(writer);
+                let _ = std::fs::remove_file(path);
+            }
+            Spill::Pooled { bytes, name } => give_back(name, bytes),
+            Spill::Memory(_) => {}
         }
     }
 }
@@ -188,6 +260,40 @@ mod tests {
         let empty = Spill::new_in(Some(dir.path()), "z.tmp").unwrap();
         assert!(empty.into_bytes().unwrap().is_empty());
         assert!(!dir.path().join("z.tmp").exists());
+    }
+
+    #[test]
+    fn a_pooling_thread_reuses_buffers_by_name_and_writes_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir_path = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            keep_spills_in_memory_on_this_thread();
+            let mut first = Spill::new_in(Some(&dir_path), "m0").unwrap();
+            first.write_all(&[7u8; 100_000]).unwrap();
+            let Spill::Pooled { bytes, .. } = &first else {
+                panic!("not pooled: {first:?}")
+            };
+            let buffer = bytes.as_ptr();
+            let mut out = Vec::new();
+            first.copy_to(&mut out).unwrap();
+            assert_eq!(out, vec![7u8; 100_000]);
+            let mut again = Spill::new_in(Some(&dir_path), "m0").unwrap();
+            again.write_all(b"xyz").unwrap();
+            let Spill::Pooled { bytes, .. } = &again else {
+                panic!("not pooled")
+            };
+            assert_eq!(bytes.as_ptr(), buffer, "the buffer is reused");
+            let mut out = Vec::new();
+            again.copy_to(&mut out).unwrap();
+            assert_eq!(out, b"xyz");
+            assert_eq!(std::fs::read_dir(&dir_path).unwrap().count(), 0);
+        })
+        .join()
+        .unwrap();
+        // Other threads still spill to files.
+        let spill = Spill::new_in(Some(dir.path()), "m0").unwrap();
+        assert!(matches!(spill, Spill::File { .. }));
+        spill.discard();
     }
 
     #[test]
