@@ -97,9 +97,9 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-#[test]
-fn wikipedia_index_queries_match_druid() {
-    let data_source = "wikipedia_index_test";
+/// The three `wikipedia_index_data*.json` files of the index tests, ingested with `schema`
+/// (each file its own hydrants).
+fn ingest_index_data(data_source: &str, schema: &Value) -> Vec<rtnode::query::QueryableSegment> {
     let base = shared("druid/it");
     let mut hydrants = Vec::new();
     for file in [
@@ -107,14 +107,15 @@ fn wikipedia_index_queries_match_druid() {
         "wikipedia_index_data2.json",
         "wikipedia_index_data3.json",
     ] {
-        hydrants.extend(ingest_segments(
-            &base,
-            file,
-            wikipedia_index_schema(data_source),
-            None,
-        ));
+        hydrants.extend(ingest_segments(&base, file, schema.clone(), None));
     }
-    let segments = to_segments(data_source, hydrants);
+    to_segments(data_source, hydrants)
+}
+
+#[test]
+fn wikipedia_index_queries_match_druid() {
+    let data_source = "wikipedia_index_test";
+    let segments = ingest_index_data(data_source, &wikipedia_index_schema(data_source));
     assert_eq!(segments.len(), 2, "one segment per day");
     assert!(
         segments.iter().all(|s| s.hydrants.len() >= 2),
@@ -141,16 +142,7 @@ fn transform_queries_match_druid() {
             .len(),
         2
     );
-    let base = shared("druid/it");
-    let mut hydrants = Vec::new();
-    for file in [
-        "wikipedia_index_data1.json",
-        "wikipedia_index_data2.json",
-        "wikipedia_index_data3.json",
-    ] {
-        hydrants.extend(ingest_segments(&base, file, schema.clone(), None));
-    }
-    let app = app(to_segments(data_source, hydrants));
+    let app = app(ingest_index_data(data_source, &schema));
     let queries = load_queries(
         "druid/it/wikipedia_index_queries_with_transform.json",
         data_source,
