@@ -200,6 +200,83 @@ fn expressions_filter_rows_and_compute_post_aggregations() {
     assert!(matches!(bad, Err(e) if e.to_string().contains("expression filter")));
 }
 
+/// Druid's `expression` virtual columns, read like stored columns: aggregator inputs, filter
+/// columns, grouping dimensions, inputs of other virtual columns.
+#[test]
+fn virtual_columns_act_as_columns() {
+    let t = target();
+    let columns = json!([
+        {"type": "expression", "name": "twice", "expression": "added * 2", "outputType": "LONG"},
+        {"type": "expression", "name": "lang_robot", "expression": "concat(language, ':', robot)", "outputType": "STRING"},
+        {"type": "expression", "name": "hour", "expression": "timestamp_extract(__time, 'HOUR')", "outputType": "LONG"},
+        {"type": "expression", "name": "late_twice", "expression": "if(hour >= 12, twice, 0)", "outputType": "LONG"},
+        {"type": "expression", "name": "ratio", "expression": "added / 2.0"}
+    ]);
+    let sums = run(
+        &t,
+        "timeseries",
+        json!({"granularity": "all", "virtualColumns": columns,
+            "aggregations": [{"type": "longSum", "name": "twice", "fieldName": "twice"},
+                             {"type": "longSum", "name": "late", "fieldName": "late_twice"},
+                             {"type": "doubleSum", "name": "half", "fieldName": "ratio"}],
+            "filter": {"type": "bound", "dimension": "hour", "upper": "12", "upperStrict": true, "ordering": "numeric"}}),
+    );
+    assert_eq!(
+        sums[0]["result"]["twice"],
+        json!(2 * 2 * (57 + 459 + 123 + 905))
+    );
+    assert_eq!(sums[0]["result"]["late"], json!(0));
+    assert_eq!(
+        sums[0]["result"]["half"],
+        json!((57.0 + 459.0 + 123.0 + 905.0))
+    );
+    let grouped = run(
+        &t,
+        "groupBy",
+        json!({"granularity": "all", "virtualColumns": columns, "dimensions": ["lang_robot"],
+            "aggregations": [{"type": "longSum", "name": "added", "fieldName": "added"}]}),
+    );
+    let rows: Vec<(&str, i64)> = grouped
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["event"]["lang_robot"].as_str().unwrap(),
+                r["event"]["added"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("en:false", 114),
+            ("en:true", 918),
+            ("ja:true", 2),
+            ("ru:true", 246),
+            ("zh:true", 1810)
+        ]
+    );
+    let top = run(
+        &t,
+        "topN",
+        json!({"granularity": "all", "virtualColumns": columns, "dimension": "lang_robot", "metric": "added",
+            "threshold": 1, "filter": {"type": "selector", "dimension": "lang_robot", "value": "en:true"},
+            "aggregations": [{"type": "longSum", "name": "added", "fieldName": "added"}]}),
+    );
+    assert_eq!(
+        top[0]["result"],
+        json!([{"lang_robot": "en:true", "added": 918}])
+    );
+    let refused = rtnode::query::run_json(
+        &t,
+        &json!({"queryType": "timeseries", "dataSource": "wiki", "intervals": ["2013-08-31/2013-09-02"],
+            "granularity": "all", "aggregations": [],
+            "virtualColumns": [{"type": "expression", "name": "v", "expression": "1", "outputType": "BLOB"}]}),
+    );
+    assert!(matches!(refused, Err(e) if e.to_string().contains("unknown outputType `BLOB`")));
+}
+
 #[test]
 fn hyper_unique_cardinality_and_finalize_false() {
     let t = target();

@@ -151,7 +151,7 @@ fn analyse_columns(
     env: Env<'_>,
     out: &mut Map<String, Value>,
 ) -> QueryResult<()> {
-    let mut view = SegmentView::new(segment, env.cancel);
+    let mut view = SegmentView::for_query(segment, env);
     let names = std::iter::once("__time".to_string()).chain(segment.column_names().iter().cloned());
     for name in names {
         if spec
@@ -325,7 +325,7 @@ pub fn run_data_source_metadata(
     let mut latest: Option<(i64, i64)> = None;
     for unit in units {
         for hydrant in &unit.segment.hydrants {
-            let view = SegmentView::new(hydrant, env.cancel);
+            let view = SegmentView::for_query(hydrant, env);
             if let Some((_, max_ms)) = view.time_range()?
                 && latest.is_none_or(|(m, _)| max_ms > m)
             {

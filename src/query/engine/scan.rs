@@ -85,7 +85,7 @@ pub fn run(query: &Query, spec: &ScanSpec, units: &[Unit], env: Env<'_>) -> Quer
     let mut columns_by_segment: Vec<(String, Vec<String>)> = Vec::new();
     'units: for unit in units {
         for hydrant in &unit.segment.hydrants {
-            let mut view = SegmentView::new(hydrant, env.cancel);
+            let mut view = SegmentView::for_query(hydrant, env);
             let columns = if spec.columns.is_empty() {
                 std::iter::once("__time".to_string())
                     .chain(hydrant.dimension_names().iter().cloned())

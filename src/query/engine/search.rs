@@ -72,7 +72,7 @@ pub fn run(
             .or_insert_with(|| (timestamp, Counts::new()));
         entry.0 = entry.0.min(timestamp);
         for hydrant in &unit.segment.hydrants {
-            let mut view = SegmentView::new(hydrant, env.cancel);
+            let mut view = SegmentView::for_query(hydrant, env);
             search_segment(query, spec, &unit.intervals, &mut view, &mut entry.1)?;
         }
     }

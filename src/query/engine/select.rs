@@ -80,7 +80,7 @@ pub fn run(query: &Query, spec: &SelectSpec, units: &[Unit], env: Env<'_>) -> Qu
             unit.segment.hydrants.iter().collect()
         };
         for hydrant in hydrants {
-            let mut view = SegmentView::new(hydrant, env.cancel);
+            let mut view = SegmentView::for_query(hydrant, env);
             let dims: Vec<DimensionSpec> = if spec.dimensions.is_empty() {
                 hydrant
                     .dimension_names()

@@ -43,7 +43,7 @@ pub fn run(
     let mut range: Option<(i64, i64)> = None;
     for unit in units {
         for hydrant in &unit.segment.hydrants {
-            let mut view = SegmentView::new(hydrant, env.cancel);
+            let mut view = SegmentView::for_query(hydrant, env);
             if let Some((lo, hi)) = segment_bounds(query, &unit.intervals, &mut view)? {
                 range = Some(match range {
                     None => (lo, hi),

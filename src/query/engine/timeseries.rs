@@ -57,7 +57,7 @@ pub fn run(
     for unit in units {
         let mut range: Option<(i64, i64)> = None;
         for hydrant in &unit.segment.hydrants {
-            let mut view = SegmentView::new(hydrant, env.cancel);
+            let mut view = SegmentView::for_query(hydrant, env);
             run_segment(query, spec, &unit.intervals, &mut view, &mut series)?;
             if let Some((lo, hi)) = view.time_range()? {
                 range = Some(range.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));

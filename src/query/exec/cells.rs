@@ -1,9 +1,13 @@
 //! Reading single cells of any column as JSON or as text (scan, select, column comparison,
 //! predicate fallbacks). Block-cached column handles make sequential row access cheap.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use serde_json::Value;
 
+use crate::expr::Value as ExprValue;
+use crate::expr::cells::Cell;
 use crate::query::error::QueryResult;
 use crate::segment::Column;
 
@@ -87,4 +91,35 @@ pub fn cell_texts(
         }
     }
     Ok(())
+}
+
+/// A segment cell as an expression reads it.
+pub fn expr_cell(
+    column: Option<&Column>,
+    row: u32,
+    ids: &mut Vec<u32>,
+) -> QueryResult<Cell<'static>> {
+    Ok(Cell::One(match column {
+        None | Some(Column::Complex(_)) => ExprValue::Null,
+        Some(Column::Long(c)) => ExprValue::Long(c.get(row)?),
+        Some(Column::Float(c)) => {
+            ExprValue::Double(format!("{}", c.get(row)?).parse().unwrap_or(0.0))
+        }
+        Some(Column::Double(c)) => ExprValue::Double(c.get(row)?),
+        Some(Column::String(c)) => {
+            c.row_ids(row, ids)?;
+            let mut values = Vec::with_capacity(ids.len());
+            for id in ids.iter() {
+                values.push(c.dictionary().get(*id)?.map(|s| Cow::Owned(s.to_string())));
+            }
+            match values.len() {
+                0 => ExprValue::Null,
+                1 => values
+                    .pop()
+                    .flatten()
+                    .map_or(ExprValue::Null, ExprValue::Str),
+                _ => return Ok(Cell::Many(values)),
+            }
+        }
+    }))
 }

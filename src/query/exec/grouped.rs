@@ -194,7 +194,7 @@ pub fn aggregate(
     let mut merged = MergedGroups::default();
     for unit in units {
         for hydrant in &unit.segment.hydrants {
-            let mut view = SegmentView::new(hydrant, env.cancel);
+            let mut view = SegmentView::for_query(hydrant, env);
             run_segment(query, dims, aggs, &unit.intervals, &mut view, &mut merged)?;
             if merged.count > max_groups {
                 return Err(QueryError::ResourceLimit(format!(

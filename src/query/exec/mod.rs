@@ -9,12 +9,14 @@ pub mod dims;
 pub mod grouped;
 pub mod grouper;
 pub mod view;
+mod virtual_columns;
 
 use serde_json::{Value, json};
 
 use crate::query::config::QueryConfig;
 use crate::query::engine;
 use crate::query::error::QueryResult;
+use crate::query::spec::virtual_column::VirtualColumn;
 use crate::query::spec::{Query, SegmentSpec};
 use crate::query::target::{QueryTarget, QueryableSegment};
 use crate::time::Interval;
@@ -36,6 +38,8 @@ pub struct Env<'a> {
     pub config: &'a QueryConfig,
     /// The stop signal.
     pub cancel: &'a Cancel,
+    /// The query's virtual columns.
+    pub virtual_columns: &'a [VirtualColumn],
 }
 
 /// Returns the segments `query` reads, ordered by interval, version and partition.
@@ -85,7 +89,11 @@ pub fn run(
 ) -> QueryResult<Value> {
     let units = resolve(query, target);
     cancel.check()?;
-    let env = Env { config, cancel };
+    let env = Env {
+        config,
+        cancel,
+        virtual_columns: &query.virtual_columns,
+    };
     if !query.context.by_segment {
         return engine::run(query, &units, env);
     }

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use super::cancel::Cancel;
 use crate::query::error::QueryResult;
+use crate::query::spec::virtual_column::VirtualColumn;
 use crate::segment::long_column::LongColumn;
 use crate::segment::{Column, Segment};
 use crate::time::Interval;
@@ -24,6 +25,8 @@ pub struct SegmentView<'a> {
     columns: HashMap<String, Option<Column>>,
     time: LongColumn,
     num_rows: u32,
+    /// The query's virtual columns, materialized on first use.
+    virtual_columns: &'a [VirtualColumn],
 }
 
 impl<'a> SegmentView<'a> {
@@ -35,6 +38,15 @@ impl<'a> SegmentView<'a> {
             columns: HashMap::new(),
             time: segment.time_column(),
             num_rows: segment.num_rows(),
+            virtual_columns: &[],
+        }
+    }
+
+    /// Opens a view for a query: with its virtual columns.
+    pub fn for_query(segment: &'a Segment, env: super::Env<'a>) -> SegmentView<'a> {
+        SegmentView {
+            virtual_columns: env.virtual_columns,
+            ..SegmentView::new(segment, env.cancel)
         }
     }
 
@@ -43,13 +55,22 @@ impl<'a> SegmentView<'a> {
         self.num_rows
     }
 
-    /// Returns column `name` (`None` when the segment lacks it); `__time` is a long column.
+    /// Returns column `name` (`None` when the segment lacks it); `__time` is a long column; a
+    /// virtual column of the query is materialized here, and shadows a stored one.
     pub fn column(&mut self, name: &str) -> QueryResult<Option<Column>> {
         if name == "__time" {
             return Ok(Some(Column::Long(self.time.clone())));
         }
         if let Some(found) = self.columns.get(name) {
             return Ok(found.clone());
+        }
+        let virtual_columns = self.virtual_columns;
+        if let Some(virtual_column) = virtual_columns.iter().find(|v| v.name == name) {
+            // A virtual column reading itself (directly or not) reads null there.
+            self.columns.insert(name.to_string(), None);
+            let column = super::virtual_columns::materialize(self, virtual_column)?;
+            self.columns.insert(name.to_string(), column.clone());
+            return Ok(column);
         }
         let column = self.segment.column(name)?;
         self.columns.insert(name.to_string(), column.clone());

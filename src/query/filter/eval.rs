@@ -9,13 +9,11 @@ use std::cmp::Ordering;
 
 use roaring::{MultiOps, RoaringBitmap};
 
-use std::borrow::Cow;
-
 use super::{Filter, StringOrdering, ValuePredicate};
 use crate::expr::cells::Cell;
 use crate::expr::{Expr, Value as ExprValue};
 use crate::query::error::QueryResult;
-use crate::query::exec::cells::{cell_texts, java_double_text};
+use crate::query::exec::cells::{cell_texts, expr_cell, java_double_text};
 use crate::query::exec::view::SegmentView;
 use crate::query::spec::ExtractionFn;
 use crate::segment::Column;
@@ -125,42 +123,11 @@ fn expression_rows(
         for column in &columns {
             cells.push(match column {
                 None => Cell::One(ExprValue::Long(view.time_at(row)?)),
-                Some(column) => column_cell(column.as_ref(), row, ids)?,
+                Some(column) => expr_cell(column.as_ref(), row, ids)?,
             });
         }
         Ok(super::expression_matches(expr, names, &cells))
     })
-}
-
-/// A segment cell as an expression reads it.
-fn column_cell(
-    column: Option<&Column>,
-    row: u32,
-    ids: &mut Vec<u32>,
-) -> QueryResult<Cell<'static>> {
-    Ok(Cell::One(match column {
-        None | Some(Column::Complex(_)) => ExprValue::Null,
-        Some(Column::Long(c)) => ExprValue::Long(c.get(row)?),
-        Some(Column::Float(c)) => {
-            ExprValue::Double(format!("{}", c.get(row)?).parse().unwrap_or(0.0))
-        }
-        Some(Column::Double(c)) => ExprValue::Double(c.get(row)?),
-        Some(Column::String(c)) => {
-            c.row_ids(row, ids)?;
-            let mut values = Vec::with_capacity(ids.len());
-            for id in ids.iter() {
-                values.push(c.dictionary().get(*id)?.map(|s| Cow::Owned(s.to_string())));
-            }
-            match values.len() {
-                0 => ExprValue::Null,
-                1 => values
-                    .pop()
-                    .flatten()
-                    .map_or(ExprValue::Null, ExprValue::Str),
-                _ => return Ok(Cell::Many(values)),
-            }
-        }
-    }))
 }
 
 fn all_or_none(matches: bool) -> RowSet {

@@ -6,6 +6,7 @@ pub mod extraction;
 pub mod json;
 pub mod query;
 pub mod search_spec;
+pub mod virtual_column;
 
 pub use common::{DataSource, QueryContext, SegmentDescriptor, SegmentSpec};
 pub use dimension::DimensionSpec;

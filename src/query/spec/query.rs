@@ -4,6 +4,7 @@ use serde_json::Value;
 
 use super::common::{DataSource, QueryContext, SegmentSpec, parse_granularity};
 use super::json::obj;
+use super::virtual_column::VirtualColumn;
 use crate::index::granularity::Granularity;
 use crate::query::engine::{
     groupby::GroupBySpec, metadata::SegmentMetadataSpec, scan::ScanSpec, search::SearchQuerySpec,
@@ -53,6 +54,8 @@ pub struct Query {
     pub descending: bool,
     /// The context.
     pub context: QueryContext,
+    /// `expression` virtual columns.
+    pub virtual_columns: Vec<VirtualColumn>,
     /// The type-specific part.
     pub kind: QueryKind,
 }
@@ -82,14 +85,6 @@ impl Query {
                 )));
             }
         };
-        if o.get("virtualColumns")
-            .and_then(Value::as_array)
-            .is_some_and(|v| !v.is_empty())
-        {
-            return Err(QueryError::unsupported(
-                "`virtualColumns` are not supported by this node",
-            ));
-        }
         Ok(Query {
             query_type,
             data_source,
@@ -98,6 +93,7 @@ impl Query {
             granularity: parse_granularity(&o)?,
             descending: o.opt_bool("descending")?.unwrap_or(false),
             context: QueryContext::parse(o.get("context"))?,
+            virtual_columns: VirtualColumn::parse_list(o.get("virtualColumns"))?,
             kind,
         })
     }
