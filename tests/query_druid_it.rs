@@ -169,6 +169,60 @@ fn transform_queries_match_druid() {
     }
 }
 
+/// ITSparseColumnTest's data and its `timeBoundary` and "roll up ratio" queries (an
+/// aggregator with `"expression": null`, an `expression` post-aggregator): the ten inline events
+/// roll up to eight rows in the hour. Its scan query compares against a result the Java test
+/// builds, and is left out.
+#[test]
+fn sparse_column_queries_match_druid() {
+    let dir = tempfile::tempdir().unwrap();
+    let task: Value = serde_json::from_str(
+        &std::fs::read_to_string(shared("druid/it/sparse_column_index_task.json"))
+            .unwrap()
+            .replace("%%DATASOURCE%%", "sparse"),
+    )
+    .unwrap();
+    let data = task["spec"]["ioConfig"]["inputSource"]["data"]
+        .as_str()
+        .unwrap();
+    std::fs::write(dir.path().join("sparse.json"), data).unwrap();
+    let spec = &task["spec"]["dataSchema"];
+    let schema = json!({"dataSource": "sparse",
+        "parser": {"type": "string", "parseSpec": {"format": "json",
+            "timestampSpec": spec["timestampSpec"], "dimensionsSpec": spec["dimensionsSpec"]}},
+        "metricsSpec": spec["metricsSpec"], "granularitySpec": spec["granularitySpec"]});
+    let app = app(to_segments(
+        "sparse",
+        ingest_segments(dir.path(), "sparse.json", schema, None),
+    ));
+    let text = std::fs::read_to_string(shared("druid/it/sparse_column_index_queries.json"))
+        .unwrap()
+        .replace("%%DATASOURCE%%", "sparse")
+        .replace("%%EXPECTED_SCAN_RESULT%%", "null")
+        .replace("%%EXPECTED_SUM_COUNT%%", "10")
+        .replace("%%EXPECTED_ROLLUP_RATIO%%", "0.8")
+        .replace("%%EXPECTED_NUM_ROW%%", "8");
+    let queries: Vec<Value> = serde_json::from_str::<Vec<Value>>(&text)
+        .unwrap()
+        .into_iter()
+        .filter(|q| q["query"]["queryType"] != "scan")
+        .collect();
+    assert_eq!(runtime().block_on(check_queries(&app, &queries)), 2);
+    // An aggregator reading an expression instead of a field.
+    let summed = json!({"queryType": "timeseries", "dataSource": "sparse", "granularity": "all",
+        "intervals": ["2015-09-12/2015-09-13"],
+        "aggregations": [{"type": "longSum", "name": "h_rows", "expression": "if(dimA == 'H', \"count\", 0)"},
+            {"type": "filtered", "filter": {"type": "selector", "dimension": "dimB", "value": "X"},
+             "aggregator": {"type": "doubleSum", "name": "x_half", "expression": "sum_metA / 2.0"}}]});
+    let (status, body) = runtime().block_on(query(&app, &summed));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body[0]["result"],
+        json!({"h_rows": 5, "x_half": 2.0}),
+        "{body}"
+    );
+}
+
 #[test]
 fn union_queries_match_druid() {
     let base = shared("druid/it/union_query");

@@ -143,9 +143,9 @@ impl AggSpec {
             )));
         }
         let name = o.str("name")?.to_string();
-        if o.get("expression").is_some() {
-            return Err(QueryError::unsupported(format!(
-                "aggregator `{name}`: `expression` inputs are not supported; use `fieldName`"
+        if o.get("expression").is_some_and(|e| !e.is_null()) {
+            return Err(QueryError::invalid(format!(
+                "aggregator `{name}`: `expression` must be a string"
             )));
         }
         let field = o.opt_str("fieldName")?.map(str::to_string);

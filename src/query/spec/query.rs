@@ -63,7 +63,8 @@ pub struct Query {
 impl Query {
     /// Parses a query from its JSON.
     pub fn parse(value: &Value) -> QueryResult<Query> {
-        let o = obj(value, "query")?;
+        let value = super::virtual_column::lift_aggregator_expressions(value);
+        let o = obj(&value, "query")?;
         let query_type = o.str("queryType")?.to_string();
         let data_source =
             DataSource::parse(o.get("dataSource").ok_or_else(|| o.missing("dataSource"))?)?;

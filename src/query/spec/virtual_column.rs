@@ -3,7 +3,9 @@
 //! aggregator inputs. Each hydrant the query reads materializes the ones it uses
 //! ([`crate::query::exec::virtual_columns`]).
 
-use serde_json::Value;
+use std::borrow::Cow;
+
+use serde_json::{Value, json};
 
 use super::json::obj;
 use crate::expr::Expr;
@@ -89,5 +91,69 @@ impl VirtualColumn {
             expr,
             output_type,
         })
+    }
+}
+
+/// Druid's aggregators with an `expression` input instead of a `fieldName` (`longSum`,
+/// `doubleSum`, …, also inside `filtered`): each reads a virtual column of its expression,
+/// added to the query here (named `__expr_{aggregator name}`, typed after the aggregator). A
+/// null `expression`, as Druid's SQL layer writes it, is no input at all.
+pub fn lift_aggregator_expressions(query: &Value) -> Cow<'_, Value> {
+    let has_expression = |aggs: &Value| {
+        aggs.as_array()
+            .is_some_and(|a| a.iter().any(has_expression_key))
+    };
+    if !query.get("aggregations").is_some_and(has_expression) {
+        return Cow::Borrowed(query);
+    }
+    let mut query = query.clone();
+    let mut lifted = Vec::new();
+    if let Some(aggs) = query.get_mut("aggregations").and_then(Value::as_array_mut) {
+        for agg in aggs {
+            lift(agg, &mut lifted);
+        }
+    }
+    if !lifted.is_empty() {
+        let columns = query
+            .as_object_mut()
+            .expect("a query with aggregations is an object")
+            .entry("virtualColumns")
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(columns) = columns {
+            columns.extend(lifted);
+        }
+    }
+    Cow::Owned(query)
+}
+
+fn has_expression_key(agg: &Value) -> bool {
+    agg.get("expression").is_some() || agg.get("aggregator").is_some_and(has_expression_key)
+}
+
+fn lift(agg: &mut Value, lifted: &mut Vec<Value>) {
+    if let Some(inner) = agg.get_mut("aggregator") {
+        lift(inner, lifted);
+    }
+    let Some(object) = agg.as_object_mut() else {
+        return;
+    };
+    match object.remove("expression") {
+        Some(Value::String(expression)) => {
+            let name = object.get("name").and_then(Value::as_str).unwrap_or("");
+            let column = format!("__expr_{name}");
+            let kind = object.get("type").and_then(Value::as_str).unwrap_or("");
+            let output_type = ["long", "float", "double"]
+                .into_iter()
+                .find(|t| kind.starts_with(t))
+                .unwrap_or("double");
+            lifted.push(json!({"type": "expression", "name": column,
+                "expression": expression, "outputType": output_type}));
+            object.insert("fieldName".into(), Value::String(column));
+        }
+        Some(Value::Null) | None => {}
+        Some(other) => {
+            // Not a string: put it back for the aggregator's own error.
+            object.insert("expression".into(), other);
+        }
     }
 }
