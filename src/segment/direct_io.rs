@@ -152,9 +152,24 @@ mod tests {
             for piece in data.chunks(1000 + len % 3) {
                 writer.write_all(piece).unwrap();
             }
+            assert!(writer.is_direct(), "the test directory takes O_DIRECT");
             writer.finish().unwrap().sync_all().unwrap();
             assert_eq!(std::fs::read(&path).unwrap(), data, "length {len}");
         }
+    }
+
+    #[test]
+    fn a_tmpfs_file_is_written_whole() {
+        // tmpfs refuses O_DIRECT before Linux 6.6 (then the writer falls back to ordinary
+        // writes) and takes it since.
+        let Ok(tmp) = tempfile::tempdir_in("/dev/shm") else {
+            return;
+        };
+        let path = tmp.path().join("f");
+        let mut writer = DirectWriter::create(&path).unwrap();
+        writer.write_all(&[3u8; 5000]).unwrap();
+        writer.finish().unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), vec![3u8; 5000]);
     }
 
     #[test]
