@@ -29,9 +29,10 @@ impl SegmentWriter {
         let mut name = zip_path.file_name().unwrap_or_default().to_os_string();
         name.push(format!(".tmp-{}", std::process::id()));
         let tmp_zip = zip_path.with_file_name(name);
-        let (total_bytes, dims) = self
-            .write_zip_entries(&tmp_zip)
-            .map_err(|e| SegmentError::io(&tmp_zip, e))?;
+        let (total_bytes, dims) = self.write_zip_entries(&tmp_zip).map_err(|e| {
+            let _ = fs::remove_file(&tmp_zip);
+            SegmentError::io(&tmp_zip, e)
+        })?;
         publish_file(&tmp_zip, zip_path)?;
         match fs::remove_dir_all(scratch) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => {
