@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use regex::Regex;
 
-use super::eval::{EvalError, EvalResult, eval, parse_number};
+use super::eval::{EvalResult, eval, parse_number};
 use super::{Bindings, Expr, Value};
 
 /// A function and what was compiled from its literal arguments.
@@ -200,7 +200,11 @@ impl Function {
                 } else {
                     None
                 };
-                Function::Like(compile(&like_to_regex(literal(1)?, escape))?)
+                let pattern = literal(1)?;
+                Function::Like(
+                    crate::query::filter::compile_like(pattern, escape)
+                        .map_err(|e| format!("bad pattern for `{name}`: {e}"))?,
+                )
             }
             "regexp_extract" => Function::RegexpExtract(compile(literal(1)?)?),
             "regexp_like" => Function::RegexpLike(compile(literal(1)?)?),
@@ -258,12 +262,10 @@ impl Function {
                 value if value.is_null() => arg(1)?,
                 value => value,
             },
-            Function::CaseSearched => case(args, 0, b, |_, p| Ok(p.as_bool()))?,
+            Function::CaseSearched => case(args, 0, b, |p| p.as_bool())?,
             Function::CaseSimple => {
                 let subject = arg(0)?;
-                case(args, 1, b, |_, v| {
-                    Ok(super::eval::binary_eq(subject.clone(), v))
-                })?
+                case(args, 1, b, |v| super::eval::binary_eq(subject.clone(), v))?
             }
             Function::IsNull { negate } => Value::Long((arg(0)?.is_null() != *negate).into()),
             Function::Cast => cast(arg(0)?, &args[1]),
@@ -385,11 +387,11 @@ fn case<'b>(
     args: &'b [Expr],
     first: usize,
     b: &'b dyn Bindings,
-    hit: impl Fn(usize, Value<'b>) -> Result<bool, EvalError>,
+    hit: impl Fn(Value<'b>) -> bool,
 ) -> EvalResult<'b> {
     let mut i = first;
     while i + 1 < args.len() {
-        if hit(i, eval(&args[i], b)?)? {
+        if hit(eval(&args[i], b)?) {
             return eval(&args[i + 1], b);
         }
         i += 2;
@@ -418,24 +420,4 @@ fn cast<'b>(x: Value<'b>, target: &Expr) -> Value<'b> {
             .as_text()
             .map_or(Value::Null, |s| Value::Str(Cow::Owned(s.into_owned()))),
     }
-}
-
-/// SQL `LIKE` (`%` any run, `_` one character) as an anchored regular expression.
-fn like_to_regex(pattern: &str, escape: Option<char>) -> String {
-    let mut out = String::from("(?s)^");
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            c if Some(c) == escape => {
-                if let Some(next) = chars.next() {
-                    out.push_str(&regex::escape(&next.to_string()));
-                }
-            }
-            '%' => out.push_str(".*"),
-            '_' => out.push('.'),
-            c => out.push_str(&regex::escape(&c.to_string())),
-        }
-    }
-    out.push('$');
-    out
 }

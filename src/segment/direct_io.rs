@@ -57,11 +57,6 @@ impl DirectWriter {
         })
     }
 
-    /// True when the page cache is bypassed.
-    pub fn is_direct(&self) -> bool {
-        self.direct
-    }
-
     /// Writes the rest, cuts the file to its length and returns it (still open for writing,
     /// without `O_DIRECT` guarantees for later unaligned writes: reopen for those).
     pub fn finish(mut self) -> io::Result<File> {
