@@ -5,6 +5,8 @@
 //! column. The engines then read it like a stored column. A null number is 0 (Druid's default
 //! null handling).
 
+use std::collections::HashMap;
+
 use crate::expr::Value;
 use crate::expr::cells::{Cell, eval_cells};
 use crate::query::error::{QueryError, QueryResult};
@@ -28,57 +30,80 @@ pub(super) fn materialize(
     view: &mut SegmentView<'_>,
     column: &VirtualColumn,
 ) -> QueryResult<Option<Column>> {
-    let values = evaluate(view, column)?;
-    let (kind, dictionary_opt, multi_value) = match (&values, column.output_type) {
-        (Values::Texts(rows), _) => {
-            let (dictionary, multi) = dictionary_of(rows);
-            (DimensionKind::String, Some(dictionary), multi)
+    let writer = match evaluate(view, column)? {
+        Values::Texts(rows) => {
+            let (dictionary, multi_value) = dictionary_of(&rows);
+            let ids_of: HashMap<Option<String>, u32> =
+                dictionary.0.iter().cloned().zip(0..).collect();
+            let kind = DimensionKind::String;
+            let mut writer = writer_for(view, column, kind, multi_value, Some(dictionary))?;
+            let mut ids = Vec::new();
+            for (row, values) in rows.iter().enumerate() {
+                ids.clear();
+                ids.extend(values.iter().map(|v| ids_of[v]));
+                add_row(&mut writer, view, row, DimCell::Ids(&ids))?;
+            }
+            writer
         }
-        (Values::Numbers(_), OutputType::Long) => (DimensionKind::Long, None, false),
-        (Values::Numbers(_), OutputType::Double) => (DimensionKind::Double, None, false),
-        (Values::Numbers(_), _) => (DimensionKind::Float, None, false),
+        Values::Numbers(numbers) => {
+            let kind = match column.output_type {
+                OutputType::Long => DimensionKind::Long,
+                OutputType::Double => DimensionKind::Double,
+                _ => DimensionKind::Float,
+            };
+            let mut writer = writer_for(view, column, kind, false, None)?;
+            for (row, number) in numbers.iter().enumerate() {
+                add_row(&mut writer, view, row, number_cell(number, kind))?;
+            }
+            writer
+        }
     };
+    let segment = Segment::from_written(writer.finish()?)?;
+    Ok(segment.column(&column.name)?)
+}
+
+/// An in-memory segment writer for the one column.
+fn writer_for(
+    view: &SegmentView<'_>,
+    column: &VirtualColumn,
+    kind: DimensionKind,
+    has_multiple_values: bool,
+    dictionary_opt: Option<Dictionary>,
+) -> QueryResult<SegmentWriter> {
     let schema = SegmentSchema {
         interval: view.segment.interval(),
         dimensions: vec![DimensionSchema {
             name: column.name.clone(),
             kind,
-            has_multiple_values: multi_value,
+            has_multiple_values,
             bitmap_index: true,
         }],
         metrics: Vec::new(),
         metadata: None,
     };
-    let ids_of = dictionary_opt.as_ref().map(|d| {
-        d.0.iter()
-            .enumerate()
-            .map(|(id, v)| (v.clone(), id as u32))
-            .collect::<std::collections::HashMap<_, _>>()
-    });
-    let output = SegmentOutput::Memory;
     let options = WriteOptions::DRUID_DEFAULT;
-    let mut writer = SegmentWriter::new(schema, vec![dictionary_opt], output, options)?;
-    let mut ids = Vec::new();
-    for row in 0..view.num_rows() {
-        let time_ms = view.time_at(row)?;
-        let cell = match (&values, &ids_of) {
-            (Values::Texts(rows), Some(ids_of)) => {
-                ids.clear();
-                ids.extend(rows[row as usize].iter().map(|v| ids_of[v]));
-                DimCell::Ids(&ids)
-            }
-            (Values::Numbers(numbers), _) => number_cell(&numbers[row as usize], kind),
-            (Values::Texts(_), None) => unreachable!("string columns have a dictionary"),
-        };
-        let dims = [cell];
-        writer.add_row(RowRef {
-            time_ms,
-            dims: &dims,
-            metrics: &[],
-        })?;
-    }
-    let segment = Segment::from_written(writer.finish()?)?;
-    Ok(segment.column(&column.name)?)
+    Ok(SegmentWriter::new(
+        schema,
+        vec![dictionary_opt],
+        SegmentOutput::Memory,
+        options,
+    )?)
+}
+
+/// Adds row `row` of the view (its time) with the column's `cell`.
+fn add_row(
+    writer: &mut SegmentWriter,
+    view: &SegmentView<'_>,
+    row: usize,
+    cell: DimCell<'_>,
+) -> QueryResult<()> {
+    let dims = [cell];
+    writer.add_row(RowRef {
+        time_ms: view.time_at(row as u32)?,
+        dims: &dims,
+        metrics: &[],
+    })?;
+    Ok(())
 }
 
 /// Evaluates the expression on every row of the view.
