@@ -81,7 +81,25 @@ pub struct MetricColumns {
 impl MetricColumns {
     /// Empty columns for `defs`.
     pub fn new(defs: Vec<MetricDef>) -> MetricColumns {
-        let columns = defs.iter().map(|d| new_column(d.kind)).collect();
+        MetricColumns::reusing(defs, Vec::new())
+    }
+
+    /// Empty columns for `defs` that reuse the allocations of `spare` (see
+    /// [`MetricColumns::into_spare`]) where a column's storage is of the same kind.
+    pub(crate) fn reusing(defs: Vec<MetricDef>, spare: Vec<Column>) -> MetricColumns {
+        let mut spare = spare.into_iter();
+        let columns = defs
+            .iter()
+            .map(|d| {
+                let fresh = new_column(d.kind);
+                match spare.next() {
+                    Some(old) if std::mem::discriminant(&old) == std::mem::discriminant(&fresh) => {
+                        old
+                    }
+                    _ => fresh,
+                }
+            })
+            .collect();
         MetricColumns {
             prepared: Vec::with_capacity(defs.len()),
             defs,
@@ -149,19 +167,38 @@ impl MetricColumns {
         }
     }
 
-    /// Bytes held by the columns.
+    /// Bytes of the rows' values (the columns' length, not their capacity: a recycled column
+    /// keeps the capacity of the index before it) and of the collectors' registers.
     pub fn heap_bytes(&self) -> usize {
         self.columns
             .iter()
             .map(|c| match c {
-                Column::Long(v) => v.capacity() * 8,
-                Column::Double(v) => v.capacity() * 8,
-                Column::Float(v) => v.capacity() * 4,
-                Column::Timed { times, bits } => times.capacity() * 8 + bits.capacity() * 8,
-                Column::Hll(v) => v.capacity() * std::mem::size_of::<HyperLogLogCollector>(),
+                Column::Long(v) => v.len() * 8,
+                Column::Double(v) => v.len() * 8,
+                Column::Float(v) => v.len() * 4,
+                Column::Timed { times, bits } => times.len() * 8 + bits.len() * 8,
+                Column::Hll(v) => v.len() * std::mem::size_of::<HyperLogLogCollector>(),
             })
             .sum::<usize>()
             + self.hll_heap_bytes
+    }
+
+    /// The columns emptied, their allocations kept for the next index.
+    pub(crate) fn into_spare(self) -> Vec<Column> {
+        let mut columns = self.columns;
+        for column in &mut columns {
+            match column {
+                Column::Long(v) => v.clear(),
+                Column::Double(v) => v.clear(),
+                Column::Float(v) => v.clear(),
+                Column::Timed { times, bits } => {
+                    times.clear();
+                    bits.clear();
+                }
+                Column::Hll(v) => v.clear(),
+            }
+        }
+        columns
     }
 
     /// Asks the CPU for the cache line of every metric's slot of row `row_id`.
@@ -548,6 +585,7 @@ mod tests {
                 timestamp_ms: 0,
                 dims: vec![],
                 fields: vec![FieldValue::Str(value.as_str().into())],
+                dim_hashes: vec![],
             };
             columns.prepare(&row).unwrap();
             if i < 3 {

@@ -80,6 +80,11 @@ impl IdTable {
     pub fn heap_bytes(&self) -> usize {
         self.table.capacity() * 9
     }
+
+    /// Removes every entry, keeping the allocation.
+    pub fn clear(&mut self) {
+        self.table.clear();
+    }
 }
 
 /// A dictionary of strings with dense ids `0..len`.
@@ -126,17 +131,33 @@ impl StringDictionary {
     /// more than the probe: ~20 instructions saving and restoring registers); adding is not.
     #[inline(always)]
     pub fn intern(&mut self, value: &str) -> u32 {
-        let hash = HASHER.hash_one(value.as_bytes());
+        self.intern_hashed(value, Self::hash(value))
+    }
+
+    /// [`StringDictionary::intern`] with `value`'s hash already computed by
+    /// [`StringDictionary::hash`] (in [`StringDictionary::prefetch`]).
+    #[inline(always)]
+    pub fn intern_hashed(&mut self, value: &str, hash: u64) -> u32 {
+        debug_assert_eq!(hash, Self::hash(value));
         if let Some(id) = self.table.find(hash, value.as_bytes(), &self.arena) {
             return id;
         }
         self.add(hash, value)
     }
 
-    /// Asks the CPU for the table slot `value` would be found in (see [`StrTable::prefetch`]).
+    /// The hash a value is looked up by (the same for every dictionary).
     #[inline(always)]
-    pub fn prefetch(&self, value: &str) {
-        self.table.prefetch(HASHER.hash_one(value.as_bytes()));
+    pub fn hash(value: &str) -> u64 {
+        HASHER.hash_one(value.as_bytes())
+    }
+
+    /// Asks the CPU for the table slot `value` would be found in (see [`StrTable::prefetch`]);
+    /// returns `value`'s hash for [`StringDictionary::intern_hashed`].
+    #[inline(always)]
+    pub fn prefetch(&self, value: &str) -> u64 {
+        let hash = Self::hash(value);
+        self.table.prefetch(hash);
+        hash
     }
 
     #[cold]

@@ -106,12 +106,14 @@ impl DimensionIndexer {
         }
     }
 
-    /// Encodes a value as a cell, adding it to the dictionaries.
+    /// Encodes a value as a cell, adding it to the dictionaries; `hash` is a single string
+    /// value's hash from [`DimensionIndexer::prefetch`] (`0`: not computed).
     #[inline]
     pub fn encode(
         &mut self,
         name: &str,
         value: &DimValue<'_>,
+        hash: u64,
         scratch: &mut Vec<u32>,
     ) -> Result<u32, DimensionValueError> {
         match self {
@@ -119,7 +121,10 @@ impl DimensionIndexer {
                 values,
                 lists,
                 handling,
-            } => Ok(encode_string(values, lists, *handling, value, scratch)),
+            } => Ok(match value {
+                DimValue::One(s) if hash != 0 && !s.is_empty() => values.intern_hashed(s, hash) + 1,
+                _ => encode_string(values, lists, *handling, value, scratch),
+            }),
             DimensionIndexer::Number { kind, values } => {
                 let bits = number_bits(name, *kind, value)?;
                 Ok(values.intern(bits) + 1)
@@ -128,13 +133,15 @@ impl DimensionIndexer {
     }
 
     /// Asks the CPU for the dictionary slot of a single string value (the cache miss `encode`
-    /// would otherwise wait on); nothing for other values.
+    /// would otherwise wait on) and returns the value's hash for `encode`; `0` (nothing done)
+    /// for other values.
     #[inline]
-    pub fn prefetch(&self, value: &DimValue<'_>) {
-        if let (DimensionIndexer::String { values, .. }, DimValue::One(s)) = (self, value)
-            && !s.is_empty()
-        {
-            values.prefetch(s);
+    pub fn prefetch(&self, value: &DimValue<'_>) -> u64 {
+        match (self, value) {
+            (DimensionIndexer::String { values, .. }, DimValue::One(s)) if !s.is_empty() => {
+                values.prefetch(s)
+            }
+            _ => 0,
         }
     }
 
@@ -328,7 +335,7 @@ mod tests {
     fn encodes_nulls_singles_and_lists() {
         let mut dim = DimensionIndexer::new(DimensionType::String, MultiValueHandling::SortedArray);
         let mut scratch = Vec::new();
-        let mut enc = |v: DimValue<'_>| dim.encode("d", &v, &mut scratch).unwrap();
+        let mut enc = |v: DimValue<'_>| dim.encode("d", &v, 0, &mut scratch).unwrap();
         assert_eq!(enc(DimValue::Null), 0);
         assert_eq!(enc(DimValue::One(Cow::Borrowed(""))), 0);
         assert_eq!(enc(DimValue::One(Cow::Borrowed("x"))), 1);
@@ -353,12 +360,12 @@ mod tests {
         let mut dim = DimensionIndexer::new(DimensionType::Long, MultiValueHandling::SortedArray);
         let mut scratch = Vec::new();
         assert_eq!(
-            dim.encode("n", &DimValue::One("42".into()), &mut scratch),
+            dim.encode("n", &DimValue::One("42".into()), 0, &mut scratch),
             Ok(1)
         );
-        assert_eq!(dim.encode("n", &DimValue::Null, &mut scratch), Ok(2));
+        assert_eq!(dim.encode("n", &DimValue::Null, 0, &mut scratch), Ok(2));
         assert!(
-            dim.encode("n", &DimValue::One("forty".into()), &mut scratch)
+            dim.encode("n", &DimValue::One("forty".into()), 0, &mut scratch)
                 .is_err()
         );
     }

@@ -68,6 +68,9 @@ pub struct ParsedRow<'a> {
     pub dims: Vec<DimValue<'a>>,
     /// Metric inputs by field slot ([`RowSchema::fields`]).
     pub fields: Vec<FieldValue<'a>>,
+    /// The dictionary hash of each single string value, by dimension slot, where the index's
+    /// prefetch already computed it (`0`: not computed); emptied with the row.
+    pub dim_hashes: Vec<u64>,
 }
 
 impl ParsedRow<'_> {
@@ -75,6 +78,7 @@ impl ParsedRow<'_> {
     /// clearing and refilling cost a clone per slot).
     fn reset(&mut self, num_dims: usize, num_fields: usize) {
         self.timestamp_ms = 0;
+        self.dim_hashes.clear();
         self.dims.truncate(num_dims);
         for slot in &mut self.dims {
             set_dim(slot, DimValue::Null);

@@ -188,7 +188,7 @@ impl Ingestor {
             if i + 1 < batch.len() {
                 let ahead = self.parse_event(batch, text, i + 1, &mut next_row);
                 if matches!(ahead, Ok(LineKind::Event)) {
-                    self.plumber.prefetch(&next_row);
+                    self.plumber.prefetch(&mut next_row);
                 }
                 next = Some(ahead);
             }

@@ -229,7 +229,7 @@ impl Plumber {
     /// Asks the CPU for what adding `row` will read first (its sink's dictionary slots), so that
     /// the misses overlap with other work; no effect on the plumber's state.
     /// The sink is found by comparisons only (no truncation: the row may be one `add` rejects).
-    pub fn prefetch(&self, row: &ParsedRow<'_>) {
+    pub fn prefetch(&self, row: &mut ParsedRow<'_>) {
         let sink = self.sinks.range(..=row.timestamp_ms).next_back();
         if let Some((_, sink)) = sink
             && sink.interval.contains(row.timestamp_ms)

@@ -8,6 +8,7 @@ use std::sync::{Arc, OnceLock};
 use serde_json::Map;
 
 use super::commit::SinkState;
+use crate::index::incremental::SpareRows;
 use crate::index::persist::write_index;
 use crate::index::{Added, IncrementalIndex, IndexSettings, RowError};
 use crate::parse::{DimensionDef, ParsedRow};
@@ -94,6 +95,8 @@ pub struct Sink {
     pub handing_off: bool,
     /// Snapshot of the current index for queries, with the index version it shows.
     current_snapshot: Option<(u64, Arc<Segment>)>,
+    /// The row storage of the last persisted index, for the next one.
+    spare_rows: Option<SpareRows>,
 }
 
 impl Sink {
@@ -116,6 +119,7 @@ impl Sink {
             pushed: None,
             handing_off: false,
             current_snapshot: None,
+            spare_rows: None,
         }
     }
 
@@ -126,7 +130,7 @@ impl Sink {
 
     /// See [`IncrementalIndex::prefetch_dictionaries`].
     #[inline]
-    pub fn prefetch(&self, row: &ParsedRow<'_>) {
+    pub fn prefetch(&self, row: &mut ParsedRow<'_>) {
         self.current.prefetch_dictionaries(row);
     }
 
@@ -150,7 +154,8 @@ impl Sink {
         if self.current.is_empty() {
             return None;
         }
-        let fresh = IncrementalIndex::new(settings, self.interval.start_ms);
+        let spare = self.spare_rows.take().unwrap_or_default();
+        let fresh = IncrementalIndex::reusing(settings, self.interval.start_ms, spare);
         let index = Arc::new(std::mem::replace(&mut self.current, fresh));
         // The fresh index counts its version from 0 again: once it has taken as many events
         // as the old one had when it was snapshotted, the cached snapshot would pass for it.
@@ -168,7 +173,17 @@ impl Sink {
 
     /// Replaces an in-flight index by its persisted hydrant.
     pub fn persisted(&mut self, hydrant: Hydrant) {
-        self.in_flight.retain(|f| f.number != hydrant.number);
+        if let Some(at) = self
+            .in_flight
+            .iter()
+            .position(|f| f.number == hydrant.number)
+        {
+            let flight = self.in_flight.remove(at);
+            // Unless a query still reads it, the index's row storage serves the next one.
+            if let Ok(index) = Arc::try_unwrap(flight.index) {
+                self.spare_rows = Some(index.into_spare());
+            }
+        }
         let at = self.hydrants.partition_point(|h| h.number < hydrant.number);
         self.hydrants.insert(at, hydrant);
     }
@@ -228,6 +243,7 @@ mod tests {
             timestamp_ms: 0,
             dims: vec![DimValue::One(value.into())],
             fields: vec![],
+            dim_hashes: vec![],
         }
     }
 
