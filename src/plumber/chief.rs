@@ -298,6 +298,11 @@ impl FireChief {
             .await
             .map_err(|_| IngestError::Persist("the persist queue closed".into()))?;
         let waited_s = waited.elapsed().as_secs_f64();
+        // The persist that freed the permit has queued its outcome: taking it first hands its
+        // index storage to the indexes swapped in below.
+        while let Ok(event) = self.persist_events.try_recv() {
+            self.on_persisted(event)?;
+        }
         let metrics = self.handoff.metrics.clone();
         metrics
             .node()

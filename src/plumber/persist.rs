@@ -51,7 +51,8 @@ pub struct PersistJob {
     pub closed: Vec<Interval>,
     /// Latest event time seen.
     pub max_event_time_ms: Option<i64>,
-    /// Released when the job is done.
+    /// Released once the job's outcome has been sent, so that whoever takes the permit next
+    /// finds the outcome already queued (and the indexes no longer shared).
     pub permit: OwnedSemaphorePermit,
 }
 
@@ -168,8 +169,9 @@ impl PersistWorker {
     fn handle(&mut self, command: PersistCommand) {
         match command {
             PersistCommand::Persist(job) => {
-                let event = self.persist_with_retries(job);
+                let (event, permit) = self.persist_with_retries(job);
                 let _ = self.events.blocking_send(event);
+                drop(permit);
             }
             PersistCommand::Checkpoints(reply) => {
                 let _ = reply.send(CheckpointState {
@@ -207,7 +209,7 @@ impl PersistWorker {
     }
 
     /// Retries a failing persist (a full disk may clear); after [`WRITE_ATTEMPTS`] reports failure.
-    fn persist_with_retries(&mut self, job: PersistJob) -> PersistEvent {
+    fn persist_with_retries(&mut self, job: PersistJob) -> (PersistEvent, OwnedSemaphorePermit) {
         let started = Instant::now();
         let mut last_error = String::new();
         for attempt in 1..=WRITE_ATTEMPTS {
@@ -227,7 +229,9 @@ impl PersistWorker {
                     if let Some(checkpoint) = &job.checkpoint {
                         self.acknowledger.acknowledge(checkpoint);
                     }
-                    return PersistEvent::Persisted { hydrants, rows };
+                    // The indexes are dropped here, before the chief hears of the persist: it
+                    // reuses their storage when it holds the only reference.
+                    return (PersistEvent::Persisted { hydrants, rows }, job.permit);
                 }
                 Err(e) => {
                     last_error = e;
@@ -241,7 +245,7 @@ impl PersistWorker {
                 }
             }
         }
-        PersistEvent::Failed(last_error)
+        (PersistEvent::Failed(last_error), job.permit)
     }
 
     /// Writes the hydrants, then the record. Nothing in the record changes unless all succeed.
