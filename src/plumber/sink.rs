@@ -154,7 +154,11 @@ impl Sink {
         if self.current.is_empty() {
             return None;
         }
-        let spare = self.spare_rows.take().unwrap_or_default();
+        // A closed sink takes no more rows: its next index needs no storage kept for it.
+        let spare = match self.state {
+            SinkState::Open => self.spare_rows.take().unwrap_or_default(),
+            _ => SpareRows::default(),
+        };
         let fresh = IncrementalIndex::reusing(settings, self.interval.start_ms, spare);
         let index = Arc::new(std::mem::replace(&mut self.current, fresh));
         // The fresh index counts its version from 0 again: once it has taken as many events
@@ -179,10 +183,12 @@ impl Sink {
             .position(|f| f.number == hydrant.number)
         {
             let flight = self.in_flight.remove(at);
-            // Unless a query still reads it, the index's row storage serves the next one.
-            if let Ok(index) = Arc::try_unwrap(flight.index) {
-                self.spare_rows = Some(index.into_spare());
-            }
+            // Unless a query still reads it, the index's row storage serves the next one (of
+            // an open sink; a closed one lets it go).
+            self.spare_rows = match (self.state, Arc::try_unwrap(flight.index)) {
+                (SinkState::Open, Ok(index)) => Some(index.into_spare()),
+                _ => None,
+            };
         }
         let at = self.hydrants.partition_point(|h| h.number < hydrant.number);
         self.hydrants.insert(at, hydrant);
@@ -279,5 +285,51 @@ mod tests {
         }
         let new = sink.current_snapshot().unwrap().expect("one row");
         assert_eq!(new.num_rows(), 1);
+    }
+
+    #[test]
+    fn an_open_sink_keeps_its_persisted_index_storage_unless_it_is_still_read() {
+        let settings = IndexSettings {
+            query_granularity: Granularity::None,
+            rollup: true,
+            metrics: vec![],
+        };
+        let dims = [DimensionDef {
+            name: "page".into(),
+            kind: DimensionType::String,
+            spatial_inputs: vec![],
+            multi_value_handling: Default::default(),
+        }];
+        // (state when the persist lands, a reader still holds the index, storage kept)
+        for (state, read, kept) in [
+            (SinkState::Open, false, true),
+            (SinkState::Open, true, false),
+            (SinkState::Closed, false, false),
+        ] {
+            let mut sink = Sink::new(
+                Interval::new(0, 86_400_000),
+                "v1".into(),
+                ShardSpec::None,
+                &settings,
+            );
+            for value in ["a", "b"] {
+                sink.add(&event(value), &dims).unwrap();
+            }
+            let flight = sink.swap(&settings).expect("a non-empty index swaps out");
+            let hydrant = Hydrant {
+                number: flight.number,
+                generation: 1,
+                rows: 2,
+                segment: flight.snapshot().unwrap(),
+            };
+            let reader = read.then(|| flight.index.clone());
+            drop(flight);
+            sink.state = state;
+            sink.persisted(hydrant);
+            assert_eq!(sink.spare_rows.is_some(), kept, "{state:?}, read {read}");
+            drop(reader);
+            assert_eq!(sink.hydrants.len(), 1);
+            assert!(sink.in_flight.is_empty());
+        }
     }
 }
