@@ -253,28 +253,41 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_snapshot_of_the_swapped_out_index_is_not_served_for_the_next_one() {
-        let settings = IndexSettings {
+    fn settings() -> IndexSettings {
+        IndexSettings {
             query_granularity: Granularity::None,
             rollup: true,
             metrics: vec![],
-        };
-        let dims = [DimensionDef {
+        }
+    }
+
+    fn page_dimension() -> [DimensionDef; 1] {
+        [DimensionDef {
             name: "page".into(),
             kind: DimensionType::String,
             spatial_inputs: vec![],
             multi_value_handling: Default::default(),
-        }];
+        }]
+    }
+
+    /// A day sink whose index holds rows `a` and `b`.
+    fn sink_with_two_rows(settings: &IndexSettings, dims: &[DimensionDef]) -> Sink {
         let mut sink = Sink::new(
             Interval::new(0, 86_400_000),
             "v1".into(),
             ShardSpec::None,
-            &settings,
+            settings,
         );
         for value in ["a", "b"] {
-            sink.add(&event(value), &dims).unwrap();
+            sink.add(&event(value), dims).unwrap();
         }
+        sink
+    }
+
+    #[test]
+    fn a_snapshot_of_the_swapped_out_index_is_not_served_for_the_next_one() {
+        let (settings, dims) = (settings(), page_dimension());
+        let mut sink = sink_with_two_rows(&settings, &dims);
         let old = sink.current_snapshot().unwrap().expect("two rows");
         assert_eq!(old.num_rows(), 2);
         sink.swap(&settings).expect("a non-empty index swaps out");
@@ -289,32 +302,14 @@ mod tests {
 
     #[test]
     fn an_open_sink_keeps_its_persisted_index_storage_unless_it_is_still_read() {
-        let settings = IndexSettings {
-            query_granularity: Granularity::None,
-            rollup: true,
-            metrics: vec![],
-        };
-        let dims = [DimensionDef {
-            name: "page".into(),
-            kind: DimensionType::String,
-            spatial_inputs: vec![],
-            multi_value_handling: Default::default(),
-        }];
+        let (settings, dims) = (settings(), page_dimension());
         // (state when the persist lands, a reader still holds the index, storage kept)
         for (state, read, kept) in [
             (SinkState::Open, false, true),
             (SinkState::Open, true, false),
             (SinkState::Closed, false, false),
         ] {
-            let mut sink = Sink::new(
-                Interval::new(0, 86_400_000),
-                "v1".into(),
-                ShardSpec::None,
-                &settings,
-            );
-            for value in ["a", "b"] {
-                sink.add(&event(value), &dims).unwrap();
-            }
+            let mut sink = sink_with_two_rows(&settings, &dims);
             let flight = sink.swap(&settings).expect("a non-empty index swaps out");
             let hydrant = Hydrant {
                 number: flight.number,
