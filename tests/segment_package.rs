@@ -16,17 +16,7 @@ fn packaged_segment_reads_back_from_its_zip() {
         SegmentOutput::Directory(dir.clone()),
         WriteOptions::default(),
     );
-    let template = DataSegment {
-        data_source: "wiki".into(),
-        interval: written.interval,
-        version: "v1".into(),
-        load_spec: serde_json::Map::new(),
-        dimensions: vec![],
-        metrics: vec![],
-        shard_spec: ShardSpec::None,
-        binary_version: None,
-        size_bytes: 0,
-    };
+    let template = DataSegment::unpushed("wiki", written.interval, "v1", ShardSpec::None);
     let packaged = package(&dir, &tmp.path().join("out"), &template).unwrap();
     let file_sizes: u64 = std::fs::read_dir(&dir)
         .unwrap()

@@ -467,15 +467,13 @@ pub(super) mod tests {
 
     fn realtime() -> DataSegment {
         DataSegment {
-            data_source: "wiki".into(),
-            interval: "2015-09-12T01/2015-09-12T02".parse().unwrap(),
-            version: "2015-09-12T01:00:00.000Z".into(),
-            load_spec: serde_json::Map::new(),
-            dimensions: vec![],
             metrics: vec!["count".into()],
-            shard_spec: ShardSpec::None,
-            binary_version: None,
-            size_bytes: 0,
+            ..DataSegment::unpushed(
+                "wiki",
+                "2015-09-12T01/2015-09-12T02".parse().unwrap(),
+                "2015-09-12T01:00:00.000Z",
+                ShardSpec::None,
+            )
         }
     }
 

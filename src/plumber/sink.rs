@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use serde_json::Map;
-
 use super::commit::SinkState;
 use crate::index::incremental::SpareRows;
 use crate::index::persist::write_index;
@@ -219,15 +217,13 @@ impl Sink {
     /// The segment as announced while realtime: empty load spec and dimensions, size 0.
     pub fn realtime_segment(&self, data_source: &str, metrics: &[String]) -> DataSegment {
         DataSegment {
-            data_source: data_source.to_string(),
-            interval: self.interval,
-            version: self.version.clone(),
-            load_spec: Map::new(),
-            dimensions: Vec::new(),
             metrics: metrics.to_vec(),
-            shard_spec: self.shard_spec.clone(),
-            binary_version: None,
-            size_bytes: 0,
+            ..DataSegment::unpushed(
+                data_source,
+                self.interval,
+                self.version.clone(),
+                self.shard_spec.clone(),
+            )
         }
     }
 

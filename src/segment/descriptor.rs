@@ -75,6 +75,27 @@ pub struct DataSegment {
 }
 
 impl DataSegment {
+    /// A segment as a realtime node first announces it, before any push: no `loadSpec`,
+    /// dimensions, metrics, binary version or size yet.
+    pub fn unpushed(
+        data_source: impl Into<String>,
+        interval: Interval,
+        version: impl Into<String>,
+        shard_spec: ShardSpec,
+    ) -> DataSegment {
+        DataSegment {
+            data_source: data_source.into(),
+            interval,
+            version: version.into(),
+            load_spec: Map::new(),
+            dimensions: Vec::new(),
+            metrics: Vec::new(),
+            shard_spec,
+            binary_version: None,
+            size_bytes: 0,
+        }
+    }
+
     /// The Druid segment identifier: `{ds}_{start}_{end}_{version}`, plus `_{partition}` when the
     /// partition number is not 0.
     pub fn identifier(&self) -> String {

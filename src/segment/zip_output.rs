@@ -131,17 +131,8 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("segment");
         write(SegmentOutput::Directory(dir.clone()));
-        let template = DataSegment {
-            data_source: "wiki".into(),
-            interval: Interval::new(0, 86_400_000),
-            version: "v1".into(),
-            load_spec: serde_json::Map::new(),
-            dimensions: vec![],
-            metrics: vec![],
-            shard_spec: ShardSpec::None,
-            binary_version: None,
-            size_bytes: 0,
-        };
+        let template =
+            DataSegment::unpushed("wiki", Interval::new(0, 86_400_000), "v1", ShardSpec::None);
         let packaged = package::package(&dir, &tmp.path().join("pushed"), &template).unwrap();
         let zip_path = tmp.path().join("direct").join("index.zip");
         std::fs::create_dir_all(zip_path.parent().unwrap()).unwrap();
