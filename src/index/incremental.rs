@@ -452,4 +452,33 @@ mod tests {
         assert_eq!(contents(&recycled), contents(&fresh));
         assert!(recycled.estimated_bytes() >= fresh.estimated_bytes() / 2);
     }
+
+    #[test]
+    fn a_thread_keeping_sort_buffers_sorts_as_a_fresh_one_and_reuses_them() {
+        let indexes: Vec<IncrementalIndex> = [(4, 300), (5, 400)]
+            .map(|(seed, count)| {
+                let mut index = IncrementalIndex::new(&settings(), 0);
+                for event in &events(seed)[..count] {
+                    index.add(event, &dims()).unwrap();
+                }
+                index
+            })
+            .into();
+        assert!(indexes[1].num_rows() >= indexes[0].num_rows());
+        let expected: Vec<Vec<u32>> = indexes
+            .iter()
+            .map(|index| SortedIndex::new(index).row_order.clone())
+            .collect();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                crate::index::row_sort::keep_sort_buffers_on_this_thread();
+                let address = SortedIndex::new(&indexes[1]).row_order.as_ptr();
+                for i in [0, 1, 0] {
+                    let sorted = SortedIndex::new(&indexes[i]);
+                    assert_eq!(sorted.row_order, expected[i]);
+                    assert_eq!(sorted.row_order.as_ptr(), address, "the buffer is reused");
+                }
+            });
+        });
+    }
 }

@@ -5,10 +5,9 @@
 //! a sorted dictionary of the values rows actually use, with null as entry 0 when any row lacks a
 //! value (Druid's null rule); a dimension no row has a value for is dropped.
 
-use super::dimension::{
-    DimensionIndexer, MULTI_FLAG, cell_values, compare_cells, number_ranks, string_ranks,
-};
+use super::dimension::{DimensionIndexer, MULTI_FLAG, cell_values, number_ranks, string_ranks};
 use super::incremental::IncrementalIndex;
+use super::row_sort::{SortBuffers, sort_rows};
 use crate::config::DimensionType;
 
 /// One dimension's persist-time dictionary.
@@ -39,6 +38,12 @@ pub struct SortedIndex<'a> {
     pub dimensions: Vec<SortedDimension>,
     /// Row ids in Druid order.
     pub row_order: Vec<u32>,
+}
+
+impl Drop for SortedIndex<'_> {
+    fn drop(&mut self) {
+        SortBuffers::give_back_row_order(std::mem::take(&mut self.row_order));
+    }
 }
 
 impl<'a> SortedIndex<'a> {
@@ -119,159 +124,6 @@ fn dimension_ranks(dim: &DimensionIndexer) -> (Vec<u32>, Vec<u32>) {
         DimensionIndexer::String { values, .. } => string_ranks(values),
         DimensionIndexer::Number { kind, values } => number_ranks(*kind, values),
     }
-}
-
-/// Row ids in Druid order. Each row's cells are first mapped to one `u32` rank per dimension
-/// that orders exactly as Druid compares cells (null, then shorter value lists, then values),
-/// so the sort compares plain integer slices.
-fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u32> {
-    let dims = ranks.len();
-    let cell_ranks: Vec<Vec<u32>> = (0..dims)
-        .map(|slot| list_ranks(index, slot, &ranks[slot].1))
-        .collect();
-    let rows = index.num_rows();
-    let time_ranks = TimeRanks::new(index);
-    let mut keys = vec![0u32; rows * dims];
-    // The first dimension's ranks fit in this many bits (the largest is the last list's), so
-    // the time rank goes right above them and the radix sort has no all-zero digits to pass
-    // over.
-    let first_bits = match (ranks.first(), cell_ranks.first()) {
-        (Some((_, value_ranks)), Some(list_ranks)) => {
-            let largest = 1 + value_ranks.len() + list_ranks.len();
-            // Ranks are `u32`s: never more than 32 bits, so the time rank fits above them.
-            (usize::BITS - largest.leading_zeros()).min(32)
-        }
-        _ => 0,
-    };
-    // Per row: (time rank, first dimension's rank) packed into one word, and the row id.
-    let mut order: Vec<(u64, u32)> = Vec::with_capacity(rows);
-    // The previous row's time and rank (i64::MIN ranks 0, as it would if it were a row time).
-    let mut last_time = (i64::MIN, 0);
-    for row in 0..rows {
-        let cells = index.row_cells(row);
-        let key = &mut keys[row * dims..(row + 1) * dims];
-        for (slot, rank) in key.iter_mut().enumerate() {
-            let cell = cells.get(slot).copied().unwrap_or(0);
-            *rank = cell_rank(cell, &ranks[slot].1, &cell_ranks[slot]);
-        }
-        let first = key.first().copied().unwrap_or(0);
-        let time = index.row_time(row);
-        if time != last_time.0 {
-            last_time = (time, time_ranks.rank(time));
-        }
-        let prefix = (u64::from(last_time.1) << first_bits) | u64::from(first);
-        order.push((prefix, row as u32));
-    }
-    // The ranks after the first (which is in the prefix).
-    let rest = |row: u32| match dims {
-        0 => &[][..],
-        _ => &keys[row as usize * dims + 1..(row as usize + 1) * dims],
-    };
-    // The prefix decides most of the order without touching `keys`: a radix sort of the
-    // 16-byte pairs, then each run of equal prefixes by the rest of its rows' ranks.
-    radix_sort_by_prefix(&mut order);
-    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
-        if run.len() > 1 {
-            run.sort_unstable_by(|&(_, a), &(_, b)| rest(a).cmp(rest(b)));
-        }
-    }
-    order.into_iter().map(|(_, row)| row).collect()
-}
-
-/// Bits of the prefix sorted per radix pass.
-const RADIX_BITS: u32 = 11;
-
-/// Sorts `pairs` by their first element, stably: least significant digit first, one pass per
-/// 11 bits the largest prefix uses (three for a day of minutes and a million values).
-fn radix_sort_by_prefix(pairs: &mut Vec<(u64, u32)>) {
-    let max = pairs.iter().map(|p| p.0).max().unwrap_or(0);
-    let bits = u64::BITS - max.leading_zeros();
-    let mut scratch = vec![(0u64, 0u32); pairs.len()];
-    let mut shift = 0;
-    while shift < bits {
-        let digit = |prefix: u64| ((prefix >> shift) & ((1 << RADIX_BITS) - 1)) as usize;
-        let mut starts = vec![0usize; 1 << RADIX_BITS];
-        for pair in pairs.iter() {
-            starts[digit(pair.0)] += 1;
-        }
-        if starts.contains(&pairs.len()) {
-            // One digit for every pair: this pass would copy them in the same order.
-            shift += RADIX_BITS;
-            continue;
-        }
-        let mut next = 0;
-        for slot in starts.iter_mut() {
-            (*slot, next) = (next, next + *slot);
-        }
-        for pair in pairs.iter() {
-            let slot = &mut starts[digit(pair.0)];
-            scratch[*slot] = *pair;
-            *slot += 1;
-        }
-        std::mem::swap(pairs, &mut scratch);
-        shift += RADIX_BITS;
-    }
-}
-
-/// The rank of each distinct row time among the index's times (times are truncated to the
-/// query granularity, so there are few of them: one per minute with `MINUTE`).
-struct TimeRanks {
-    distinct: Vec<i64>,
-}
-
-impl TimeRanks {
-    fn new(index: &IncrementalIndex) -> TimeRanks {
-        let mut distinct: Vec<i64> = Vec::new();
-        for row in 0..index.num_rows() {
-            let time = index.row_time(row);
-            // Rows mostly arrive in time order: skip the repeats of the previous row's time.
-            if distinct.last() != Some(&time) {
-                distinct.push(time);
-            }
-        }
-        distinct.sort_unstable();
-        distinct.dedup();
-        TimeRanks { distinct }
-    }
-
-    fn rank(&self, time: i64) -> u32 {
-        // INVARIANT: every row time was collected in `new`, and an index holds fewer than
-        // 2^32 rows.
-        self.distinct.binary_search(&time).unwrap_or_else(|at| at) as u32
-    }
-}
-
-/// The sort rank of a cell: 0 for null, `1 + value rank` for one value, and after every single
-/// value the multi-value lists in their own order (`list_ranks`).
-fn cell_rank(cell: u32, value_ranks: &[u32], list_ranks: &[u32]) -> u32 {
-    match cell {
-        0 => 0,
-        c if c & super::dimension::MULTI_FLAG != 0 => {
-            1 + value_ranks.len() as u32 + list_ranks[(c & !super::dimension::MULTI_FLAG) as usize]
-        }
-        c => 1 + value_ranks[(c - 1) as usize],
-    }
-}
-
-/// Ranks of the multi-value lists of a string dimension: by length, then value by value.
-fn list_ranks(index: &IncrementalIndex, slot: usize, value_ranks: &[u32]) -> Vec<u32> {
-    let DimensionIndexer::String { lists, .. } = index.dimension(slot) else {
-        return Vec::new();
-    };
-    let mut order: Vec<u32> = (0..lists.len() as u32).collect();
-    order.sort_unstable_by(|a, b| {
-        compare_cells(
-            super::dimension::MULTI_FLAG | a,
-            super::dimension::MULTI_FLAG | b,
-            value_ranks,
-            Some(lists),
-        )
-    });
-    let mut list_rank = vec![0u32; order.len()];
-    for (rank, list) in order.iter().enumerate() {
-        list_rank[*list as usize] = rank as u32;
-    }
-    list_rank
 }
 
 /// Which values of one dimension rows use.
@@ -359,25 +211,4 @@ fn sorted_dimension(
         has_null,
         multi_value,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::radix_sort_by_prefix;
-
-    proptest! {
-        #[test]
-        fn radix_sort_is_a_stable_sort_by_prefix(
-            prefixes in prop::collection::vec(prop_oneof![0u64..4, 0u64..5000, any::<u64>()], 0..3000),
-        ) {
-            let mut pairs: Vec<(u64, u32)> =
-                prefixes.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
-            let mut expected = pairs.clone();
-            expected.sort_by_key(|p| p.0);
-            radix_sort_by_prefix(&mut pairs);
-            prop_assert_eq!(pairs, expected);
-        }
-    }
 }

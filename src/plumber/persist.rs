@@ -158,7 +158,9 @@ impl PersistWorker {
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
         let name = format!("persist-{}", self.record.data_source);
         std::thread::Builder::new().name(name).spawn(move || {
-            // A hydrant every few seconds: its column spills reuse the last one's buffers.
+            // A hydrant every few seconds: its row sort and column spills reuse the last one's
+            // buffers.
+            crate::index::row_sort::keep_sort_buffers_on_this_thread();
             crate::segment::spill::keep_spills_in_memory_on_this_thread();
             for command in commands {
                 self.handle(command);

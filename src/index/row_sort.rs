@@ -1,0 +1,256 @@
+//! The row sort of a persist: row ids in Druid's `Rowboat` order (time, then each dimension in
+//! dimension order: null first, shorter value lists first, then values in Java string order).
+//!
+//! Each row's cells map to one `u32` rank per dimension; the time rank and the first
+//! dimension's rank, packed in one word, are radix-sorted, and only runs of equal words compare
+//! the remaining ranks. A thread that sorts index after index (the persist worker) can keep the
+//! sort's buffers ([`keep_sort_buffers_on_this_thread`]).
+
+use std::cell::RefCell;
+
+use super::dimension::{DimensionIndexer, MULTI_FLAG, compare_cells};
+use super::incremental::IncrementalIndex;
+
+/// The row sort's working storage: 28 bytes per row plus 4 per row and dimension, ~64 MB for
+/// a million rows of nine dimensions.
+#[derive(Debug, Default)]
+pub(super) struct SortBuffers {
+    /// Per row, the ranks of its cells, dimension by dimension.
+    keys: Vec<u32>,
+    /// Per row, (time rank and first rank, row id).
+    order: Vec<(u64, u32)>,
+    /// The radix sort's second buffer.
+    radix: Vec<(u64, u32)>,
+    /// Row ids in Druid order (handed to the [`SortedIndex`](super::SortedIndex), back when it is dropped).
+    row_order: Vec<u32>,
+}
+
+thread_local! {
+    /// This thread's sort buffers, when it keeps them ([`keep_sort_buffers_on_this_thread`]).
+    static SORT_BUFFERS: RefCell<Option<SortBuffers>> = const { RefCell::new(None) };
+}
+
+/// From now on, row sorts on this thread reuse one set of buffers instead of allocating their
+/// ~64 bytes per row afresh each time. For the persist worker, which sorts an index every few
+/// seconds: on this project's VMs a page taken from long-free memory costs a host fault
+/// (BENCHMARKS.md, "fresh pages cost a host fault"), and buffers this large are mapped and
+/// unmapped by the allocator at every sort.
+pub fn keep_sort_buffers_on_this_thread() {
+    SORT_BUFFERS.with(|pool| {
+        pool.borrow_mut().get_or_insert_with(SortBuffers::default);
+    });
+}
+
+impl SortBuffers {
+    /// This thread's kept buffers (emptied), or new ones.
+    fn take() -> SortBuffers {
+        SORT_BUFFERS
+            .with(|pool| pool.borrow_mut().as_mut().map(std::mem::take))
+            .unwrap_or_default()
+    }
+
+    /// Keeps the buffers (not the row order, which the [`SortedIndex`](super::SortedIndex) holds) for the next
+    /// sort, on a thread that keeps them.
+    fn give_back(self) {
+        SORT_BUFFERS.with(|pool| {
+            if let Some(kept) = pool.borrow_mut().as_mut() {
+                let row_order = std::mem::take(&mut kept.row_order);
+                *kept = SortBuffers { row_order, ..self };
+            }
+        });
+    }
+
+    /// Gives a finished sort's row order back.
+    pub(super) fn give_back_row_order(row_order: Vec<u32>) {
+        SORT_BUFFERS.with(|pool| {
+            if let Some(kept) = pool.borrow_mut().as_mut() {
+                kept.row_order = row_order;
+            }
+        });
+    }
+}
+
+/// Row ids in Druid order. Each row's cells are first mapped to one `u32` rank per dimension
+/// that orders exactly as Druid compares cells (null, then shorter value lists, then values),
+/// so the sort compares plain integer slices.
+pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]) -> Vec<u32> {
+    let dims = ranks.len();
+    let cell_ranks: Vec<Vec<u32>> = (0..dims)
+        .map(|slot| list_ranks(index, slot, &ranks[slot].1))
+        .collect();
+    let rows = index.num_rows();
+    let time_ranks = TimeRanks::new(index);
+    let mut buffers = SortBuffers::take();
+    let mut keys = std::mem::take(&mut buffers.keys);
+    keys.clear();
+    keys.resize(rows * dims, 0);
+    // The first dimension's ranks fit in this many bits (the largest is the last list's), so
+    // the time rank goes right above them and the radix sort has no all-zero digits to pass
+    // over.
+    let first_bits = match (ranks.first(), cell_ranks.first()) {
+        (Some((_, value_ranks)), Some(list_ranks)) => {
+            let largest = 1 + value_ranks.len() + list_ranks.len();
+            // Ranks are `u32`s: never more than 32 bits, so the time rank fits above them.
+            (usize::BITS - largest.leading_zeros()).min(32)
+        }
+        _ => 0,
+    };
+    // Per row: (time rank, first dimension's rank) packed into one word, and the row id.
+    let mut order = std::mem::take(&mut buffers.order);
+    order.clear();
+    order.reserve(rows);
+    // The previous row's time and rank (i64::MIN ranks 0, as it would if it were a row time).
+    let mut last_time = (i64::MIN, 0);
+    for row in 0..rows {
+        let cells = index.row_cells(row);
+        let key = &mut keys[row * dims..(row + 1) * dims];
+        for (slot, rank) in key.iter_mut().enumerate() {
+            let cell = cells.get(slot).copied().unwrap_or(0);
+            *rank = cell_rank(cell, &ranks[slot].1, &cell_ranks[slot]);
+        }
+        let first = key.first().copied().unwrap_or(0);
+        let time = index.row_time(row);
+        if time != last_time.0 {
+            last_time = (time, time_ranks.rank(time));
+        }
+        let prefix = (u64::from(last_time.1) << first_bits) | u64::from(first);
+        order.push((prefix, row as u32));
+    }
+    // The ranks after the first (which is in the prefix).
+    let rest = |row: u32| match dims {
+        0 => &[][..],
+        _ => &keys[row as usize * dims + 1..(row as usize + 1) * dims],
+    };
+    // The prefix decides most of the order without touching `keys`: a radix sort of the
+    // 16-byte pairs, then each run of equal prefixes by the rest of its rows' ranks.
+    radix_sort_by_prefix(&mut order, &mut buffers.radix);
+    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+        if run.len() > 1 {
+            run.sort_unstable_by(|&(_, a), &(_, b)| rest(a).cmp(rest(b)));
+        }
+    }
+    let mut row_order = std::mem::take(&mut buffers.row_order);
+    row_order.clear();
+    row_order.extend(order.iter().map(|&(_, row)| row));
+    SortBuffers {
+        keys,
+        order,
+        ..buffers
+    }
+    .give_back();
+    row_order
+}
+
+/// Bits of the prefix sorted per radix pass.
+const RADIX_BITS: u32 = 11;
+
+/// Sorts `pairs` by their first element, stably: least significant digit first, one pass per
+/// 11 bits the largest prefix uses (three for a day of minutes and a million values).
+/// `scratch` is the second buffer (any contents; it ends up holding garbage).
+fn radix_sort_by_prefix(pairs: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
+    let max = pairs.iter().map(|p| p.0).max().unwrap_or(0);
+    let bits = u64::BITS - max.leading_zeros();
+    scratch.clear();
+    scratch.resize(pairs.len(), (0, 0));
+    let mut shift = 0;
+    while shift < bits {
+        let digit = |prefix: u64| ((prefix >> shift) & ((1 << RADIX_BITS) - 1)) as usize;
+        let mut starts = vec![0usize; 1 << RADIX_BITS];
+        for pair in pairs.iter() {
+            starts[digit(pair.0)] += 1;
+        }
+        if starts.contains(&pairs.len()) {
+            // One digit for every pair: this pass would copy them in the same order.
+            shift += RADIX_BITS;
+            continue;
+        }
+        let mut next = 0;
+        for slot in starts.iter_mut() {
+            (*slot, next) = (next, next + *slot);
+        }
+        for pair in pairs.iter() {
+            let slot = &mut starts[digit(pair.0)];
+            scratch[*slot] = *pair;
+            *slot += 1;
+        }
+        std::mem::swap(pairs, scratch);
+        shift += RADIX_BITS;
+    }
+}
+
+/// The rank of each distinct row time among the index's times (times are truncated to the
+/// query granularity, so there are few of them: one per minute with `MINUTE`).
+struct TimeRanks {
+    distinct: Vec<i64>,
+}
+
+impl TimeRanks {
+    fn new(index: &IncrementalIndex) -> TimeRanks {
+        let mut distinct: Vec<i64> = Vec::new();
+        for row in 0..index.num_rows() {
+            let time = index.row_time(row);
+            // Rows mostly arrive in time order: skip the repeats of the previous row's time.
+            if distinct.last() != Some(&time) {
+                distinct.push(time);
+            }
+        }
+        distinct.sort_unstable();
+        distinct.dedup();
+        TimeRanks { distinct }
+    }
+
+    fn rank(&self, time: i64) -> u32 {
+        // INVARIANT: every row time was collected in `new`, and an index holds fewer than
+        // 2^32 rows.
+        self.distinct.binary_search(&time).unwrap_or_else(|at| at) as u32
+    }
+}
+
+/// The sort rank of a cell: 0 for null, `1 + value rank` for one value, and after every single
+/// value the multi-value lists in their own order (`list_ranks`).
+fn cell_rank(cell: u32, value_ranks: &[u32], list_ranks: &[u32]) -> u32 {
+    match cell {
+        0 => 0,
+        c if c & MULTI_FLAG != 0 => {
+            1 + value_ranks.len() as u32 + list_ranks[(c & !MULTI_FLAG) as usize]
+        }
+        c => 1 + value_ranks[(c - 1) as usize],
+    }
+}
+
+/// Ranks of the multi-value lists of a string dimension: by length, then value by value.
+fn list_ranks(index: &IncrementalIndex, slot: usize, value_ranks: &[u32]) -> Vec<u32> {
+    let DimensionIndexer::String { lists, .. } = index.dimension(slot) else {
+        return Vec::new();
+    };
+    let mut order: Vec<u32> = (0..lists.len() as u32).collect();
+    order.sort_unstable_by(|a, b| {
+        compare_cells(MULTI_FLAG | a, MULTI_FLAG | b, value_ranks, Some(lists))
+    });
+    let mut list_rank = vec![0u32; order.len()];
+    for (rank, list) in order.iter().enumerate() {
+        list_rank[*list as usize] = rank as u32;
+    }
+    list_rank
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::radix_sort_by_prefix;
+
+    proptest! {
+        #[test]
+        fn radix_sort_is_a_stable_sort_by_prefix(
+            prefixes in prop::collection::vec(prop_oneof![0u64..4, 0u64..5000, any::<u64>()], 0..3000),
+        ) {
+            let mut pairs: Vec<(u64, u32)> =
+                prefixes.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
+            let mut expected = pairs.clone();
+            expected.sort_by_key(|p| p.0);
+            radix_sort_by_prefix(&mut pairs, &mut Vec::new());
+            prop_assert_eq!(pairs, expected);
+        }
+    }
+}
