@@ -191,8 +191,9 @@ fn read_stream(
     let mut line_number = 1u64;
     let mut carry: Vec<u8> = Vec::new();
     loop {
-        let mut data = std::mem::take(&mut carry);
-        data.reserve(MAX_BATCH_BYTES.saturating_sub(data.len()));
+        let mut data = super::buffers::take(MAX_BATCH_BYTES);
+        data.extend_from_slice(&carry);
+        carry.clear();
         let eof = fill(&mut reader, &mut data, MAX_BATCH_BYTES, mode)?;
         let cut = if eof {
             data.len()

@@ -33,6 +33,7 @@
 //! Firehoses: [`local`] (files), [`kafka`], [`rabbitmq`], [`receiver`] (HTTP push) and the
 //! wrappers in [`wrap`] (`timed`, `clipped`, `combining`); [`start`] runs any spec.
 
+pub mod buffers;
 pub mod dispatch;
 pub mod kafka;
 pub mod local;

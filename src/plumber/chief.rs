@@ -201,6 +201,7 @@ impl FireChief {
         match message {
             Some(FirehoseMessage::Batch(batch)) => {
                 self.ingestor.ingest_batch(&batch)?;
+                crate::firehose::buffers::recycle(batch);
                 self.publish_dimensions();
                 let plumber = self.ingestor.plumber();
                 if plumber.rows_in_memory() >= self.triggers.max_rows

@@ -86,7 +86,7 @@ impl BatchBuilder {
     pub fn push(&mut self, payload: &[u8], partition: i32, offset: i64) {
         if self.data.capacity() == 0 {
             // A batch grows to about this: reserving it at once spares the copies of doubling.
-            self.data.reserve(MAX_BATCH_BYTES + (64 << 10));
+            self.data = crate::firehose::buffers::take(MAX_BATCH_BYTES + (64 << 10));
             self.spans.reserve(MAX_BATCH_BYTES / 256);
             self.offsets.reserve(MAX_BATCH_BYTES / 256);
         }

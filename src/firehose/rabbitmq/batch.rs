@@ -31,6 +31,10 @@ impl BatchBuilder {
             self.spans.is_empty() || tag == self.last_tag + 1,
             "delivery tags of one channel are consecutive"
         );
+        if self.data.capacity() == 0 {
+            // A recycled buffer: its pages are already faulted in (`firehose::buffers`).
+            self.data = crate::firehose::buffers::take(MAX_BATCH_BYTES + (64 << 10));
+        }
         let start = self.data.len() as u32;
         self.data.extend_from_slice(payload);
         self.spans.push((start, self.data.len() as u32));
