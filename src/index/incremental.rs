@@ -354,7 +354,7 @@ mod tests {
     use super::*;
     use crate::config::AggregatorKind;
     use crate::config::schema::DimensionType;
-    use crate::index::{SortedIndex, rows_as_json};
+    use crate::index::{SortedIndex, row_sort, rows_as_json};
     use crate::parse::{DimValue, FieldValue};
 
     fn settings() -> IndexSettings {
@@ -471,13 +471,17 @@ mod tests {
             .collect();
         std::thread::scope(|scope| {
             scope.spawn(|| {
-                crate::index::row_sort::keep_sort_buffers_on_this_thread();
+                row_sort::keep_sort_buffers_on_this_thread();
                 let address = SortedIndex::new(&indexes[1]).row_order.as_ptr();
                 for i in [0, 1, 0] {
                     let sorted = SortedIndex::new(&indexes[i]);
                     assert_eq!(sorted.row_order, expected[i]);
                     assert_eq!(sorted.row_order.as_ptr(), address, "the buffer is reused");
                 }
+                assert!(row_sort::kept_sort_buffer_bytes() > 0);
+                row_sort::release_kept_sort_buffers();
+                assert_eq!(row_sort::kept_sort_buffer_bytes(), 0);
+                assert_eq!(SortedIndex::new(&indexes[1]).row_order, expected[1]);
             });
         });
     }

@@ -41,6 +41,26 @@ pub fn keep_sort_buffers_on_this_thread() {
     });
 }
 
+/// Lets this thread's kept sort buffers go (it keeps reusing buffers from its next sort on).
+pub fn release_kept_sort_buffers() {
+    SORT_BUFFERS.with(|pool| {
+        if let Some(kept) = pool.borrow_mut().as_mut() {
+            *kept = SortBuffers::default();
+        }
+    });
+}
+
+/// Bytes of buffers this thread keeps for its next sort.
+#[cfg(test)]
+pub(crate) fn kept_sort_buffer_bytes() -> usize {
+    SORT_BUFFERS.with(|pool| {
+        pool.borrow().as_ref().map_or(0, |kept| {
+            4 * (kept.keys.capacity() + kept.row_order.capacity())
+                + 16 * (kept.order.capacity() + kept.radix.capacity())
+        })
+    })
+}
+
 impl SortBuffers {
     /// This thread's kept buffers (emptied), or new ones.
     fn take() -> SortBuffers {

@@ -331,6 +331,7 @@ impl FireChief {
             checkpoint: checkpoint.clone(),
             closed: closed.clone(),
             max_event_time_ms: self.ingestor.plumber().rejector().max_seen_ms(),
+            input_ended: self.input_ended,
             permit,
         };
         self.persist_tx

@@ -51,6 +51,9 @@ pub struct PersistJob {
     pub closed: Vec<Interval>,
     /// Latest event time seen.
     pub max_event_time_ms: Option<i64>,
+    /// The input has ended: no rows come after this job's, so the worker lets go of the
+    /// buffers it reuses from persist to persist (the merges that follow need the memory).
+    pub input_ended: bool,
     /// Released once the job's outcome has been sent, so that whoever takes the permit next
     /// finds the outcome already queued (and the indexes no longer shared).
     pub permit: OwnedSemaphorePermit,
@@ -171,9 +174,14 @@ impl PersistWorker {
     fn handle(&mut self, command: PersistCommand) {
         match command {
             PersistCommand::Persist(job) => {
+                let input_ended = job.input_ended;
                 let (event, permit) = self.persist_with_retries(job);
                 let _ = self.events.blocking_send(event);
                 drop(permit);
+                if input_ended {
+                    crate::index::row_sort::release_kept_sort_buffers();
+                    crate::segment::spill::release_kept_spills();
+                }
             }
             PersistCommand::Checkpoints(reply) => {
                 let _ = reply.send(CheckpointState {

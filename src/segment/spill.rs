@@ -32,6 +32,15 @@ pub fn keep_spills_in_memory_on_this_thread() {
     });
 }
 
+/// Lets this thread's pooled spill buffers go (it keeps pooling from its next spill on).
+pub fn release_kept_spills() {
+    POOL.with(|pool| {
+        if let Some(buffers) = pool.borrow_mut().as_mut() {
+            *buffers = HashMap::new();
+        }
+    });
+}
+
 /// The pooled buffer for `name`, emptied; `None` when this thread does not pool.
 fn take_pooled(name: &str) -> Option<Vec<u8>> {
     POOL.with(|pool| {
@@ -287,6 +296,11 @@ mod tests {
             again.copy_to(&mut out).unwrap();
             assert_eq!(out, b"xyz");
             assert_eq!(std::fs::read_dir(&dir_path).unwrap().count(), 0);
+            release_kept_spills();
+            let Spill::Pooled { bytes, .. } = Spill::new_in(Some(&dir_path), "m0").unwrap() else {
+                panic!("not pooled after a release")
+            };
+            assert_eq!(bytes.capacity(), 0, "the kept buffer was let go");
         })
         .join()
         .unwrap();
