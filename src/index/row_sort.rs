@@ -21,7 +21,8 @@ pub(super) struct SortBuffers {
     order: Vec<(u64, u32)>,
     /// The radix sort's second buffer.
     radix: Vec<(u64, u32)>,
-    /// Row ids in Druid order (handed to the [`SortedIndex`](super::SortedIndex), back when it is dropped).
+    /// Row ids in Druid order (lent to the [`SortedIndex`](super::SortedIndex) until it is
+    /// dropped).
     row_order: Vec<u32>,
 }
 
@@ -69,8 +70,8 @@ impl SortBuffers {
             .unwrap_or_default()
     }
 
-    /// Keeps the buffers (not the row order, which the [`SortedIndex`](super::SortedIndex) holds) for the next
-    /// sort, on a thread that keeps them.
+    /// Keeps the buffers for the next sort, on a thread that keeps them (all but the row
+    /// order, which the [`SortedIndex`](super::SortedIndex) holds).
     fn give_back(self) {
         SORT_BUFFERS.with(|pool| {
             if let Some(kept) = pool.borrow_mut().as_mut() {

@@ -65,6 +65,31 @@ impl BlockWriter {
         Ok(())
     }
 
+    /// Appends the low `width` bytes (little-endian) of each value, as [`BlockWriter::push`] of
+    /// each would, a block's worth at a time (`width` divides the block size).
+    pub fn push_packed(&mut self, values: &[u32], width: usize) -> std::io::Result<()> {
+        let mut rest = values;
+        while !rest.is_empty() {
+            let room = (self.block_bytes - self.current.len()) / width;
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            let start = self.current.len();
+            self.current.resize(start + now.len() * width, 0);
+            let out = &mut self.current[start..];
+            // One loop per width, each with constant-length copies.
+            match width {
+                1 => pack::<1>(out, now),
+                2 => pack::<2>(out, now),
+                3 => pack::<3>(out, now),
+                _ => pack::<4>(out, now),
+            }
+            if room == 0 || self.current.len() >= self.block_bytes {
+                self.flush_block()?;
+            }
+            rest = later;
+        }
+        Ok(())
+    }
+
     /// Stores `bytes` as one whole block (bit-packed writers cut their own blocks).
     pub fn push_block(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         debug_assert!(self.current.is_empty());
@@ -81,6 +106,15 @@ impl BlockWriter {
     /// Returns the compression strategy.
     pub fn compression(&self) -> Compression {
         self.compression
+    }
+}
+
+/// Writes the low `N` bytes (little-endian) of each value into consecutive `N`-byte chunks of
+/// `out`.
+#[inline(always)]
+fn pack<const N: usize>(out: &mut [u8], values: &[u32]) {
+    for (chunk, value) in out.chunks_exact_mut(N).zip(values) {
+        chunk.copy_from_slice(&value.to_le_bytes()[..N]);
     }
 }
 

@@ -177,7 +177,8 @@ impl VSizeIntsWriter {
 
     /// Appends ids.
     pub fn push_all(&mut self, ids: &[u32]) -> std::io::Result<()> {
-        ids.iter().try_for_each(|id| self.push(*id))
+        self.total += ids.len();
+        self.blocks.push_packed(ids, self.num_bytes)
     }
 
     /// Writes `0x02 | numBytes | total | sizePer | compression | blocks` to `out`.
@@ -243,6 +244,31 @@ mod tests {
             [1, 2, 3, 4].map(values_per_block),
             [65536, 32768, 16384, 16384]
         );
+    }
+
+    #[test]
+    fn ids_pushed_in_slices_are_the_bytes_of_ids_pushed_one_by_one() {
+        for max in [3u32, 300, 70_000, 20_000_000] {
+            let ids: Vec<u32> = (0..70_000u32).map(|i| (i * 7919) % (max + 1)).collect();
+            let written = |push: &dyn Fn(&mut VSizeIntsWriter)| {
+                let mut writer = VSizeIntsWriter::new(Spill::memory(), Compression::Lz4, max);
+                push(&mut writer);
+                let mut out = Vec::new();
+                writer.write_to(&mut out).unwrap();
+                out
+            };
+            let one_by_one = written(&|w| ids.iter().for_each(|id| w.push(*id).unwrap()));
+            // Slices of uneven lengths, crossing block boundaries mid-slice.
+            let sliced = written(&|w| {
+                let (mut rest, mut len) = (&ids[..], 1);
+                while !rest.is_empty() {
+                    let (now, later) = rest.split_at(len.min(rest.len()));
+                    w.push_all(now).unwrap();
+                    (rest, len) = (later, len * 3 + 1);
+                }
+            });
+            assert_eq!(sliced, one_by_one, "max {max}");
+        }
     }
 
     #[test]
