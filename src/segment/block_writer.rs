@@ -68,19 +68,36 @@ impl BlockWriter {
     /// Appends the low `width` bytes (little-endian) of each value, as [`BlockWriter::push`] of
     /// each would, a block's worth at a time (`width` divides the block size).
     pub fn push_packed(&mut self, values: &[u32], width: usize) -> std::io::Result<()> {
+        // One loop per width, each with constant-length copies.
+        match width {
+            1 => self.push_each::<1, _, _>(values, |v| v.to_le_bytes()),
+            2 => self.push_each::<2, _, _>(values, |v| v.to_le_bytes()),
+            3 => self.push_each::<3, _, _>(values, |v| v.to_le_bytes()),
+            _ => self.push_each::<4, _, _>(values, |v| v.to_le_bytes()),
+        }
+    }
+
+    /// Appends each value's 8 little-endian bytes, a block's worth at a time.
+    pub fn push_longs(&mut self, values: &[i64]) -> std::io::Result<()> {
+        self.push_each::<8, _, _>(values, |v| v.to_le_bytes())
+    }
+
+    /// Appends the first `N` of each value's `bytes`, filling and flushing whole blocks (`N`
+    /// divides the block size).
+    #[inline(always)]
+    fn push_each<const N: usize, T: Copy, const B: usize>(
+        &mut self,
+        values: &[T],
+        bytes: impl Fn(T) -> [u8; B],
+    ) -> std::io::Result<()> {
         let mut rest = values;
         while !rest.is_empty() {
-            let room = (self.block_bytes - self.current.len()) / width;
+            let room = (self.block_bytes - self.current.len()) / N;
             let (now, later) = rest.split_at(room.min(rest.len()));
             let start = self.current.len();
-            self.current.resize(start + now.len() * width, 0);
-            let out = &mut self.current[start..];
-            // One loop per width, each with constant-length copies.
-            match width {
-                1 => pack::<1>(out, now),
-                2 => pack::<2>(out, now),
-                3 => pack::<3>(out, now),
-                _ => pack::<4>(out, now),
+            self.current.resize(start + now.len() * N, 0);
+            for (chunk, value) in self.current[start..].chunks_exact_mut(N).zip(now) {
+                chunk.copy_from_slice(&bytes(*value)[..N]);
             }
             if room == 0 || self.current.len() >= self.block_bytes {
                 self.flush_block()?;
@@ -109,15 +126,6 @@ impl BlockWriter {
     }
 }
 
-/// Writes the low `N` bytes (little-endian) of each value into consecutive `N`-byte chunks of
-/// `out`.
-#[inline(always)]
-fn pack<const N: usize>(out: &mut [u8], values: &[u32]) {
-    for (chunk, value) in out.chunks_exact_mut(N).zip(values) {
-        chunk.copy_from_slice(&value.to_le_bytes()[..N]);
-    }
-}
-
 /// Where a numeric writer puts its values: compressed blocks, or one area (`none`).
 #[derive(Debug)]
 pub enum ValueSink {
@@ -142,6 +150,23 @@ impl ValueSink {
         match self {
             ValueSink::Blocks(blocks) => blocks.push(bytes),
             ValueSink::Entire(spill) => spill.write_all(bytes),
+        }
+    }
+
+    /// Appends each value's 8 little-endian bytes.
+    pub fn push_longs(&mut self, values: &[i64]) -> std::io::Result<()> {
+        match self {
+            ValueSink::Blocks(blocks) => blocks.push_longs(values),
+            ValueSink::Entire(spill) => {
+                let mut buffer = [0u8; 4096];
+                for chunk in values.chunks(buffer.len() / 8) {
+                    for (value, out) in chunk.iter().zip(buffer.chunks_exact_mut(8)) {
+                        out.copy_from_slice(&value.to_le_bytes());
+                    }
+                    spill.write_all(&buffer[..8 * chunk.len()])?;
+                }
+                Ok(())
+            }
         }
     }
 

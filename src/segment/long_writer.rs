@@ -192,9 +192,7 @@ impl LongColumnWriter {
     pub fn push_all(&mut self, values: &[i64]) -> io::Result<()> {
         self.total += values.len();
         match &mut self.state {
-            State::Longs(sink) => values
-                .iter()
-                .try_for_each(|value| sink.push(&value.to_le_bytes())),
+            State::Longs(sink) => sink.push_longs(values),
             State::Auto { raw, stats, .. } => values.iter().try_for_each(|value| {
                 stats.add(*value);
                 raw.write_all(&value.to_le_bytes())
@@ -340,6 +338,29 @@ mod tests {
         let out = write(&values, Compression::Lz4, LongEncoding::Longs);
         assert_eq!(&out[..10], &[2, 0, 0, 0x4e, 0x20, 0, 0, 0x20, 0, 1]);
         assert_eq!(read_back(out).unwrap(), values);
+    }
+
+    #[test]
+    fn longs_pushed_in_slices_are_the_bytes_of_longs_pushed_one_by_one() {
+        let values: Vec<i64> = (0..40_000).map(|i| i * 1_000_003 - 7).collect();
+        for compression in [
+            Compression::Lz4,
+            Compression::Uncompressed,
+            Compression::None,
+        ] {
+            let mut writer =
+                LongColumnWriter::new(None, "c", compression, LongEncoding::Longs).unwrap();
+            // Slices of uneven lengths, crossing block boundaries mid-slice.
+            let (mut rest, mut len) = (&values[..], 1);
+            while !rest.is_empty() {
+                let (now, later) = rest.split_at(len.min(rest.len()));
+                writer.push_all(now).unwrap();
+                (rest, len) = (later, len * 3 + 1);
+            }
+            let mut sliced = Vec::new();
+            writer.write_to(&mut sliced).unwrap();
+            assert_eq!(sliced, write(&values, compression, LongEncoding::Longs));
+        }
     }
 
     #[test]
