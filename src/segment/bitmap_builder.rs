@@ -109,8 +109,8 @@ impl BitmapIndexBuilder {
             id_count: self.present.len() / 2,
             value_count: self.sorted_rows.len(),
         });
-        write_u32s(&mut self.spill, &self.present)?;
-        write_u32s(&mut self.spill, &self.sorted_rows)?;
+        self.spill.write_each(&self.present, u32::to_le_bytes)?;
+        self.spill.write_each(&self.sorted_rows, u32::to_le_bytes)?;
         self.window_ids.clear();
         self.window_rows.clear();
         Ok(())
@@ -257,18 +257,6 @@ impl<'a, W: Words + ?Sized> Cursor<'a, W> {
         self.rows.append(self.next_row..end, out);
         (self.next_pair, self.next_row) = (self.next_pair + 1, end);
     }
-}
-
-/// Appends `values` little-endian, through a stack buffer.
-fn write_u32s(spill: &mut Spill, values: &[u32]) -> io::Result<()> {
-    let mut buffer = [0u8; 4096];
-    for chunk in values.chunks(buffer.len() / 4) {
-        for (value, out) in chunk.iter().zip(buffer.chunks_exact_mut(4)) {
-            out.copy_from_slice(&value.to_le_bytes());
-        }
-        spill.write_all(&buffer[..4 * chunk.len()])?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

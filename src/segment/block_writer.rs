@@ -157,16 +157,7 @@ impl ValueSink {
     pub fn push_longs(&mut self, values: &[i64]) -> std::io::Result<()> {
         match self {
             ValueSink::Blocks(blocks) => blocks.push_longs(values),
-            ValueSink::Entire(spill) => {
-                let mut buffer = [0u8; 4096];
-                for chunk in values.chunks(buffer.len() / 8) {
-                    for (value, out) in chunk.iter().zip(buffer.chunks_exact_mut(8)) {
-                        out.copy_from_slice(&value.to_le_bytes());
-                    }
-                    spill.write_all(&buffer[..8 * chunk.len()])?;
-                }
-                Ok(())
-            }
+            ValueSink::Entire(spill) => spill.write_each(values, i64::to_le_bytes),
         }
     }
 
