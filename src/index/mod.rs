@@ -17,6 +17,7 @@ pub mod row_sort;
 pub mod sorted;
 mod str_table;
 pub mod truncate;
+pub mod value_order;
 
 use base64::Engine as _;
 use serde_json::{Map, Value};

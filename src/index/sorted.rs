@@ -5,9 +5,10 @@
 //! a sorted dictionary of the values rows actually use, with null as entry 0 when any row lacks a
 //! value (Druid's null rule); a dimension no row has a value for is dropped.
 
-use super::dimension::{DimensionIndexer, MULTI_FLAG, cell_values, number_ranks, string_ranks};
+use super::dimension::{DimensionIndexer, MULTI_FLAG, cell_values};
 use super::incremental::IncrementalIndex;
 use super::row_sort::{SortBuffers, sort_rows};
+use super::value_order::{number_ranks, string_ranks};
 use crate::config::DimensionType;
 
 /// One dimension's persist-time dictionary.
