@@ -11,7 +11,7 @@ use std::cell::RefCell;
 use super::dimension::{DimensionIndexer, MULTI_FLAG, compare_cells};
 use super::incremental::IncrementalIndex;
 
-/// The row sort's working storage: 28 bytes per row plus 4 per row and dimension, ~64 MB for
+/// The row sort's working storage: 36 bytes per row plus 4 per row and dimension, ~72 MB for
 /// a million rows of nine dimensions.
 #[derive(Debug, Default)]
 pub(super) struct SortBuffers {
@@ -32,10 +32,10 @@ thread_local! {
 }
 
 /// From now on, row sorts on this thread reuse one set of buffers instead of allocating their
-/// ~64 bytes per row afresh each time. For the persist worker, which sorts an index every few
-/// seconds: on this project's VMs a page taken from long-free memory costs a host fault
-/// (BENCHMARKS.md, "fresh pages cost a host fault"), and buffers this large are mapped and
-/// unmapped by the allocator at every sort.
+/// ~72 bytes per row (nine dimensions) afresh each time. For the persist worker, which sorts
+/// an index every few seconds: on this project's VMs a page taken from long-free memory costs
+/// a host fault (BENCHMARKS.md, "fresh pages cost a host fault"), and buffers this large are
+/// mapped and unmapped by the allocator at every sort.
 pub fn keep_sort_buffers_on_this_thread() {
     SORT_BUFFERS.with(|pool| {
         pool.borrow_mut().get_or_insert_with(SortBuffers::default);
