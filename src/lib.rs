@@ -5,7 +5,7 @@
 //! # Data flow
 //!
 //! ```text
-//!  broker ─▶ firehose ──mpsc(4 batches ≤ 1 MiB, checkpoint in each)──▶ fire chief (own thread)
+//!  broker ─▶ firehose ─mpsc(4 batches ≤ 128 KiB, checkpoint in each)─▶ fire chief (own thread)
 //!                                                                       │ parse ─▶ transforms ─▶ filter ─▶ rejection policy
 //!                                                                       ▼
 //!                                           Sink per segment interval ─▶ in-memory index (rollup)

@@ -174,7 +174,7 @@ enum Fill {
     /// Up to [`MAX_BATCH_BYTES`] or the end of input (files: the biggest batches).
     Full,
     /// Also stop after a short read that completed a line (streams: a pipe drained by a slow
-    /// producer yields its complete lines at once instead of waiting for 1 MiB).
+    /// producer yields its complete lines at once instead of waiting for a full batch).
     Eager,
 }
 
@@ -194,15 +194,7 @@ fn read_stream(
         let mut data = super::buffers::take(MAX_BATCH_BYTES);
         data.extend_from_slice(&carry);
         carry.clear();
-        let eof = fill(&mut reader, &mut data, MAX_BATCH_BYTES, mode)?;
-        let cut = if eof {
-            data.len()
-        } else {
-            data.iter()
-                .rposition(|b| *b == b'\n')
-                .map(|p| p + 1)
-                .unwrap_or(data.len())
-        };
+        let (eof, cut) = fill_lines(&mut reader, &mut data, mode)?;
         carry.extend_from_slice(&data[cut..]);
         data.truncate(cut);
         if data.is_empty() && eof {
@@ -217,6 +209,23 @@ fn read_stream(
         if eof {
             return Ok(true);
         }
+    }
+}
+
+/// Fills `data` with at least one whole line, up to [`MAX_BATCH_BYTES`] unless a single line is
+/// longer (it is read on to its end, never split into two events); returns whether the input
+/// ended and where the batch's last whole line ends (the rest is carried to the next batch).
+fn fill_lines(reader: &mut impl Read, data: &mut Vec<u8>, mode: Fill) -> io::Result<(bool, usize)> {
+    let mut limit = MAX_BATCH_BYTES;
+    loop {
+        let eof = fill(reader, data, limit, mode)?;
+        if eof {
+            return Ok((true, data.len()));
+        }
+        if let Some(last_newline) = memchr::memrchr(b'\n', data) {
+            return Ok((false, last_newline + 1));
+        }
+        limit = data.len() + MAX_BATCH_BYTES;
     }
 }
 
@@ -329,6 +338,10 @@ mod tests {
         let (mut lines, mut offset, mut batches) = (Vec::new(), 0u64, 0);
         while let FirehoseMessage::Batch(b) = rx.blocking_recv().unwrap() {
             assert!(b.data.len() <= MAX_BATCH_BYTES && b.data.ends_with(b"\n"));
+            assert!(
+                b.data.capacity() <= 2 * MAX_BATCH_BYTES,
+                "a poolable buffer"
+            );
             offset += b.data.len() as u64;
             assert_eq!(b.checkpoint["offset"], offset);
             lines.extend((0..b.len()).map(|i| String::from_utf8(b.event(i).to_vec()).unwrap()));
@@ -339,6 +352,23 @@ mod tests {
         handle.join().unwrap();
         assert!(batches >= 3, "{batches} batches");
         assert_eq!(lines, expected);
+    }
+
+    #[test]
+    fn a_line_longer_than_a_batch_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = format!("{{\"pad\":\"{}\"}}", "y".repeat(3 * MAX_BATCH_BYTES + 5));
+        let expected = vec!["{\"n\":1}".to_string(), long, "{\"n\":2}".to_string()];
+        std::fs::write(dir.path().join("long.json"), expected.join("\n") + "\n").unwrap();
+        let spec = LocalSpec {
+            base_dir: dir.path().display().to_string(),
+            filter: "*.json".into(),
+            parser: None,
+        };
+        let (lines, checkpoint) = collect(LocalFirehose::new(&spec, false).unwrap(), None);
+        assert_eq!(lines, expected);
+        let total_bytes = expected.iter().map(|l| l.len() as u64 + 1).sum::<u64>();
+        assert_eq!(checkpoint["offset"], total_bytes);
     }
 
     #[test]
