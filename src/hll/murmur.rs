@@ -46,28 +46,6 @@ fn lane(block: &[u8]) -> u64 {
     u64::from_le_bytes(block.try_into().expect("an eight-byte lane"))
 }
 
-/// Up to eight bytes as a little-endian `u64`, zero-padded: read with loads that may overlap,
-/// never through a stack buffer. (Copying a tail into a zeroed buffer and loading it as one
-/// word makes the load wait for the copy's smaller stores: a store-forwarding stall that cost
-/// more than the rest of the hash.)
-#[inline(always)]
-fn partial_lane(bytes: &[u8]) -> u64 {
-    let len = bytes.len();
-    debug_assert!(len <= 8);
-    if len >= 4 {
-        let low = u32::from_le_bytes(bytes[..4].try_into().expect("four bytes"));
-        let high = u32::from_le_bytes(bytes[len - 4..].try_into().expect("four bytes"));
-        u64::from(low) | (u64::from(high) << ((len - 4) * 8))
-    } else if len > 0 {
-        let (first, middle, last) = (bytes[0], bytes[len / 2], bytes[len - 1]);
-        u64::from(first)
-            | (u64::from(middle) << (len / 2 * 8))
-            | (u64::from(last) << ((len - 1) * 8))
-    } else {
-        0
-    }
-}
-
 /// MurmurHash3 x64 128: returns `(h1, h2)`.
 #[inline]
 fn murmur3_x64_128(bytes: &[u8], seed: u64) -> (u64, u64) {
@@ -88,9 +66,10 @@ fn murmur3_x64_128(bytes: &[u8], seed: u64) -> (u64, u64) {
             .wrapping_add(0x3849_5ab5);
     }
     let tail = blocks.remainder();
-    let (low, high) = tail.split_at(tail.len().min(8));
-    h1 ^= mix_k1(partial_lane(low));
-    h2 ^= mix_k2(partial_lane(high));
+    let mut padded = [0u8; 16];
+    padded[..tail.len()].copy_from_slice(tail);
+    h1 ^= mix_k1(lane(&padded[..8]));
+    h2 ^= mix_k2(lane(&padded[8..]));
     let length = bytes.len() as u64;
     h1 ^= length;
     h2 ^= length;
@@ -124,20 +103,6 @@ mod tests {
             assert_eq!(
                 murmur3_128_guava_seeded(&data[..len], 7),
                 reference(&data[..len], 7),
-                "length {len}"
-            );
-        }
-    }
-
-    #[test]
-    fn partial_lanes_are_the_zero_padded_little_endian_words() {
-        let data = [0x81u8, 0x02, 0xf3, 0x04, 0x65, 0xa6, 0x07, 0xc8];
-        for len in 0..=8 {
-            let mut padded = [0u8; 8];
-            padded[..len].copy_from_slice(&data[..len]);
-            assert_eq!(
-                partial_lane(&data[..len]),
-                u64::from_le_bytes(padded),
                 "length {len}"
             );
         }
