@@ -183,6 +183,24 @@ impl MetricColumns {
             + self.hll_heap_bytes
     }
 
+    /// Moves each column's values into the matching column of `spare` (emptied storage of an
+    /// earlier index), keeping that storage where it is the larger.
+    pub(crate) fn adopt_columns(&mut self, spare: Vec<Column>) {
+        for (mine, theirs) in self.columns.iter_mut().zip(spare) {
+            match (mine, theirs) {
+                (Column::Long(a), Column::Long(b)) => adopt_vec(a, b),
+                (Column::Double(a), Column::Double(b)) => adopt_vec(a, b),
+                (Column::Float(a), Column::Float(b)) => adopt_vec(a, b),
+                (Column::Timed { times, bits }, Column::Timed { times: t, bits: b }) => {
+                    adopt_vec(times, t);
+                    adopt_vec(bits, b);
+                }
+                (Column::Hll(a), Column::Hll(b)) => adopt_vec(a, b),
+                _ => {}
+            }
+        }
+    }
+
     /// The columns emptied, their allocations kept for the next index.
     pub(crate) fn into_spare(self) -> Vec<Column> {
         let mut columns = self.columns;
@@ -380,6 +398,16 @@ fn read_collector(input: &FieldValue<'_>) -> Option<HyperLogLogCollector> {
 }
 
 /// Adds the event's values of a hyperUnique input: each value's UTF-8 bytes, hashed.
+/// Moves `mine`'s values into `spare` (its contents are dropped) and keeps `spare` instead,
+/// when `spare` has the larger allocation.
+pub(crate) fn adopt_vec<T>(mine: &mut Vec<T>, mut spare: Vec<T>) {
+    if spare.capacity() > mine.capacity() {
+        spare.clear();
+        spare.append(mine);
+        *mine = spare;
+    }
+}
+
 fn add_hll_values(collector: &mut HyperLogLogCollector, input: &FieldValue<'_>) {
     match input {
         FieldValue::Null => {}

@@ -10,7 +10,7 @@
 
 use std::hash::BuildHasher;
 
-use super::aggregate::{MetricColumns, MetricDef, MetricValue, MetricValueError};
+use super::aggregate::{MetricColumns, MetricDef, MetricValue, MetricValueError, adopt_vec};
 use super::dictionary::{HASHER, IdTable};
 use super::dimension::{DimensionIndexer, DimensionValueError};
 use super::granularity::Granularity;
@@ -226,6 +226,23 @@ impl IncrementalIndex {
             metrics: self.metrics.into_spare(),
             tables,
         }
+    }
+
+    /// Moves this index's rows into `spare` (the emptied row storage of an index persisted
+    /// since this one started) and keeps that storage. For a young index: the move copies its
+    /// rows, and spares it growing into fresh memory while the other storage lies idle.
+    pub fn adopt_storage(&mut self, spare: SpareRows) {
+        adopt_vec(&mut self.times, spare.times);
+        adopt_vec(&mut self.key_cells, spare.key_cells);
+        adopt_vec(&mut self.key_ends, spare.key_ends);
+        self.metrics.adopt_columns(spare.metrics);
+        self.spare_tables.extend(spare.tables);
+    }
+
+    /// Rows the row storage holds without growing.
+    #[cfg(test)]
+    pub(crate) fn row_capacity(&self) -> usize {
+        self.times.capacity()
     }
 
     /// A number that changes whenever an event is added.
@@ -451,6 +468,42 @@ mod tests {
         }
         assert_eq!(contents(&recycled), contents(&fresh));
         assert!(recycled.estimated_bytes() >= fresh.estimated_bytes() / 2);
+    }
+
+    #[test]
+    fn a_young_index_adopting_older_storage_keeps_its_rows_and_rolls_up_into_them() {
+        let mut old = IncrementalIndex::new(&settings(), 0);
+        for event in events(2) {
+            old.add(&event, &dims()).unwrap();
+        }
+        let capacity = old.times.capacity();
+        let spare = old.into_spare();
+        let (mut young, mut fresh) = (
+            IncrementalIndex::new(&settings(), 0),
+            IncrementalIndex::new(&settings(), 0),
+        );
+        let events = events(3);
+        let (early, late) = events.split_at(7);
+        for event in early {
+            young.add(event, &dims()).unwrap();
+            fresh.add(event, &dims()).unwrap();
+        }
+        assert!(young.times.capacity() < capacity);
+        young.adopt_storage(spare);
+        assert_eq!(
+            young.times.capacity(),
+            capacity,
+            "the older storage is kept"
+        );
+        assert_eq!(contents(&young), contents(&fresh));
+        for event in late {
+            assert_eq!(
+                young.add(event, &dims()).unwrap(),
+                fresh.add(event, &dims()).unwrap()
+            );
+        }
+        assert_eq!(contents(&young), contents(&fresh));
+        assert_eq!(young.estimated_bytes(), fresh.estimated_bytes());
     }
 
     #[test]

@@ -203,11 +203,16 @@ impl FireChief {
                 self.ingestor.ingest_batch(&batch)?;
                 crate::firehose::buffers::recycle(batch);
                 self.publish_dimensions();
-                let plumber = self.ingestor.plumber();
-                if plumber.rows_in_memory() >= self.triggers.max_rows
-                    || plumber.bytes_in_memory() >= self.triggers.max_bytes
-                {
-                    self.persist_all().await?;
+                if self.memory_full() {
+                    // Backpressure first: the indexes being persisted count in the bytes, so
+                    // right after a persist starts the limit is still reached. Once it has
+                    // landed, the current index alone may be far below the limit, and
+                    // persisting it would write a hydrant of a batch or two (every other
+                    // hydrant was one).
+                    self.wait_for_persists().await?;
+                    if self.memory_full() {
+                        self.persist_all().await?;
+                    }
                 }
                 Ok(())
             }
@@ -278,6 +283,45 @@ impl FireChief {
         }
     }
 
+    /// `maxRowsInMemory` (current indexes) or `maxBytesInMemory` (current and in-flight
+    /// indexes) is reached.
+    fn memory_full(&self) -> bool {
+        let plumber = self.ingestor.plumber();
+        plumber.rows_in_memory() >= self.triggers.max_rows
+            || plumber.bytes_in_memory() >= self.triggers.max_bytes
+    }
+
+    /// Waits until a persist could be submitted at once (`maxPendingPersists`), and takes the
+    /// outcomes of the persists that landed meanwhile.
+    async fn wait_for_persists(&mut self) -> Result<(), IngestError> {
+        let waited = Instant::now();
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| IngestError::Persist("the persist queue closed".into()))?;
+        drop(permit);
+        while let Ok(event) = self.persist_events.try_recv() {
+            self.on_persisted(event)?;
+        }
+        self.observe_back_pressure(waited.elapsed().as_secs_f64());
+        Ok(())
+    }
+
+    /// Records a wait for a persist slot (`ingest/persists/backPressure`), warning when long.
+    fn observe_back_pressure(&self, waited_s: f64) {
+        let metrics = self.handoff.metrics.clone();
+        metrics
+            .node()
+            .persists_back_pressure
+            .get_or_create(metrics.labels())
+            .observe(waited_s);
+        if waited_s > 1.0 {
+            tracing::warn!(data_source = %self.handoff.data_source, waited_ms = (waited_s * 1000.0) as u64, "ingestion waited for a persist slot (maxPendingPersists)");
+        }
+    }
+
     /// Swaps every non-empty index out and submits a persist (waits for a permit first).
     async fn persist_all(&mut self) -> Result<(), IngestError> {
         // Dead letters first: the commit record this persist writes acknowledges their events.
@@ -304,15 +348,7 @@ impl FireChief {
         while let Ok(event) = self.persist_events.try_recv() {
             self.on_persisted(event)?;
         }
-        let metrics = self.handoff.metrics.clone();
-        metrics
-            .node()
-            .persists_back_pressure
-            .get_or_create(metrics.labels())
-            .observe(waited_s);
-        if waited_s > 1.0 {
-            tracing::warn!(data_source = %self.handoff.data_source, waited_ms = (waited_s * 1000.0) as u64, "ingestion waited for a persist slot (maxPendingPersists)");
-        }
+        self.observe_back_pressure(waited_s);
         let settings = self.ingestor.plumber().settings().index.clone();
         let mut hydrants = Vec::new();
         for sink in self.ingestor.plumber_mut().sinks_mut().values_mut() {

@@ -13,6 +13,13 @@ use crate::parse::{DimensionDef, ParsedRow};
 use crate::segment::descriptor::{DataSegment, ShardSpec};
 use crate::segment::error::SegmentError;
 use crate::segment::reader::Segment;
+
+/// Most rows a current index moves into the storage a persisted index freed: a batch or two,
+/// as when ingestion waited for that persist (`maxBytesInMemory` counts the index being
+/// persisted). An index that kept growing while the persist ran leaves the storage to the
+/// index after it, which then starts in it; taking it now would leave that one to grow into
+/// fresh memory instead.
+const ADOPT_MAX_ROWS: usize = 8_192;
 use crate::segment::writer::{SegmentOutput, WriteOptions};
 use crate::time::Interval;
 
@@ -187,6 +194,13 @@ impl Sink {
                 (SinkState::Open, Ok(index)) => Some(index.into_spare()),
                 _ => None,
             };
+            // An index that started while this one was persisted grew into fresh memory; while
+            // it is young, it moves into the freed storage instead of leaving that idle.
+            if self.current.num_rows() <= ADOPT_MAX_ROWS
+                && let Some(spare) = self.spare_rows.take()
+            {
+                self.current.adopt_storage(spare);
+            }
         }
         let at = self.hydrants.partition_point(|h| h.number < hydrant.number);
         self.hydrants.insert(at, hydrant);
@@ -306,21 +320,59 @@ mod tests {
             (SinkState::Closed, false, false),
         ] {
             let mut sink = sink_with_two_rows(&settings, &dims);
-            let flight = sink.swap(&settings).expect("a non-empty index swaps out");
-            let hydrant = Hydrant {
-                number: flight.number,
-                generation: 1,
-                rows: 2,
-                segment: flight.snapshot().unwrap(),
-            };
-            let reader = read.then(|| flight.index.clone());
-            drop(flight);
-            sink.state = state;
+            let (hydrant, reader) = swap_out(&mut sink, &settings, read, state);
             sink.persisted(hydrant);
-            assert_eq!(sink.spare_rows.is_some(), kept, "{state:?}, read {read}");
             drop(reader);
+            // Kept: the current index, empty, moved into it.
+            assert_eq!(
+                sink.current.row_capacity() > 0,
+                kept,
+                "{state:?}, read {read}"
+            );
+            assert!(sink.spare_rows.is_none());
             assert_eq!(sink.hydrants.len(), 1);
             assert!(sink.in_flight.is_empty());
         }
+    }
+
+    #[test]
+    fn an_index_past_a_batch_or_two_leaves_the_freed_storage_to_the_next_index() {
+        let (settings, dims) = (settings(), page_dimension());
+        let mut sink = sink_with_two_rows(&settings, &dims);
+        let (hydrant, _) = swap_out(&mut sink, &settings, false, SinkState::Open);
+        for n in 0..=ADOPT_MAX_ROWS {
+            sink.add(&event(&n.to_string()), &dims).unwrap();
+        }
+        let grown = sink.current.row_capacity();
+        sink.persisted(hydrant);
+        assert_eq!(
+            sink.current.row_capacity(),
+            grown,
+            "the current index keeps its own"
+        );
+        assert!(
+            sink.spare_rows.is_some(),
+            "the next index starts in the freed storage"
+        );
+    }
+
+    /// Swaps the sink's index out and sets the sink's state; returns the hydrant its persist
+    /// would give and, when `read`, a reader holding the index (as a query would).
+    fn swap_out(
+        sink: &mut Sink,
+        settings: &IndexSettings,
+        read: bool,
+        state: SinkState,
+    ) -> (Hydrant, Option<Arc<IncrementalIndex>>) {
+        let flight = sink.swap(settings).expect("a non-empty index swaps out");
+        let hydrant = Hydrant {
+            number: flight.number,
+            generation: 1,
+            rows: flight.index.num_rows() as u64,
+            segment: flight.snapshot().unwrap(),
+        };
+        let reader = read.then(|| flight.index.clone());
+        sink.state = state;
+        (hydrant, reader)
     }
 }
