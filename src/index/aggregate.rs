@@ -397,7 +397,6 @@ fn read_collector(input: &FieldValue<'_>) -> Option<HyperLogLogCollector> {
     }
 }
 
-/// Adds the event's values of a hyperUnique input: each value's UTF-8 bytes, hashed.
 /// Moves `mine`'s values into `spare` (its contents are dropped) and keeps `spare` instead,
 /// when `spare` has the larger allocation.
 pub(crate) fn adopt_vec<T>(mine: &mut Vec<T>, mut spare: Vec<T>) {
@@ -408,6 +407,7 @@ pub(crate) fn adopt_vec<T>(mine: &mut Vec<T>, mut spare: Vec<T>) {
     }
 }
 
+/// Adds the event's values of a hyperUnique input: each value's UTF-8 bytes, hashed.
 fn add_hll_values(collector: &mut HyperLogLogCollector, input: &FieldValue<'_>) {
     match input {
         FieldValue::Null => {}

@@ -13,6 +13,8 @@ use crate::parse::{DimensionDef, ParsedRow};
 use crate::segment::descriptor::{DataSegment, ShardSpec};
 use crate::segment::error::SegmentError;
 use crate::segment::reader::Segment;
+use crate::segment::writer::{SegmentOutput, WriteOptions};
+use crate::time::Interval;
 
 /// Most rows a current index moves into the storage a persisted index freed: a batch or two,
 /// as when ingestion waited for that persist (`maxBytesInMemory` counts the index being
@@ -20,8 +22,6 @@ use crate::segment::reader::Segment;
 /// index after it, which then starts in it; taking it now would leave that one to grow into
 /// fresh memory instead.
 const ADOPT_MAX_ROWS: usize = 8_192;
-use crate::segment::writer::{SegmentOutput, WriteOptions};
-use crate::time::Interval;
 
 /// A persisted hydrant.
 #[derive(Debug, Clone)]
