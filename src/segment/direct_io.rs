@@ -129,8 +129,11 @@ impl DirectWriter {
             len_bytes,
             offset_bytes: self.flushed_bytes,
         };
-        let jobs = self.jobs_opt.as_ref().expect("not finished");
-        if jobs.send(job).is_err() {
+        let sent = match &self.jobs_opt {
+            Some(jobs) => jobs.send(job).is_ok(),
+            None => false,
+        };
+        if !sent {
             return Err(self.writer_failure());
         }
         self.flushed_bytes += self.filled_bytes as u64;
@@ -138,9 +141,14 @@ impl DirectWriter {
         Ok(())
     }
 
-    /// Waits for the writing thread to end; its file, or the error it stopped at.
+    /// Waits for the writing thread to end; its file, or the error it stopped at (reported
+    /// once: later calls say that it stopped).
     fn join(&mut self) -> io::Result<File> {
-        let thread = self.thread_opt.take().expect("joined once");
+        let Some(thread) = self.thread_opt.take() else {
+            return Err(io::Error::other(
+                "the direct-write thread stopped after an error",
+            ));
+        };
         thread
             .join()
             .unwrap_or_else(|_| Err(io::Error::other("the direct-write thread panicked")))
@@ -259,11 +267,13 @@ mod tests {
             return;
         };
         let data = vec![5u8; 3 * BUFFER_BYTES + 10];
-        let error = match writer.write_all(&data) {
-            Err(e) => e,
-            Ok(()) => writer.finish().expect_err("nothing could be written"),
-        };
+        let error = writer
+            .write_all(&data)
+            .expect_err("the second buffer waits for the first");
         assert_eq!(error.raw_os_error(), Some(libc::ENOSPC), "{error}");
+        // Writing on after the error, then finishing: errors again, no panic.
+        assert!(writer.write_all(&data).is_err());
+        assert!(writer.finish().is_err());
     }
 
     #[test]
