@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use tokio::sync::{Semaphore, mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::commit::SinkState;
 use super::handoff::{self, HandoffContext, HandoffEvent, SinkToHandOff};
@@ -294,6 +294,14 @@ impl FireChief {
     /// Waits until a persist could be submitted at once (`maxPendingPersists`), and takes the
     /// outcomes of the persists that landed meanwhile.
     async fn wait_for_persists(&mut self) -> Result<(), IngestError> {
+        drop(self.take_persist_slot().await?);
+        Ok(())
+    }
+
+    /// Waits for a permit to submit a persist (`maxPendingPersists`: the firehose is not read
+    /// meanwhile) and records the wait. The persist that freed the permit has queued its
+    /// outcome: taking it first hands its index storage to the indexes swapped in after.
+    async fn take_persist_slot(&mut self) -> Result<OwnedSemaphorePermit, IngestError> {
         let waited = Instant::now();
         let permit = self
             .permits
@@ -301,16 +309,10 @@ impl FireChief {
             .acquire_owned()
             .await
             .map_err(|_| IngestError::Persist("the persist queue closed".into()))?;
-        drop(permit);
+        let waited_s = waited.elapsed().as_secs_f64();
         while let Ok(event) = self.persist_events.try_recv() {
             self.on_persisted(event)?;
         }
-        self.observe_back_pressure(waited.elapsed().as_secs_f64());
-        Ok(())
-    }
-
-    /// Records a wait for a persist slot (`ingest/persists/backPressure`), warning when long.
-    fn observe_back_pressure(&self, waited_s: f64) {
         let metrics = self.handoff.metrics.clone();
         metrics
             .node()
@@ -320,6 +322,7 @@ impl FireChief {
         if waited_s > 1.0 {
             tracing::warn!(data_source = %self.handoff.data_source, waited_ms = (waited_s * 1000.0) as u64, "ingestion waited for a persist slot (maxPendingPersists)");
         }
+        Ok(permit)
     }
 
     /// Swaps every non-empty index out and submits a persist (waits for a permit first).
@@ -335,20 +338,7 @@ impl FireChief {
         if nothing_new {
             return Ok(());
         }
-        let waited = Instant::now();
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|_| IngestError::Persist("the persist queue closed".into()))?;
-        let waited_s = waited.elapsed().as_secs_f64();
-        // The persist that freed the permit has queued its outcome: taking it first hands its
-        // index storage to the indexes swapped in below.
-        while let Ok(event) = self.persist_events.try_recv() {
-            self.on_persisted(event)?;
-        }
-        self.observe_back_pressure(waited_s);
+        let permit = self.take_persist_slot().await?;
         let settings = self.ingestor.plumber().settings().index.clone();
         let mut hydrants = Vec::new();
         for sink in self.ingestor.plumber_mut().sinks_mut().values_mut() {
