@@ -1,6 +1,9 @@
 //! Builds the per-value roaring bitmaps of a string column from `(row, id)` pairs arriving in row
 //! order, and serializes them in id order.
 //!
+//! A column of at most [`CHUNKED_MAX_IDS`] ids builds them in memory, a 65,536-row chunk at a
+//! time ([`ChunkedBitmaps`]). A larger one uses the windows below ([`WindowedBitmaps`]).
+//!
 //! Appending each row to its value's bitmap as it arrives costs two cache misses per row once
 //! the dictionary is large (the builder, then its buffer): it was most of a persist. Instead the
 //! pairs of a window of rows are buffered in arrival order (sequential writes), then
@@ -19,8 +22,72 @@
 use std::io;
 use std::ops::Range;
 
+use super::chunked_bitmaps::ChunkedBitmaps;
 use super::roaring_encode::RoaringEncoder;
 use super::spill::Spill;
+
+/// Columns with at most this many ids build their bitmaps with [`ChunkedBitmaps`]: its per-id
+/// state (the current chunk's rows) stays in cache, and nothing is spilled. Above it the
+/// per-row appends miss the cache, and the windowed sort is faster.
+pub(crate) const CHUNKED_MAX_IDS: usize = 2048;
+
+/// The bitmaps of one column, built incrementally.
+#[derive(Debug)]
+pub(crate) enum BitmapIndexBuilder {
+    /// At most [`CHUNKED_MAX_IDS`] ids.
+    Chunked(ChunkedBitmaps),
+    /// More ids.
+    Windowed(WindowedBitmaps),
+}
+
+impl BitmapIndexBuilder {
+    /// An empty builder for `cardinality` ids; `repeats` when a row may name an id twice.
+    /// `spill` is called for a large column only, for the spill its sorted windows go to.
+    pub(crate) fn new(
+        cardinality: usize,
+        repeats: bool,
+        spill: impl FnOnce() -> io::Result<Spill>,
+    ) -> io::Result<Self> {
+        Ok(if cardinality <= CHUNKED_MAX_IDS {
+            BitmapIndexBuilder::Chunked(ChunkedBitmaps::new(cardinality, repeats))
+        } else {
+            BitmapIndexBuilder::Windowed(WindowedBitmaps::new(cardinality, repeats, spill()?))
+        })
+    }
+
+    /// Marks `row` in the bitmap of `id`. Rows must not decrease; a pair repeated (the same id
+    /// twice in a multi-value row) is kept once.
+    #[inline]
+    pub(crate) fn push(&mut self, row: u32, id: u32) -> io::Result<()> {
+        match self {
+            BitmapIndexBuilder::Chunked(chunked) => {
+                chunked.push(row, id);
+                Ok(())
+            }
+            BitmapIndexBuilder::Windowed(windowed) => windowed.push(row, id),
+        }
+    }
+
+    /// [`BitmapIndexBuilder::push`] of `(first_row + i, ids[i])` for every `i`.
+    pub(crate) fn push_consecutive(&mut self, first_row: u32, ids: &[u32]) -> io::Result<()> {
+        match self {
+            BitmapIndexBuilder::Chunked(chunked) => {
+                chunked.push_consecutive(first_row, ids);
+                Ok(())
+            }
+            BitmapIndexBuilder::Windowed(windowed) => windowed.push_consecutive(first_row, ids),
+        }
+    }
+
+    /// Hands each id's serialized bitmap to `f`, in id order (zero bytes for an id never
+    /// pushed), and removes the spill.
+    pub(crate) fn finish(self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
+        match self {
+            BitmapIndexBuilder::Chunked(chunked) => chunked.finish(f),
+            BitmapIndexBuilder::Windowed(windowed) => windowed.finish(f),
+        }
+    }
+}
 
 /// Values buffered before they are sorted into the spill (4 MiB of ids per column).
 const WINDOW_VALUES: usize = 1 << 20;
@@ -39,9 +106,9 @@ impl Window {
     }
 }
 
-/// The bitmaps of one column, built incrementally.
+/// The bitmaps of one large column, built a window of pairs at a time.
 #[derive(Debug)]
-pub(crate) struct BitmapIndexBuilder {
+pub(crate) struct WindowedBitmaps {
     cardinality: usize,
     /// Whether a row may name an id twice (multi-value columns).
     repeats: bool,
@@ -56,11 +123,11 @@ pub(crate) struct BitmapIndexBuilder {
     windows: Vec<Window>,
 }
 
-impl BitmapIndexBuilder {
+impl WindowedBitmaps {
     /// An empty builder for `cardinality` ids, whose sorted windows go to `spill`; `repeats`
     /// when a row may name an id twice.
     pub(crate) fn new(cardinality: usize, repeats: bool, spill: Spill) -> Self {
-        BitmapIndexBuilder {
+        WindowedBitmaps {
             cardinality,
             repeats,
             window_ids: Vec::new(),
@@ -85,7 +152,7 @@ impl BitmapIndexBuilder {
         Ok(())
     }
 
-    /// [`BitmapIndexBuilder::push`] of `(first_row + i, ids[i])` for every `i`.
+    /// [`WindowedBitmaps::push`] of `(first_row + i, ids[i])` for every `i`.
     pub(crate) fn push_consecutive(&mut self, first_row: u32, ids: &[u32]) -> io::Result<()> {
         let (mut rest, mut row) = (ids, first_row);
         while !rest.is_empty() {
@@ -266,7 +333,7 @@ mod tests {
     use super::*;
     use crate::segment::bitmap::encode_roaring;
 
-    fn finished(builder: BitmapIndexBuilder) -> Vec<Vec<u8>> {
+    fn finished(builder: WindowedBitmaps) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         builder
             .finish(&mut |bytes| {
@@ -289,7 +356,7 @@ mod tests {
 
     fn builders_equal_naive_insertion(spill: Spill) {
         let cardinality = 37;
-        let mut builder = BitmapIndexBuilder::new(cardinality, true, spill);
+        let mut builder = WindowedBitmaps::new(cardinality, true, spill);
         let mut naive = vec![RoaringBitmap::new(); cardinality];
         let mut state = 12345u64;
         let rows = 2 * WINDOW_VALUES as u32 + 5000;
@@ -326,12 +393,26 @@ mod tests {
 
     #[test]
     fn ids_never_pushed_get_empty_bitmaps() {
-        let mut builder = BitmapIndexBuilder::new(4, false, Spill::memory());
-        builder.push(0, 2).unwrap();
-        builder.push(3, 2).unwrap();
-        let bitmaps = finished(builder);
-        assert!(bitmaps[0].is_empty() && bitmaps[1].is_empty() && bitmaps[3].is_empty());
-        let rows = RoaringBitmap::deserialize_from(&bitmaps[2][..]).unwrap();
-        assert_eq!(rows.iter().collect::<Vec<_>>(), vec![0, 3]);
+        for cardinality in [4, CHUNKED_MAX_IDS + 1] {
+            let mut builder =
+                BitmapIndexBuilder::new(cardinality, false, || Ok(Spill::memory())).unwrap();
+            assert_eq!(
+                matches!(builder, BitmapIndexBuilder::Chunked(_)),
+                cardinality <= CHUNKED_MAX_IDS
+            );
+            builder.push(0, 2).unwrap();
+            builder.push_consecutive(3, &[2]).unwrap();
+            let mut bitmaps = Vec::new();
+            builder
+                .finish(&mut |bytes| {
+                    bitmaps.push(bytes.to_vec());
+                    Ok(())
+                })
+                .unwrap();
+            assert_eq!(bitmaps.len(), cardinality);
+            assert!(bitmaps[0].is_empty() && bitmaps[1].is_empty() && bitmaps[3].is_empty());
+            let rows = RoaringBitmap::deserialize_from(&bitmaps[2][..]).unwrap();
+            assert_eq!(rows.iter().collect::<Vec<_>>(), vec![0, 3]);
+        }
     }
 }

@@ -17,7 +17,8 @@ pub(crate) fn build(column: &StringColumn) -> Result<GenericIndexed, SegmentErro
     let io = |e: std::io::Error| SegmentError::InvalidInput(format!("building bitmaps: {e}"));
     let cardinality = column.dictionary().len() as usize;
     let mut builder =
-        BitmapIndexBuilder::new(cardinality, column.is_multi_value(), Spill::memory());
+        BitmapIndexBuilder::new(cardinality, column.is_multi_value(), || Ok(Spill::memory()))
+            .map_err(io)?;
     if column.is_multi_value() {
         let null_first = cardinality > 0 && column.dictionary().get_bytes(0)?.is_none();
         let mut ids = Vec::new();

@@ -14,6 +14,7 @@ pub mod block_column;
 pub mod block_writer;
 mod built_bitmaps;
 pub mod checksum;
+mod chunked_bitmaps;
 pub mod column_descriptor;
 pub mod column_writers;
 pub mod complex_column;

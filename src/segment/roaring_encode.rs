@@ -63,6 +63,14 @@ pub(crate) struct RoaringEncoder {
     words: Vec<u64>,
 }
 
+/// A bitmap serialized a container at a time ([`RoaringEncoder::push_container`]), for rows
+/// that arrive a 65,536-row key at a time: the containers' data, and what the header needs.
+#[derive(Debug, Default)]
+pub(crate) struct ContainerList {
+    containers: Vec<Container>,
+    data: Vec<u8>,
+}
+
 impl RoaringEncoder {
     /// Replaces `out` with the run-optimized roaring serialization of `rows`, which must be
     /// strictly increasing; no rows give zero bytes (Druid's empty bitmap).
@@ -73,91 +81,131 @@ impl RoaringEncoder {
         }
         debug_assert!(rows.windows(2).all(|w| w[0] < w[1]), "rows not increasing");
         self.plan(rows);
-        self.write_header(out);
+        write_header(&self.containers, out);
         let header_bytes = out.len();
         let data_bytes: usize = self.containers.iter().map(Container::data_bytes).sum();
         out.resize(header_bytes + data_bytes, 0);
         let mut data = &mut out[header_bytes..];
         for container in &self.containers {
-            let rows = &rows[container.start..container.end];
             let (bytes, rest) = data.split_at_mut(container.data_bytes());
             data = rest;
-            match container.kind {
-                Kind::Array => {
-                    for (row, out) in rows.iter().zip(bytes.chunks_exact_mut(2)) {
-                        out.copy_from_slice(&(*row as u16).to_le_bytes());
-                    }
-                }
-                Kind::Bitmap => write_bitmap(rows, &mut self.words, bytes),
-                Kind::Run => write_runs(rows, container.runs, bytes),
-            }
+            let rows = &rows[container.start..container.end];
+            write_data(container, rows, &mut self.words, bytes);
         }
     }
 
-    /// Splits `rows` into containers and picks each one's storage as the crate's `optimize`
-    /// does: a run container only when strictly smaller than the array or bitmap.
+    /// Appends the container of `rows` to `list`: they must share their high 16 bits, be
+    /// strictly increasing and above every row already in `list`.
+    pub(crate) fn push_container(&mut self, rows: &[u32], list: &mut ContainerList) {
+        debug_assert!(rows.windows(2).all(|w| w[0] < w[1]), "rows not increasing");
+        debug_assert!(rows.first().map(|r| r >> 16) == rows.last().map(|r| r >> 16));
+        if rows.is_empty() {
+            return;
+        }
+        let container = plan_one(rows, 0);
+        debug_assert_eq!(container.end, rows.len(), "rows of one key");
+        let at = list.data.len();
+        list.data.resize(at + container.data_bytes(), 0);
+        write_data(&container, rows, &mut self.words, &mut list.data[at..]);
+        list.containers.push(container);
+    }
+
+    /// Replaces `out` with the serialization of `list`'s containers (the bytes
+    /// [`RoaringEncoder::encode`] gives for the same rows) and empties `list`.
+    pub(crate) fn finish_list(list: &mut ContainerList, out: &mut Vec<u8>) {
+        out.clear();
+        if !list.containers.is_empty() {
+            write_header(&list.containers, out);
+            out.extend_from_slice(&list.data);
+        }
+        list.containers.clear();
+        list.data.clear();
+    }
+
+    /// Splits `rows` into containers.
     fn plan(&mut self, rows: &[u32]) {
         self.containers.clear();
         let mut start = 0;
         while start < rows.len() {
-            let key = rows[start] >> 16;
-            let mut end = start + 1;
-            let mut runs = 1;
-            while end < rows.len() && rows[end] >> 16 == key {
-                runs += usize::from(rows[end] != rows[end - 1] + 1);
-                end += 1;
-            }
-            let card = end - start;
-            let plain_bytes = if card <= ARRAY_LIMIT {
-                2 * card
-            } else {
-                BITMAP_BYTES
-            };
-            let kind = match (2 + 4 * runs < plain_bytes, card <= ARRAY_LIMIT) {
-                (true, _) => Kind::Run,
-                (false, true) => Kind::Array,
-                (false, false) => Kind::Bitmap,
-            };
-            self.containers.push(Container {
-                key: key as u16,
-                start,
-                end,
-                runs,
-                kind,
-            });
-            start = end;
+            let container = plan_one(rows, start);
+            start = container.end;
+            self.containers.push(container);
         }
     }
+}
 
-    /// Appends everything before the containers' data to the empty `out`.
-    fn write_header(&self, out: &mut Vec<u8>) {
-        let count = self.containers.len();
-        let has_runs = self.containers.iter().any(|c| c.kind == Kind::Run);
-        if has_runs {
-            let cookie = COOKIE_RUNS | ((count as u32 - 1) << 16);
-            out.extend_from_slice(&cookie.to_le_bytes());
-            let flags_at = out.len();
-            out.resize(flags_at + count.div_ceil(8), 0);
-            for (index, container) in self.containers.iter().enumerate() {
-                if container.kind == Kind::Run {
-                    out[flags_at + index / 8] |= 1 << (index % 8);
-                }
+/// The container of the rows from `start` that share its high 16 bits, its storage picked as
+/// the crate's `optimize` does: a run container only when strictly smaller than the array or
+/// bitmap.
+fn plan_one(rows: &[u32], start: usize) -> Container {
+    let key = rows[start] >> 16;
+    let mut end = start + 1;
+    let mut runs = 1;
+    while end < rows.len() && rows[end] >> 16 == key {
+        runs += usize::from(rows[end] != rows[end - 1] + 1);
+        end += 1;
+    }
+    let card = end - start;
+    let plain_bytes = if card <= ARRAY_LIMIT {
+        2 * card
+    } else {
+        BITMAP_BYTES
+    };
+    let kind = match (2 + 4 * runs < plain_bytes, card <= ARRAY_LIMIT) {
+        (true, _) => Kind::Run,
+        (false, true) => Kind::Array,
+        (false, false) => Kind::Bitmap,
+    };
+    Container {
+        key: key as u16,
+        start,
+        end,
+        runs,
+        kind,
+    }
+}
+
+/// Fills `out` (the container's data bytes) from the container's `rows`.
+fn write_data(container: &Container, rows: &[u32], words: &mut Vec<u64>, out: &mut [u8]) {
+    match container.kind {
+        Kind::Array => {
+            for (row, out) in rows.iter().zip(out.chunks_exact_mut(2)) {
+                out.copy_from_slice(&(*row as u16).to_le_bytes());
             }
-        } else {
-            out.extend_from_slice(&COOKIE_NO_RUNS.to_le_bytes());
-            out.extend_from_slice(&(count as u32).to_le_bytes());
         }
-        for container in &self.containers {
-            let card = (container.end - container.start - 1) as u16;
-            out.extend_from_slice(&container.key.to_le_bytes());
-            out.extend_from_slice(&card.to_le_bytes());
-        }
-        if !has_runs || count >= OFFSETS_FROM_CONTAINERS {
-            let mut offset = out.len() + 4 * count;
-            for container in &self.containers {
-                out.extend_from_slice(&(offset as u32).to_le_bytes());
-                offset += container.data_bytes();
+        Kind::Bitmap => write_bitmap(rows, words, out),
+        Kind::Run => write_runs(rows, container.runs, out),
+    }
+}
+
+/// Appends everything before the containers' data to the empty `out`.
+fn write_header(containers: &[Container], out: &mut Vec<u8>) {
+    let count = containers.len();
+    let has_runs = containers.iter().any(|c| c.kind == Kind::Run);
+    if has_runs {
+        let cookie = COOKIE_RUNS | ((count as u32 - 1) << 16);
+        out.extend_from_slice(&cookie.to_le_bytes());
+        let flags_at = out.len();
+        out.resize(flags_at + count.div_ceil(8), 0);
+        for (index, container) in containers.iter().enumerate() {
+            if container.kind == Kind::Run {
+                out[flags_at + index / 8] |= 1 << (index % 8);
             }
+        }
+    } else {
+        out.extend_from_slice(&COOKIE_NO_RUNS.to_le_bytes());
+        out.extend_from_slice(&(count as u32).to_le_bytes());
+    }
+    for container in containers {
+        let card = (container.end - container.start - 1) as u16;
+        out.extend_from_slice(&container.key.to_le_bytes());
+        out.extend_from_slice(&card.to_le_bytes());
+    }
+    if !has_runs || count >= OFFSETS_FROM_CONTAINERS {
+        let mut offset = out.len() + 4 * count;
+        for container in containers {
+            out.extend_from_slice(&(offset as u32).to_le_bytes());
+            offset += container.data_bytes();
         }
     }
 }
@@ -251,6 +299,23 @@ mod tests {
         #[test]
         fn bytes_equal_the_crates_optimized_serialization(rows in sorted_rows()) {
             prop_assert_eq!(encoded(&rows), crate_bytes(&rows));
+        }
+
+        #[test]
+        fn containers_pushed_a_key_at_a_time_equal_the_whole_encoding(rows in sorted_rows()) {
+            let mut encoder = RoaringEncoder::default();
+            let mut list = ContainerList::default();
+            let mut whole = Vec::new();
+            RoaringEncoder::default().encode(&rows, &mut whole);
+            let mut out = vec![7];
+            // Twice through the same list: finishing empties it for the next bitmap.
+            for _ in 0..2 {
+                for key_rows in rows.chunk_by(|a, b| a >> 16 == b >> 16) {
+                    encoder.push_container(key_rows, &mut list);
+                }
+                RoaringEncoder::finish_list(&mut list, &mut out);
+                prop_assert_eq!(&out, &whole);
+            }
         }
 
         #[test]

@@ -89,11 +89,9 @@ impl StringColumnWriter {
         };
         let bitmaps_opt = match bitmap_index {
             true => Some((
-                BitmapIndexBuilder::new(
-                    dictionary.len(),
-                    multi_value,
-                    Spill::new_in(dir_opt, &format!("{prefix}.rows"))?,
-                ),
+                BitmapIndexBuilder::new(dictionary.len(), multi_value, || {
+                    Spill::new_in(dir_opt, &format!("{prefix}.rows"))
+                })?,
                 Spill::new_in(dir_opt, &format!("{prefix}.bitmaps"))?,
             )),
             false => None,
