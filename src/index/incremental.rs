@@ -428,6 +428,61 @@ mod tests {
         rows_as_json(&SortedIndex::new(index))
     }
 
+    /// A cell's place in Druid's row order: null first, shorter value lists first, then the
+    /// values in Java's (UTF-16) order.
+    fn druid_cell_key(value: Option<&serde_json::Value>) -> (usize, Vec<Vec<u16>>) {
+        let utf16 = |v: &serde_json::Value| v.as_str().unwrap().encode_utf16().collect();
+        let null = serde_json::Value::Null;
+        match value {
+            // A multi-value column writes a null cell as `[null]`.
+            None | Some(serde_json::Value::Null) => (0, vec![]),
+            Some(serde_json::Value::Array(values)) if values[..] == [null] => (0, vec![]),
+            Some(serde_json::Value::Array(values)) => {
+                (values.len(), values.iter().map(utf16).collect())
+            }
+            Some(value) => (1, vec![utf16(value)]),
+        }
+    }
+
+    #[test]
+    fn rows_sort_in_druid_order_however_many_ranks_are_packed() {
+        const PAGES: [&str; 6] = ["", "Main", "ß", "a", "a-longer-page", "Z"];
+        const CITIES: [&str; 4] = ["Paris", "Oslo", "", "Berlin"];
+        let mut state = 7u64;
+        let mut next = |n: u64| {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+            ((state >> 33) % n) as usize
+        };
+        let mut index = IncrementalIndex::new(&settings(), 0);
+        for n in 0..3000 {
+            let mut event = row(next(4) as i64, PAGES[next(6)], CITIES[next(4)], n);
+            if next(5) == 0 {
+                // A list, and sometimes a list the same as a single value or as a null.
+                let list = (0..next(3)).map(|_| Some(CITIES[next(2)].into())).collect();
+                event.dims[1] = DimValue::Many(list);
+            }
+            index.add(&event, &dims()).unwrap();
+        }
+        let packed_all = contents(&index);
+        let druid_key = |r: &serde_json::Map<String, serde_json::Value>| {
+            let time = r["__time"].as_i64().unwrap();
+            (
+                time,
+                druid_cell_key(r.get("page")),
+                druid_cell_key(r.get("city")),
+            )
+        };
+        assert!(packed_all.len() > 100, "{} rows", packed_all.len());
+        for pair in packed_all.windows(2) {
+            assert!(druid_key(&pair[0]) < druid_key(&pair[1]), "{pair:?}");
+        }
+        // Only the first dimension packed: the rest compared run by run.
+        row_sort::limit_packed_bits(Some(0));
+        let packed_first = contents(&index);
+        row_sort::limit_packed_bits(None);
+        assert_eq!(packed_first, packed_all);
+    }
+
     #[test]
     fn hashes_from_the_prefetch_give_the_rows_hashing_again_gives() {
         let (mut plain, mut prefetched) = (

@@ -1,9 +1,9 @@
 //! The row sort of a persist: row ids in Druid's `Rowboat` order (time, then each dimension in
 //! dimension order: null first, shorter value lists first, then values in Java string order).
 //!
-//! Each row's cells map to one `u32` rank per dimension; the time rank and the first
-//! dimension's rank, packed in one word, are radix-sorted, and only runs of equal words compare
-//! the remaining ranks. A thread that sorts index after index (the persist worker) can keep the
+//! Each row's cells map to one `u32` rank per dimension; the time rank and the leading
+//! dimensions' ranks, packed in one word (as many as fit in 64 bits), are radix-sorted, and
+//! only runs of equal words compare the remaining ranks. A thread that sorts index after index (the persist worker) can keep the
 //! sort's buffers ([`keep_sort_buffers_on_this_thread`]).
 
 use std::cell::RefCell;
@@ -17,7 +17,7 @@ use super::incremental::IncrementalIndex;
 pub(super) struct SortBuffers {
     /// Per row, the ranks of its cells, dimension by dimension.
     keys: Vec<u32>,
-    /// Per row, (time rank and first rank, row id).
+    /// Per row, (time rank and packed leading ranks, row id).
     order: Vec<(u64, u32)>,
     /// The radix sort's second buffer.
     radix: Vec<(u64, u32)>,
@@ -105,18 +105,23 @@ pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]
     let mut keys = std::mem::take(&mut buffers.keys);
     keys.clear();
     keys.resize(rows * dims, 0);
-    // The first dimension's ranks fit in this many bits (the largest is the last list's), so
-    // the time rank goes right above them and the radix sort has no all-zero digits to pass
-    // over.
-    let first_bits = match (ranks.first(), cell_ranks.first()) {
-        (Some((_, value_ranks)), Some(list_ranks)) => {
-            let largest = 1 + value_ranks.len() + list_ranks.len();
-            // Ranks are `u32`s: never more than 32 bits, so the time rank fits above them.
-            (usize::BITS - largest.leading_zeros()).min(32)
-        }
-        _ => 0,
-    };
-    // Per row: (time rank, first dimension's rank) packed into one word, and the row id.
+    // The time rank and the leading dimensions' ranks, each in as many bits as its largest
+    // rank needs, are packed into one word, so that the radix sort decides most of the order
+    // and only rows equal in all of them compare the rest: the first dimension always (it
+    // fits: ranks are `u32`s), more while the word stays within four radix passes (each pass
+    // costs about what sorting the ties of a large dimension's value does).
+    let rank_bits: Vec<u32> = ranks
+        .iter()
+        .zip(&cell_ranks)
+        .map(|((value_ranks, _), list_ranks)| bits_for(1 + value_ranks.len() + list_ranks.len()))
+        .collect();
+    let (mut packed, mut packed_bits) = (0, bits_for(time_ranks.distinct.len()));
+    let max_bits = max_packed_bits();
+    while packed < dims && (packed == 0 || packed_bits + rank_bits[packed] <= max_bits) {
+        packed_bits += rank_bits[packed];
+        packed += 1;
+    }
+    // Per row: (time rank and packed ranks, row id).
     let mut order = std::mem::take(&mut buffers.order);
     order.clear();
     order.reserve(rows);
@@ -129,19 +134,20 @@ pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]
             let cell = cells.get(slot).copied().unwrap_or(0);
             *rank = cell_rank(cell, &ranks[slot].1, &cell_ranks[slot]);
         }
-        let first = key.first().copied().unwrap_or(0);
         let time = index.row_time(row);
         if time != last_time.0 {
             last_time = (time, time_ranks.rank(time));
         }
-        let prefix = (u64::from(last_time.1) << first_bits) | u64::from(first);
+        let prefix = key[..packed]
+            .iter()
+            .zip(&rank_bits)
+            .fold(u64::from(last_time.1), |prefix, (rank, bits)| {
+                (prefix << bits) | u64::from(*rank)
+            });
         order.push((prefix, row as u32));
     }
-    // The ranks after the first (which is in the prefix).
-    let rest = |row: u32| match dims {
-        0 => &[][..],
-        _ => &keys[row as usize * dims + 1..(row as usize + 1) * dims],
-    };
+    // The ranks not in the prefix.
+    let rest = |row: u32| &keys[row as usize * dims + packed..(row as usize + 1) * dims];
     // The prefix decides most of the order without touching `keys`: a radix sort of the
     // 16-byte pairs, then each run of equal prefixes by the rest of its rows' ranks.
     radix_sort_by_prefix(&mut order, &mut buffers.radix);
@@ -162,8 +168,37 @@ pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]
     row_order
 }
 
+/// Bits needed to write `largest` (at most 32: ranks are `u32`s).
+fn bits_for(largest: usize) -> u32 {
+    (usize::BITS - largest.leading_zeros()).min(32)
+}
+
 /// Bits of the prefix sorted per radix pass.
 const RADIX_BITS: u32 = 11;
+/// Most bits of a prefix that holds more than the time rank and the first dimension (four
+/// radix passes).
+const MAX_PACKED_BITS: u32 = 4 * RADIX_BITS;
+
+thread_local! {
+    /// A smaller [`MAX_PACKED_BITS`] for this thread's sorts ([`limit_packed_bits`]).
+    #[cfg(test)]
+    static PACKED_BITS_LIMIT: std::cell::Cell<Option<u32>> = const { std::cell::Cell::new(None) };
+}
+
+/// From now on, this thread's sorts pack at most `bits` bits (the first dimension always), so
+/// tests can compare the order found with fewer ranks packed.
+#[cfg(test)]
+pub(crate) fn limit_packed_bits(bits: Option<u32>) {
+    PACKED_BITS_LIMIT.with(|limit| limit.set(bits));
+}
+
+fn max_packed_bits() -> u32 {
+    #[cfg(test)]
+    if let Some(bits) = PACKED_BITS_LIMIT.with(std::cell::Cell::get) {
+        return bits;
+    }
+    MAX_PACKED_BITS
+}
 
 /// Sorts `pairs` by their first element, stably: least significant digit first, one pass per
 /// 11 bits the largest prefix uses (three for a day of minutes and a million values).
