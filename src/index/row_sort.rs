@@ -108,8 +108,10 @@ pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]
     // The time rank and the leading dimensions' ranks, each in as many bits as its largest
     // rank needs, are packed into one word, so that the radix sort decides most of the order
     // and only rows equal in all of them compare the rest: the first dimension always (it
-    // fits: ranks are `u32`s), more while the word stays within four radix passes (each pass
-    // costs about what sorting the ties of a large dimension's value does).
+    // fits: ranks are `u32`s), more while the word stays within five radix passes. In the
+    // 10M-event benchmark (Zipf-popular pages and users) that is time, page, user, language
+    // and country: the comparison sorts of ties fell from ~0.18 s to ~0.03 s of the run for
+    // one radix pass more (BENCHMARKS.md, "2026-12-05 11:10").
     let rank_bits: Vec<u32> = ranks
         .iter()
         .zip(&cell_ranks)
@@ -175,9 +177,9 @@ fn bits_for(largest: usize) -> u32 {
 
 /// Bits of the prefix sorted per radix pass.
 const RADIX_BITS: u32 = 11;
-/// Most bits of a prefix that holds more than the time rank and the first dimension (four
+/// Most bits of a prefix that holds more than the time rank and the first dimension (five
 /// radix passes).
-const MAX_PACKED_BITS: u32 = 4 * RADIX_BITS;
+const MAX_PACKED_BITS: u32 = 5 * RADIX_BITS;
 
 thread_local! {
     /// A smaller [`MAX_PACKED_BITS`] for this thread's sorts ([`limit_packed_bits`]).
