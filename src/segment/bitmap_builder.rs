@@ -89,6 +89,20 @@ impl BitmapIndexBuilder {
     }
 }
 
+/// The serialized bitmaps a builder's `finish` hands out, collected (for tests).
+#[cfg(test)]
+pub(crate) fn collect_finished(
+    finish: impl FnOnce(&mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()>,
+) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    finish(&mut |bytes| {
+        out.push(bytes.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
 /// Values buffered before they are sorted into the spill (4 MiB of ids per column).
 const WINDOW_VALUES: usize = 1 << 20;
 
@@ -334,14 +348,7 @@ mod tests {
     use crate::segment::bitmap::encode_roaring;
 
     fn finished(builder: WindowedBitmaps) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        builder
-            .finish(&mut |bytes| {
-                out.push(bytes.to_vec());
-                Ok(())
-            })
-            .unwrap();
-        out
+        collect_finished(|f| builder.finish(f))
     }
 
     fn serialized(mut bitmaps: Vec<RoaringBitmap>) -> Vec<Vec<u8>> {
@@ -402,13 +409,7 @@ mod tests {
             );
             builder.push(0, 2).unwrap();
             builder.push_consecutive(3, &[2]).unwrap();
-            let mut bitmaps = Vec::new();
-            builder
-                .finish(&mut |bytes| {
-                    bitmaps.push(bytes.to_vec());
-                    Ok(())
-                })
-                .unwrap();
+            let bitmaps = collect_finished(|f| builder.finish(f));
             assert_eq!(bitmaps.len(), cardinality);
             assert!(bitmaps[0].is_empty() && bitmaps[1].is_empty() && bitmaps[3].is_empty());
             let rows = RoaringBitmap::deserialize_from(&bitmaps[2][..]).unwrap();

@@ -17,6 +17,8 @@
 //! `(id, row)` pair (4 bytes a row, written through the page cache and read back) is not
 //! needed. Memory is the finished bitmaps' bytes plus one chunk of rows.
 
+use std::io;
+
 use super::roaring_encode::{ContainerList, RoaringEncoder};
 
 /// A `lows` buffer bigger than this many values after a chunk is freed, not kept: an id dense
@@ -94,7 +96,7 @@ impl ChunkedBitmaps {
 
     /// Hands each id's serialized bitmap to `f`, in id order (zero bytes for an id never
     /// pushed).
-    pub(crate) fn finish<E>(mut self, f: &mut dyn FnMut(&[u8]) -> Result<(), E>) -> Result<(), E> {
+    pub(crate) fn finish(mut self, f: &mut dyn FnMut(&[u8]) -> io::Result<()>) -> io::Result<()> {
         self.end_chunk();
         let mut serialized = Vec::new();
         for list in &mut self.lists {
@@ -112,16 +114,10 @@ mod tests {
 
     use super::*;
     use crate::segment::bitmap::encode_roaring;
+    use crate::segment::bitmap_builder::collect_finished;
 
     fn finished(builder: ChunkedBitmaps) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        builder
-            .finish(&mut |bytes| {
-                out.push(bytes.to_vec());
-                Ok::<(), ()>(())
-            })
-            .unwrap();
-        out
+        collect_finished(|f| builder.finish(f))
     }
 
     fn serialized(bitmaps: &mut [RoaringBitmap]) -> Vec<Vec<u8>> {
