@@ -2,9 +2,10 @@
 //! dimension order: null first, shorter value lists first, then values in Java string order).
 //!
 //! Each row's cells map to one `u32` rank per dimension; the time rank and the leading
-//! dimensions' ranks, packed in one word (as many as fit in 64 bits), are radix-sorted, and
-//! only runs of equal words compare the remaining ranks. A thread that sorts index after index (the persist worker) can keep the
-//! sort's buffers ([`keep_sort_buffers_on_this_thread`]).
+//! dimensions' ranks, packed in one word (as many as five radix passes sort), are
+//! radix-sorted, and only runs of equal words compare the remaining ranks. A thread that sorts
+//! index after index (the persist worker) can keep the sort's buffers
+//! ([`keep_sort_buffers_on_this_thread`]).
 
 use std::cell::RefCell;
 
@@ -110,8 +111,9 @@ pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]
     // and only rows equal in all of them compare the rest: the first dimension always (it
     // fits: ranks are `u32`s), more while the word stays within five radix passes. In the
     // 10M-event benchmark (Zipf-popular pages and users) that is time, page, user, language
-    // and country: the comparison sorts of ties fell from ~0.18 s to ~0.03 s of the run for
-    // one radix pass more (BENCHMARKS.md, "2026-12-05 11:10").
+    // and country: the comparison sorts of ties took ~0.43 s of the run with only the first
+    // dimension packed, ~0.03 s now, for two radix passes more (BENCHMARKS.md, "2026-12-05
+    // 11:10").
     let rank_bits: Vec<u32> = ranks
         .iter()
         .zip(&cell_ranks)

@@ -15,7 +15,8 @@
 //!
 //! With few ids, every id's `lows` stays in cache, and the windowed builder's spill of every
 //! `(id, row)` pair (4 bytes a row, written through the page cache and read back) is not
-//! needed. Memory is the finished bitmaps' bytes plus one chunk of rows.
+//! needed. Memory is the finished bitmaps' bytes (and 40 bytes of bookkeeping per container)
+//! plus one chunk of rows.
 
 use std::io;
 
@@ -131,8 +132,8 @@ mod tests {
             .collect()
     }
 
-    /// Rows with a random id each (some repeated in the row), spread over a few chunks, with
-    /// gaps (whole chunks without rows) and an id that only appears in the first rows.
+    /// Rows with a random id each (some named twice in the row, some rows with several ids),
+    /// spread over a few chunks, with gaps of whole chunks without rows.
     fn pairs() -> impl Strategy<Value = (usize, Vec<(u32, u32)>)> {
         (
             2usize..40,
