@@ -1,7 +1,8 @@
 //! Writes the portable roaring serialization of a strictly increasing row list directly, without
 //! building a `RoaringBitmap` first: the segment writer has each bitmap's rows sorted already, and
 //! pushing them one by one into the crate's containers (then run-optimizing and serializing) was
-//! most of the cost of bitmap indexes.
+//! most of the cost of bitmap indexes. Rows that arrive a 65,536-row key at a time can also be
+//! serialized a container at a time into a [`ContainerList`] (`chunked_bitmaps`).
 //!
 //! The bytes are those of [`super::bitmap::encode_roaring`] (the crate's `optimize` followed by
 //! `serialize_into`), which the tests check; the layout is drawn in [`super::bitmap`]:
