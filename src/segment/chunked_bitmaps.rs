@@ -166,6 +166,31 @@ mod tests {
         }
     }
 
+    proptest! {
+        #[test]
+        fn consecutive_blocks_equal_naive_insertion(
+            first_row in prop_oneof![0u32..200_000, Just(u32::MAX - 70_000)],
+            ids in prop::collection::vec(0u32..5, 1..70_000),
+            blocks in prop::collection::vec(1usize..90_000, 1..8),
+        ) {
+            let mut builder = ChunkedBitmaps::new(5, false);
+            let (mut row, mut rest) = (first_row, &ids[..]);
+            for block in blocks.iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at((*block).min(rest.len()));
+                builder.push_consecutive(row, now);
+                (row, rest) = (row + now.len() as u32, later);
+            }
+            let mut naive = vec![RoaringBitmap::new(); 5];
+            for (row, id) in (first_row..).zip(&ids) {
+                naive[*id as usize].insert(row);
+            }
+            prop_assert_eq!(finished(builder), serialized(&mut naive));
+        }
+    }
+
     #[test]
     fn dense_and_sparse_ids_across_chunks_match_the_crate() {
         // id 0 on every row but every 10th (bitmap containers), id 1 on the rest (arrays),
