@@ -851,6 +851,14 @@ async fn druid_realtime_it(tuning: Value, persisted: bool) {
             ),
             (14, 7)
         );
+        // One backpressure observation per persist, also on the trigger path (which waits
+        // for the persists in flight before it decides to persist).
+        let text = node.metrics.encode();
+        let waits = text
+            .lines()
+            .find(|l| l.starts_with("druid_ingest_persists_backpressure_count{"))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok());
+        assert_eq!(waits, Some(node.persists()), "{text}");
     } else {
         assert_eq!(node.persists(), 0, "everything is still in memory");
     }

@@ -209,9 +209,11 @@ impl FireChief {
                     // landed, the current index alone may be far below the limit, and
                     // persisting it would write a hydrant of a batch or two (every other
                     // hydrant was one).
-                    self.wait_for_persists().await?;
+                    let waited_s = self.wait_for_persists().await?;
                     if self.memory_full() {
-                        self.persist_all().await?;
+                        self.persist_all_after(waited_s).await?;
+                    } else {
+                        self.record_back_pressure(waited_s);
                     }
                 }
                 Ok(())
@@ -292,16 +294,19 @@ impl FireChief {
     }
 
     /// Waits until a persist could be submitted at once (`maxPendingPersists`), and takes the
-    /// outcomes of the persists that landed meanwhile.
-    async fn wait_for_persists(&mut self) -> Result<(), IngestError> {
-        drop(self.take_persist_slot().await?);
-        Ok(())
+    /// outcomes of the persists that landed meanwhile; returns the seconds waited (not yet
+    /// recorded).
+    async fn wait_for_persists(&mut self) -> Result<f64, IngestError> {
+        let (permit, waited_s) = self.take_persist_slot().await?;
+        drop(permit);
+        Ok(waited_s)
     }
 
     /// Waits for a permit to submit a persist (`maxPendingPersists`: the firehose is not read
-    /// meanwhile) and records the wait. The persist that freed the permit has queued its
-    /// outcome: taking it first hands its index storage to the indexes swapped in after.
-    async fn take_persist_slot(&mut self) -> Result<OwnedSemaphorePermit, IngestError> {
+    /// meanwhile); returns it and the seconds waited. The persist that freed the permit has
+    /// queued its outcome: taking it first hands its index storage to the indexes swapped in
+    /// after.
+    async fn take_persist_slot(&mut self) -> Result<(OwnedSemaphorePermit, f64), IngestError> {
         let waited = Instant::now();
         let permit = self
             .permits
@@ -313,7 +318,12 @@ impl FireChief {
         while let Ok(event) = self.persist_events.try_recv() {
             self.on_persisted(event)?;
         }
-        let metrics = self.handoff.metrics.clone();
+        Ok((permit, waited_s))
+    }
+
+    /// Records one wait of the firehose for persists (`ingest/persists/backPressure`).
+    fn record_back_pressure(&self, waited_s: f64) {
+        let metrics = &self.handoff.metrics;
         metrics
             .node()
             .persists_back_pressure
@@ -322,11 +332,16 @@ impl FireChief {
         if waited_s > 1.0 {
             tracing::warn!(data_source = %self.handoff.data_source, waited_ms = (waited_s * 1000.0) as u64, "ingestion waited for a persist slot (maxPendingPersists)");
         }
-        Ok(permit)
     }
 
     /// Swaps every non-empty index out and submits a persist (waits for a permit first).
     async fn persist_all(&mut self) -> Result<(), IngestError> {
+        self.persist_all_after(0.0).await
+    }
+
+    /// [`FireChief::persist_all`] after the firehose already waited `waited_before_s` for
+    /// this persist: the wait is recorded once, in all.
+    async fn persist_all_after(&mut self, waited_before_s: f64) -> Result<(), IngestError> {
         // Dead letters first: the commit record this persist writes acknowledges their events.
         self.ingestor.sync_dead_letters()?;
         let checkpoint = self.ingestor.last_checkpoint().cloned();
@@ -336,9 +351,14 @@ impl FireChief {
         self.next_persist_ms =
             self.ingestor.plumber().rejector().now_ms() + self.triggers.period_ms;
         if nothing_new {
+            // No persist: a wait before it still held the firehose.
+            if waited_before_s > 0.0 {
+                self.record_back_pressure(waited_before_s);
+            }
             return Ok(());
         }
-        let permit = self.take_persist_slot().await?;
+        let (permit, waited_s) = self.take_persist_slot().await?;
+        self.record_back_pressure(waited_before_s + waited_s);
         let settings = self.ingestor.plumber().settings().index.clone();
         let mut hydrants = Vec::new();
         for sink in self.ingestor.plumber_mut().sinks_mut().values_mut() {
