@@ -500,14 +500,19 @@ mod tests {
         assert_eq!(contents(&plain), contents(&prefetched));
     }
 
+    /// The emptied storage of an index that held `events(2)`, and its row capacity.
+    fn spare_of_filled_index() -> (SpareRows, usize) {
+        let mut index = IncrementalIndex::new(&settings(), 0);
+        for event in events(2) {
+            index.add(&event, &dims()).unwrap();
+        }
+        let capacity = index.times.capacity();
+        (index.into_spare(), capacity)
+    }
+
     #[test]
     fn a_recycled_index_starts_empty_and_holds_what_a_new_one_would() {
-        let mut first = IncrementalIndex::new(&settings(), 0);
-        for event in events(2) {
-            first.add(&event, &dims()).unwrap();
-        }
-        let capacity = first.times.capacity();
-        let spare = first.into_spare();
+        let (spare, capacity) = spare_of_filled_index();
         let mut recycled = IncrementalIndex::reusing(&settings(), 0, spare);
         assert!(recycled.is_empty());
         assert_eq!(recycled.times.capacity(), capacity);
@@ -527,12 +532,7 @@ mod tests {
 
     #[test]
     fn a_young_index_adopting_older_storage_keeps_its_rows_and_rolls_up_into_them() {
-        let mut old = IncrementalIndex::new(&settings(), 0);
-        for event in events(2) {
-            old.add(&event, &dims()).unwrap();
-        }
-        let capacity = old.times.capacity();
-        let spare = old.into_spare();
+        let (spare, capacity) = spare_of_filled_index();
         let (mut young, mut fresh) = (
             IncrementalIndex::new(&settings(), 0),
             IncrementalIndex::new(&settings(), 0),
