@@ -49,6 +49,11 @@ impl AlignedBuffer {
     fn bytes_mut(&mut self) -> &mut [u8] {
         &mut self.storage[self.start..self.start + BUFFER_BYTES]
     }
+
+    /// The first `len_bytes` of the buffer.
+    fn bytes(&self, len_bytes: usize) -> &[u8] {
+        &self.storage[self.start..self.start + len_bytes]
+    }
 }
 
 /// The first `len_bytes` of `buffer`, to be written at `offset_bytes`.
@@ -173,7 +178,7 @@ fn write_jobs(
     written: SyncSender<AlignedBuffer>,
 ) -> io::Result<File> {
     for job in jobs {
-        let data = &job.buffer.storage[job.buffer.start..job.buffer.start + job.len_bytes];
+        let data = job.buffer.bytes(job.len_bytes);
         match file.write_all_at(data, job.offset_bytes) {
             Err(e) if direct && e.raw_os_error() == Some(libc::EINVAL) => {
                 // The filesystem took the open but not the write: go on without O_DIRECT.
