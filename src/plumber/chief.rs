@@ -166,8 +166,14 @@ impl FireChief {
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => {
+                    let started = std::time::Instant::now();
                     self.persist_all().await?;
                     self.drain_persists().await?;
+                    tracing::info!(
+                        data_source = %self.handoff.data_source,
+                        persist_ms = started.elapsed().as_millis() as u64,
+                        "stopped: persisted and committed"
+                    );
                     return Ok(self.finish());
                 }
                 Some(event) = self.persist_events.recv() => self.on_persisted(event)?,

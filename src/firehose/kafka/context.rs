@@ -156,6 +156,13 @@ impl Shared {
         &self.settings.topic
     }
 
+    /// Ends the poll thread's current (or next) wait on the message queue early.
+    pub fn wake_poll(&self) {
+        if let Some(queue) = self.messages.lock().expect("messages lock").upgrade() {
+            queue.wake();
+        }
+    }
+
     /// Forwards `partitions` to the firehose's message queue (before they are assigned, see
     /// `message_queue`); a partition that cannot be forwarded stops the firehose.
     pub fn forward(&self, partitions: &[i32]) {

@@ -147,6 +147,13 @@ impl MessageQueue {
             messages: &mut buffer[..taken],
         }
     }
+
+    /// Makes a [`MessageQueue::drain`] in progress return at once, or the next one if none
+    /// is (librdkafka keeps the request until a wait sees it).
+    pub fn wake(&self) {
+        // SAFETY: `queue` is live (invariant); librdkafka's yield takes the queue's lock.
+        unsafe { rdsys::rd_kafka_queue_yield(self.queue.as_ptr()) }
+    }
 }
 
 impl Drop for MessageQueue {
@@ -341,6 +348,39 @@ mod tests {
             }
             other => panic!("expected one out-of-range error, got {other:?}"),
         }
+        drop(queue);
+    }
+
+    #[test]
+    fn a_wake_ends_a_drain_at_once_or_the_next_one() {
+        let kafka = MockKafka::new(1).expect("mock cluster");
+        kafka.create_topic("t", 1).expect("topic");
+        let consumer = consumer(&kafka);
+        let queue = MessageQueue::new(&consumer, "t").expect("queue");
+        let mut buffer = vec![std::ptr::null_mut(); 8];
+        let long = Duration::from_secs(30);
+
+        queue.wake();
+        let started = Instant::now();
+        assert_eq!(queue.drain(&mut buffer, long).len(), 0);
+        assert!(
+            started.elapsed() < long / 2,
+            "a wake before the drain ends it"
+        );
+
+        let started = Instant::now();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                std::thread::sleep(Duration::from_millis(50));
+                queue.wake();
+            });
+            assert_eq!(queue.drain(&mut buffer, long).len(), 0);
+        });
+        let waited = started.elapsed();
+        assert!(
+            waited >= Duration::from_millis(50) && waited < long / 2,
+            "the drain waited {waited:?}"
+        );
         drop(queue);
     }
 }
