@@ -484,6 +484,38 @@ mod tests {
     }
 
     #[test]
+    fn equal_rows_without_rollup_keep_their_arrival_order() {
+        let mut index = IncrementalIndex::new(
+            &IndexSettings {
+                rollup: false,
+                ..settings()
+            },
+            0,
+        );
+        for n in 0..600 {
+            let city = ["Paris", "Oslo", ""][(n * 7 % 3) as usize];
+            index.add(&row(n % 2, "Main", city, n), &dims()).unwrap();
+        }
+        for packed_bits in [None, Some(0)] {
+            row_sort::limit_packed_bits(packed_bits);
+            let rows = contents(&index);
+            row_sort::limit_packed_bits(None);
+            assert_eq!(rows.len(), 600);
+            let key = |r: &serde_json::Map<String, serde_json::Value>| {
+                (r["__time"].as_i64(), r.get("city").cloned())
+            };
+            for pair in rows.windows(2) {
+                if key(&pair[0]) == key(&pair[1]) {
+                    assert!(
+                        pair[0]["sum"].as_i64() < pair[1]["sum"].as_i64(),
+                        "{pair:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
     fn hashes_from_the_prefetch_give_the_rows_hashing_again_gives() {
         let (mut plain, mut prefetched) = (
             IncrementalIndex::new(&settings(), 0),

@@ -3,21 +3,18 @@
 //!
 //! Each row's cells map to one `u32` rank per dimension; the time rank and the leading
 //! dimensions' ranks, packed in one word (as many as five radix passes sort), are
-//! radix-sorted, and only runs of equal words compare the remaining ranks. A thread that sorts
-//! index after index (the persist worker) can keep the sort's buffers
-//! ([`keep_sort_buffers_on_this_thread`]).
+//! radix-sorted, and only the rows of runs of equal words are ranked in the remaining
+//! dimensions and compared. A thread that sorts index after index (the persist worker) can keep
+//! the sort's buffers ([`keep_sort_buffers_on_this_thread`]).
 
 use std::cell::RefCell;
 
 use super::dimension::{DimensionIndexer, MULTI_FLAG, compare_cells};
 use super::incremental::IncrementalIndex;
 
-/// The row sort's working storage: 36 bytes per row plus 4 per row and dimension, ~72 MB for
-/// a million rows of nine dimensions.
+/// The row sort's working storage: 36 bytes per row, ~36 MB for a million rows.
 #[derive(Debug, Default)]
 pub(super) struct SortBuffers {
-    /// Per row, the ranks of its cells, dimension by dimension.
-    keys: Vec<u32>,
     /// Per row, (time rank and packed leading ranks, row id).
     order: Vec<(u64, u32)>,
     /// The radix sort's second buffer.
@@ -33,8 +30,8 @@ thread_local! {
 }
 
 /// From now on, row sorts on this thread reuse one set of buffers instead of allocating their
-/// ~72 bytes per row (nine dimensions) afresh each time. For the persist worker, which sorts
-/// an index every few seconds: on this project's VMs a page taken from long-free memory costs
+/// 36 bytes per row afresh each time. For the persist worker, which sorts an index every few
+/// seconds: on this project's VMs a page taken from long-free memory costs
 /// a host fault (BENCHMARKS.md, "fresh pages cost a host fault"), and buffers this large are
 /// mapped and unmapped by the allocator at every sort.
 pub fn keep_sort_buffers_on_this_thread() {
@@ -57,8 +54,7 @@ pub fn release_kept_sort_buffers() {
 pub(crate) fn kept_sort_buffer_bytes() -> usize {
     SORT_BUFFERS.with(|pool| {
         pool.borrow().as_ref().map_or(0, |kept| {
-            4 * (kept.keys.capacity() + kept.row_order.capacity())
-                + 16 * (kept.order.capacity() + kept.radix.capacity())
+            4 * kept.row_order.capacity() + 16 * (kept.order.capacity() + kept.radix.capacity())
         })
     })
 }
@@ -103,9 +99,6 @@ pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]
     let rows = index.num_rows();
     let time_ranks = TimeRanks::new(index);
     let mut buffers = SortBuffers::take();
-    let mut keys = std::mem::take(&mut buffers.keys);
-    keys.clear();
-    keys.resize(rows * dims, 0);
     // The time rank and the leading dimensions' ranks, each in as many bits as its largest
     // rank needs, are packed into one word, so that the radix sort decides most of the order
     // and only rows equal in all of them compare the rest: the first dimension always (it
@@ -131,45 +124,84 @@ pub(super) fn sort_rows(index: &IncrementalIndex, ranks: &[(Vec<u32>, Vec<u32>)]
     order.reserve(rows);
     // The previous row's time and rank (i64::MIN ranks 0, as it would if it were a row time).
     let mut last_time = (i64::MIN, 0);
+    let rank_of = |cells: &[u32], slot: usize| {
+        let cell = cells.get(slot).copied().unwrap_or(0);
+        cell_rank(cell, &ranks[slot].1, &cell_ranks[slot])
+    };
     for row in 0..rows {
         let cells = index.row_cells(row);
-        let key = &mut keys[row * dims..(row + 1) * dims];
-        for (slot, rank) in key.iter_mut().enumerate() {
-            let cell = cells.get(slot).copied().unwrap_or(0);
-            *rank = cell_rank(cell, &ranks[slot].1, &cell_ranks[slot]);
-        }
         let time = index.row_time(row);
         if time != last_time.0 {
             last_time = (time, time_ranks.rank(time));
         }
-        let prefix = key[..packed]
-            .iter()
+        let prefix = (0..packed)
             .zip(&rank_bits)
-            .fold(u64::from(last_time.1), |prefix, (rank, bits)| {
-                (prefix << bits) | u64::from(*rank)
+            .fold(u64::from(last_time.1), |prefix, (slot, bits)| {
+                (prefix << bits) | u64::from(rank_of(cells, slot))
             });
         order.push((prefix, row as u32));
     }
-    // The ranks not in the prefix.
-    let rest = |row: u32| &keys[row as usize * dims + packed..(row as usize + 1) * dims];
-    // The prefix decides most of the order without touching `keys`: a radix sort of the
-    // 16-byte pairs, then each run of equal prefixes by the rest of its rows' ranks.
+    // The prefix decides most of the order: a radix sort of the 16-byte pairs, then each run
+    // of equal prefixes by the ranks of its rows' other cells, found only for those rows.
     radix_sort_by_prefix(&mut order, &mut buffers.radix);
-    for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
-        if run.len() > 1 {
-            run.sort_unstable_by(|&(_, a), &(_, b)| rest(a).cmp(rest(b)));
+    if packed < dims {
+        let rank_rest = |row: u32, key: &mut Vec<u32>| {
+            let cells = index.row_cells(row as usize);
+            key.extend((packed..dims).map(|slot| rank_of(cells, slot)));
+        };
+        let mut ties = TieSort::default();
+        for run in order.chunk_by_mut(|a, b| a.0 == b.0) {
+            if run.len() > 1 {
+                ties.sort(run, dims - packed, rank_rest);
+            }
         }
     }
     let mut row_order = std::mem::take(&mut buffers.row_order);
     row_order.clear();
     row_order.extend(order.iter().map(|&(_, row)| row));
-    SortBuffers {
-        keys,
-        order,
-        ..buffers
-    }
-    .give_back();
+    SortBuffers { order, ..buffers }.give_back();
     row_order
+}
+
+/// Sorts runs of rows with equal packed prefixes by the ranks of their remaining cells
+/// (then by row id, so that equal rows keep their insertion order); its buffers serve every
+/// run of one sort.
+#[derive(Default)]
+struct TieSort {
+    /// The run's rows' remaining ranks, row after row.
+    keys: Vec<u32>,
+    /// Positions in the run, in sorted order.
+    positions: Vec<u32>,
+    /// The run's pairs, copied before they are rewritten in order.
+    pairs: Vec<(u64, u32)>,
+}
+
+impl TieSort {
+    fn sort(
+        &mut self,
+        run: &mut [(u64, u32)],
+        width: usize,
+        rank_rest: impl Fn(u32, &mut Vec<u32>),
+    ) {
+        self.keys.clear();
+        for &(_, row) in run.iter() {
+            rank_rest(row, &mut self.keys);
+        }
+        let keys = &self.keys;
+        let key = |position: u32| &keys[position as usize * width..][..width];
+        self.positions.clear();
+        self.positions.extend(0..run.len() as u32);
+        self.positions.sort_unstable_by(|&a, &b| {
+            key(a)
+                .cmp(key(b))
+                .then(run[a as usize].1.cmp(&run[b as usize].1))
+        });
+        self.pairs.clear();
+        self.pairs.extend_from_slice(run);
+        for (slot, &position) in run.iter_mut().zip(&self.positions) {
+            *slot = self.pairs[position as usize];
+        }
+    }
 }
 
 /// Bits needed to write `largest` (at most 32: ranks are `u32`s).
