@@ -117,7 +117,7 @@ impl KafkaFirehose {
         });
         // Closing leaves the group and commits the last offsets; with a static assignment and
         // no `group.id` it does neither, and the node need not wait for it (librdkafka took
-        // ~100 ms to close 67 assigned partitions, a third of the stop after the persist).
+        // ~100 ms to close 67 assigned partitions, a quarter of the benchmark's whole stop).
         let closing_matters =
             shared.settings.assignment == Assignment::Group || shared.settings.has_group();
         let (closed_tx, closed_rx) = std::sync::mpsc::channel::<()>();

@@ -49,26 +49,39 @@ pub fn out_of_range_message(
     )
 }
 
+/// Runs `request` until it succeeds, at most [`REQUEST_ATTEMPTS`] times with a growing pause
+/// (a broker may be restarting), logging each failure as `kafka {what}`; else its last error.
+fn with_retries<T>(
+    topic: &str,
+    what: &str,
+    mut request: impl FnMut() -> Result<T, String>,
+) -> Result<T, String> {
+    let mut last_error = String::new();
+    for attempt in 0..REQUEST_ATTEMPTS {
+        match request() {
+            Ok(value) => return Ok(value),
+            Err(e) => {
+                tracing::warn!(topic, attempt, "kafka {what}: {e}; retrying");
+                last_error = e;
+                std::thread::sleep(Duration::from_millis(250 << attempt.min(4)));
+            }
+        }
+    }
+    Err(last_error)
+}
+
 /// Returns `(low, high)` watermarks, retrying while the broker is unreachable.
 pub fn watermarks<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     topic: &str,
     partition: i32,
 ) -> Result<(i64, i64), String> {
-    let mut last_error = String::new();
-    for attempt in 0..REQUEST_ATTEMPTS {
-        match consumer.fetch_watermarks(topic, partition, REQUEST_TIMEOUT) {
-            Ok(marks) => return Ok(marks),
-            Err(e) => {
-                tracing::warn!(topic, partition, attempt, "kafka watermarks: {e}; retrying");
-                last_error = e.to_string();
-                std::thread::sleep(Duration::from_millis(250 << attempt.min(4)));
-            }
-        }
-    }
-    Err(format!(
-        "kafka topic `{topic}` partition {partition}: cannot read watermarks: {last_error}"
-    ))
+    with_retries(topic, "watermarks", || {
+        consumer
+            .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
+            .map_err(|e| format!("partition {partition}: {e}"))
+    })
+    .map_err(|e| format!("kafka topic `{topic}`: cannot read watermarks: {e}"))
 }
 
 /// Returns the `(low, high)` watermarks of each of `partitions`, retrying while the broker is
@@ -85,24 +98,12 @@ pub fn watermarks_of<C: ConsumerContext>(
     if partitions.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let mut last_error = String::new();
-    for attempt in 0..REQUEST_ATTEMPTS {
-        let lows = list_offsets(consumer, topic, partitions, Offset::Beginning);
-        match lows.and_then(|lows| {
-            let highs = list_offsets(consumer, topic, partitions, Offset::End)?;
-            pair_up(partitions, &lows, &highs)
-        }) {
-            Ok(marks) => return Ok(marks),
-            Err(e) => {
-                tracing::warn!(topic, attempt, "kafka watermarks: {e}; retrying");
-                last_error = e;
-                std::thread::sleep(Duration::from_millis(250 << attempt.min(4)));
-            }
-        }
-    }
-    Err(format!(
-        "kafka topic `{topic}`: cannot read watermarks: {last_error}"
-    ))
+    with_retries(topic, "watermarks", || {
+        let lows = list_offsets(consumer, topic, partitions, Offset::Beginning)?;
+        let highs = list_offsets(consumer, topic, partitions, Offset::End)?;
+        pair_up(partitions, &lows, &highs)
+    })
+    .map_err(|e| format!("kafka topic `{topic}`: cannot read watermarks: {e}"))
 }
 
 /// One ListOffsets round: each partition's offset at `end` (`Beginning`: the low watermark,
@@ -157,28 +158,22 @@ pub fn topic_partitions<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     topic: &str,
 ) -> Result<Vec<i32>, String> {
-    let mut last_error = String::from("the topic has no partitions");
-    for attempt in 0..REQUEST_ATTEMPTS {
-        match consumer.fetch_metadata(Some(topic), REQUEST_TIMEOUT) {
-            Ok(metadata) => {
-                let partitions: Vec<i32> = metadata
-                    .topics()
-                    .iter()
-                    .filter(|t| t.name() == topic && t.error().is_none())
-                    .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-                    .collect();
-                if !partitions.is_empty() {
-                    return Ok(partitions);
-                }
-            }
-            Err(e) => last_error = e.to_string(),
+    with_retries(topic, "metadata", || {
+        let metadata = consumer
+            .fetch_metadata(Some(topic), REQUEST_TIMEOUT)
+            .map_err(|e| e.to_string())?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic && t.error().is_none())
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        if partitions.is_empty() {
+            return Err("the topic has no partitions".to_string());
         }
-        tracing::warn!(topic, attempt, "kafka metadata: {last_error}; retrying");
-        std::thread::sleep(Duration::from_millis(250 << attempt.min(4)));
-    }
-    Err(format!(
-        "kafka topic `{topic}`: cannot read partitions: {last_error}"
-    ))
+        Ok(partitions)
+    })
+    .map_err(|e| format!("kafka topic `{topic}`: cannot read partitions: {e}"))
 }
 
 /// Resolves the start offset of each partition: checkpoint, else committed offset, else
@@ -328,6 +323,19 @@ mod tests {
         );
         let below = out_of_range_message("wiki", 0, 5, 10, 42);
         assert!(below.contains("below the low watermark 10"), "{below}");
+    }
+
+    #[test]
+    fn a_failed_request_is_retried_until_it_succeeds() {
+        let mut calls = 0;
+        let answer = with_retries("t", "test", || {
+            calls += 1;
+            match calls {
+                1 | 2 => Err(format!("broker down ({calls})")),
+                n => Ok(n),
+            }
+        });
+        assert_eq!(answer, Ok(3));
     }
 
     #[test]
