@@ -70,26 +70,12 @@ fn with_retries<T>(
     Err(last_error)
 }
 
-/// Returns `(low, high)` watermarks, retrying while the broker is unreachable.
-pub fn watermarks<C: ConsumerContext>(
-    consumer: &BaseConsumer<C>,
-    topic: &str,
-    partition: i32,
-) -> Result<(i64, i64), String> {
-    with_retries(topic, "watermarks", || {
-        consumer
-            .fetch_watermarks(topic, partition, REQUEST_TIMEOUT)
-            .map_err(|e| format!("partition {partition}: {e}"))
-    })
-    .map_err(|e| format!("kafka topic `{topic}`: cannot read watermarks: {e}"))
-}
-
 /// Returns the `(low, high)` watermarks of each of `partitions`, retrying while the broker is
-/// unreachable. Two batched requests (every partition's earliest offset, then every latest)
-/// where [`watermarks`] takes two round trips per partition, one after the other: on every
-/// start and assignment, a node owning 64 partitions behind a 1 ms round trip would wait
-/// ~128 ms before it read a message. (Over loopback to the mock cluster the difference is
-/// within the noise of the node's start.)
+/// unreachable. Two batched requests (every partition's earliest offset, then every latest),
+/// where librdkafka's `query_watermark_offsets` takes two round trips per partition, one after
+/// the other: on every start and assignment, a node owning 64 partitions behind a 1 ms round
+/// trip would wait ~128 ms before it read a message. (Over loopback to the mock cluster the
+/// difference is within the noise of the node's start.)
 pub fn watermarks_of<C: ConsumerContext>(
     consumer: &BaseConsumer<C>,
     topic: &str,
@@ -355,7 +341,8 @@ mod tests {
         let marks = watermarks_of(&consumer, "t", &[0, 1, 2]).expect("watermarks");
         assert_eq!(marks, [(0, (0, 5)), (1, (0, 2)), (2, (0, 0))].into());
         for (partition, pair) in marks {
-            assert_eq!(watermarks(&consumer, "t", partition).unwrap(), pair);
+            let one = consumer.fetch_watermarks("t", partition, REQUEST_TIMEOUT);
+            assert_eq!(one.unwrap(), pair, "partition {partition}");
         }
         assert!(watermarks_of(&consumer, "t", &[]).unwrap().is_empty());
     }

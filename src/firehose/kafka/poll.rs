@@ -196,11 +196,13 @@ fn on_poll_error(consumer: &KafkaConsumer, shared: &Shared, error: KafkaError) {
 fn find_out_of_range(consumer: &KafkaConsumer, shared: &Shared) -> String {
     let topic = shared.settings.topic.as_str();
     let positions = shared.state.lock().expect("state lock").positions.clone();
-    for (partition, position) in positions {
-        if let Ok((low, high)) = offsets::watermarks(consumer, topic, partition)
-            && (position < low || position > high)
-        {
-            return out_of_range_message(topic, partition, position, low, high);
+    let partitions: Vec<i32> = positions.keys().copied().collect();
+    if let Ok(marks) = offsets::watermarks_of(consumer, topic, &partitions) {
+        for (partition, position) in positions {
+            let (low, high) = marks[&partition];
+            if position < low || position > high {
+                return out_of_range_message(topic, partition, position, low, high);
+            }
         }
     }
     format!(
