@@ -222,10 +222,14 @@ proptest! {
         let lines: Vec<String> = events.iter().map(line).collect();
         let rows = rolled_up_with(&department_with(tags), &lines);
         let canonical = handling.to_ascii_uppercase();
+        // A string column whose every value is null is left out of the index, as Druid's merger
+        // skips it, so `[null, null]` rows then read as no value.
+        let column_written = events.iter().any(|e| e.tags.iter().any(|t| !t.is_empty()));
         let mut naive: BTreeMap<(i64, String, Vec<String>), i64> = BTreeMap::new();
         for e in &events {
             let a = e.a.filter(|a| !a.is_empty()).unwrap_or("").to_string();
-            *naive.entry((e.second / 60, a, arranged_tags(&e.tags, &canonical))).or_default() += 1;
+            let tags = if column_written { arranged_tags(&e.tags, &canonical) } else { Vec::new() };
+            *naive.entry((e.second / 60, a, tags)).or_default() += 1;
         }
         let mut got: BTreeMap<(i64, String, Vec<String>), i64> = BTreeMap::new();
         for row in &rows {
