@@ -42,6 +42,19 @@ const DEFAULT_QUEUED_MAX_MESSAGES_KBYTES: &str = "8192";
 /// 20 times a second.
 const DEFAULT_FETCH_WAIT_MAX_MS: &str = "50";
 
+/// librdkafka properties rtnode sets unless `consumerProperties` does (each value's reason is
+/// at its constant).
+const PROPERTY_DEFAULTS: &[(&str, &str)] = &[
+    ("statistics.interval.ms", DEFAULT_STATISTICS_INTERVAL_MS),
+    ("queued.min.messages", DEFAULT_QUEUED_MIN_MESSAGES),
+    ("fetch.queue.backoff.ms", DEFAULT_FETCH_QUEUE_BACKOFF_MS),
+    (
+        "queued.max.messages.kbytes",
+        DEFAULT_QUEUED_MAX_MESSAGES_KBYTES,
+    ),
+    ("fetch.wait.max.ms", DEFAULT_FETCH_WAIT_MAX_MS),
+];
+
 /// Kafka 0.8 consumer properties kept as they are (librdkafka knows them by the same name).
 const KAFKA08_KEPT: &[&str] = &[
     "bootstrap.servers",
@@ -234,21 +247,11 @@ impl KafkaSettings {
         properties
             .entry("group.id".into())
             .or_insert_with(|| format!("rtnode-static-{topic}"));
-        properties
-            .entry("statistics.interval.ms".into())
-            .or_insert_with(|| DEFAULT_STATISTICS_INTERVAL_MS.into());
-        properties
-            .entry("queued.min.messages".into())
-            .or_insert_with(|| DEFAULT_QUEUED_MIN_MESSAGES.into());
-        properties
-            .entry("fetch.queue.backoff.ms".into())
-            .or_insert_with(|| DEFAULT_FETCH_QUEUE_BACKOFF_MS.into());
-        properties
-            .entry("queued.max.messages.kbytes".into())
-            .or_insert_with(|| DEFAULT_QUEUED_MAX_MESSAGES_KBYTES.into());
-        properties
-            .entry("fetch.wait.max.ms".into())
-            .or_insert_with(|| DEFAULT_FETCH_WAIT_MAX_MS.into());
+        for (key, value) in PROPERTY_DEFAULTS {
+            properties
+                .entry((*key).into())
+                .or_insert_with(|| (*value).into());
+        }
         Ok(KafkaSettings {
             topic: topic.to_string(),
             properties,
@@ -375,6 +378,7 @@ mod tests {
         assert_eq!(settings.properties["fetch.queue.backoff.ms"], "10");
         assert_eq!(settings.properties["queued.max.messages.kbytes"], "8192");
         assert_eq!(settings.properties["fetch.wait.max.ms"], "50");
+        assert_eq!(settings.properties["statistics.interval.ms"], "5000");
         assert_eq!(settings.properties["auto.offset.reset"], "error");
         assert!(!settings.properties.contains_key("zookeeper.connect"));
         assert!(!settings.properties.contains_key("auto.commit.enable"));
