@@ -23,6 +23,10 @@
 //! taskset -c 1 cargo bench --bench broker_e2e              # both brokers
 //! BROKER_BENCH=kafka BROKER_BENCH_EVENTS=2000000 taskset -c 1 cargo bench --bench broker_e2e
 //! ```
+//!
+//! `BROKER_BENCH_KAFKA_PROPERTIES=key=value,…` adds Kafka consumer properties to the node's
+//! spec (to measure librdkafka settings); `BROKER_BENCH_KEEP` keeps the work directories;
+//! `BROKER_BENCH_LOG` sets the node's log filter (default `warn`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -127,14 +131,22 @@ fn bench_kafka(events: u64) -> Run {
         "kafka: {events} events produced to {partitions} partitions in {:.2} s",
         produced.elapsed().as_secs_f64()
     );
+    let mut properties = json!({
+        "bootstrap.servers": kafka.bootstrap_servers(),
+        "auto.offset.reset": "earliest",
+    });
+    // `BROKER_BENCH_KAFKA_PROPERTIES=key=value,key=value`: more consumer properties.
+    if let Ok(extra) = std::env::var("BROKER_BENCH_KAFKA_PROPERTIES") {
+        for pair in extra.split(',').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').expect("key=value");
+            properties[key] = json!(value);
+        }
+    }
     let firehose = json!({
         "type": "kafka",
         "topic": TOPIC,
         "partitions": 1,
-        "consumerProperties": {
-            "bootstrap.servers": kafka.bootstrap_servers(),
-            "auto.offset.reset": "earliest",
-        }
+        "consumerProperties": properties,
     });
     let work = workdir("kafka");
     let processed = AtomicU64::new(0);
