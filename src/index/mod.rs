@@ -13,6 +13,7 @@ pub mod event_filter;
 pub mod granularity;
 pub mod incremental;
 pub mod persist;
+mod prefix_sort;
 pub mod row_sort;
 pub mod sorted;
 mod str_table;

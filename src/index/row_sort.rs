@@ -2,15 +2,16 @@
 //! dimension order: null first, shorter value lists first, then values in Java string order).
 //!
 //! Each row's cells map to one `u32` rank per dimension; the time rank and the leading
-//! dimensions' ranks, packed in one word (as many as five radix passes sort), are
-//! radix-sorted, and only the rows of runs of equal words are ranked in the remaining
-//! dimensions and compared. A thread that sorts index after index (the persist worker) can keep
-//! the sort's buffers ([`keep_sort_buffers_on_this_thread`]).
+//! dimensions' ranks, packed in one word (as many as five radix passes sort), are radix-sorted
+//! ([`prefix_sort`](super::prefix_sort)), and only the rows of runs of equal words are ranked
+//! in the remaining dimensions and compared. A thread that sorts index after index (the
+//! persist worker) can keep the sort's buffers ([`keep_sort_buffers_on_this_thread`]).
 
 use std::cell::RefCell;
 
 use super::dimension::{DimensionIndexer, MULTI_FLAG, compare_cells};
 use super::incremental::IncrementalIndex;
+use super::prefix_sort::{RADIX_BITS, radix_sort_by_prefix};
 
 /// The row sort's working storage: 36 bytes per row, ~36 MB for a million rows.
 #[derive(Debug, Default)]
@@ -209,8 +210,6 @@ fn bits_for(largest: usize) -> u32 {
     (usize::BITS - largest.leading_zeros()).min(32)
 }
 
-/// Bits of the prefix sorted per radix pass.
-const RADIX_BITS: u32 = 11;
 /// Most bits of a prefix that holds more than the time rank and the first dimension (five
 /// radix passes).
 const MAX_PACKED_BITS: u32 = 5 * RADIX_BITS;
@@ -234,40 +233,6 @@ fn max_packed_bits() -> u32 {
         return bits;
     }
     MAX_PACKED_BITS
-}
-
-/// Sorts `pairs` by their first element, stably: least significant digit first, one pass per
-/// 11 bits the largest prefix uses (three for a day of minutes and a million values).
-/// `scratch` is the second buffer (any contents; it ends up holding garbage).
-fn radix_sort_by_prefix(pairs: &mut Vec<(u64, u32)>, scratch: &mut Vec<(u64, u32)>) {
-    let max = pairs.iter().map(|p| p.0).max().unwrap_or(0);
-    let bits = u64::BITS - max.leading_zeros();
-    scratch.clear();
-    scratch.resize(pairs.len(), (0, 0));
-    let mut shift = 0;
-    while shift < bits {
-        let digit = |prefix: u64| ((prefix >> shift) & ((1 << RADIX_BITS) - 1)) as usize;
-        let mut starts = vec![0usize; 1 << RADIX_BITS];
-        for pair in pairs.iter() {
-            starts[digit(pair.0)] += 1;
-        }
-        if starts.contains(&pairs.len()) {
-            // One digit for every pair: this pass would copy them in the same order.
-            shift += RADIX_BITS;
-            continue;
-        }
-        let mut next = 0;
-        for slot in starts.iter_mut() {
-            (*slot, next) = (next, next + *slot);
-        }
-        for pair in pairs.iter() {
-            let slot = &mut starts[digit(pair.0)];
-            scratch[*slot] = *pair;
-            *slot += 1;
-        }
-        std::mem::swap(pairs, scratch);
-        shift += RADIX_BITS;
-    }
 }
 
 /// The rank of each distinct row time among the index's times (times are truncated to the
@@ -324,25 +289,4 @@ fn list_ranks(index: &IncrementalIndex, slot: usize, value_ranks: &[u32]) -> Vec
         list_rank[*list as usize] = rank as u32;
     }
     list_rank
-}
-
-#[cfg(test)]
-mod tests {
-    use proptest::prelude::*;
-
-    use super::radix_sort_by_prefix;
-
-    proptest! {
-        #[test]
-        fn radix_sort_is_a_stable_sort_by_prefix(
-            prefixes in prop::collection::vec(prop_oneof![0u64..4, 0u64..5000, any::<u64>()], 0..3000),
-        ) {
-            let mut pairs: Vec<(u64, u32)> =
-                prefixes.iter().enumerate().map(|(i, p)| (*p, i as u32)).collect();
-            let mut expected = pairs.clone();
-            expected.sort_by_key(|p| p.0);
-            radix_sort_by_prefix(&mut pairs, &mut Vec::new());
-            prop_assert_eq!(pairs, expected);
-        }
-    }
 }
