@@ -49,12 +49,8 @@ fn sort_with(pairs: &mut Vec<Pair>, scratch: &mut Vec<Pair>, msd_min_pairs: usiz
         // Every pair has the same top digit: only the lower bits order them.
         bits = shift;
     }
-    let mut shift = 0;
-    while shift < bits {
-        if counting_pass(pairs, scratch, shift, &mut counts) {
-            std::mem::swap(pairs, scratch);
-        }
-        shift += RADIX_BITS;
+    if lsd_passes(pairs, scratch, bits, &mut counts) {
+        std::mem::swap(pairs, scratch);
     }
 }
 
@@ -63,22 +59,25 @@ fn sort_with(pairs: &mut Vec<Pair>, scratch: &mut Vec<Pair>, msd_min_pairs: usiz
 fn sort_part(part: &mut [Pair], temp: &mut [Pair], bits: u32, counts: &mut [usize]) {
     if part.len() <= INSERTION_MAX_PAIRS {
         insertion_sort(part);
-        return;
+    } else if lsd_passes(part, temp, bits, counts) {
+        part.copy_from_slice(temp);
     }
-    let (mut from, mut to) = (part, temp);
-    let mut in_temp = false;
+}
+
+/// Least-significant-digit passes over the prefix bits below `bits`, back and forth between
+/// `a` and `b`; true when the sorted pairs end up in `b` (an odd number of passes ran).
+fn lsd_passes(a: &mut [Pair], b: &mut [Pair], bits: u32, counts: &mut [usize]) -> bool {
+    let (mut from, mut to) = (a, b);
+    let mut in_b = false;
     let mut shift = 0;
     while shift < bits {
         if counting_pass(from, to, shift, counts) {
             std::mem::swap(&mut from, &mut to);
-            in_temp = !in_temp;
+            in_b = !in_b;
         }
         shift += RADIX_BITS;
     }
-    if in_temp {
-        // `from` is the temporary buffer holding the result, `to` the part.
-        to.copy_from_slice(from);
-    }
+    in_b
 }
 
 /// A stable insertion sort by prefix (for parts of a few pairs).
