@@ -8,14 +8,19 @@
 //!    [`MESSAGES_PER_PARTITION`] events in each (the mock keeps 5 MiB per partition; 1,000,000
 //!    events make 67 partitions); RabbitMQ — the server on 127.0.0.1:5672, a durable queue.
 //! 2. `rtnode run` (`taskset -c 0`) ingests them: DAY segments, minute rollup over the 9
-//!    dimensions, count + 3 longSums + hyperUnique, `maxBytesInMemory` 256 MB. Once its
-//!    `ingest/events/processed` metric reaches N it gets SIGTERM (persist, commit record,
-//!    acknowledge, exit — a graceful stop does not push).
-//! 3. It is restarted with the same firehose wrapped in an already-ended `timed` firehose and
-//!    `--exit-when-done`: it resumes at the commit record, reads nothing, merges, pushes and
-//!    publishes. The clock stops when it exits.
+//!    dimensions, count + 3 longSums + hyperUnique, `maxBytesInMemory` 256 MB.
+//!    - Kafka: the firehose has `endOffsets: "latest"` and the node `--exit-when-done`: it reads
+//!      every partition to the end it had at the start, persists, merges, pushes, publishes
+//!      and exits. The clock runs from its start to its exit.
+//!    - RabbitMQ (a queue has no end): once the node's `ingest/events/processed` metric reaches
+//!      N it gets SIGTERM (persist, commit record, acknowledge, exit — a graceful stop does not
+//!      push). It is restarted with the same firehose wrapped in an already-ended `timed`
+//!      firehose and `--exit-when-done`: it resumes at the commit record, reads nothing,
+//!      merges, pushes and publishes. The clock stops when it exits.
+//!      `BROKER_BENCH_KAFKA_MODE=restart` measures Kafka this way too (the protocol of the
+//!      measurements before 2026-12-05 22:00 in BENCHMARKS.md).
 //!
-//! events/s = N / (step 2 + step 3 wall time). The published segments are read back and their
+//! events/s = N / wall time of the node runs. The published segments are read back and their
 //! `count` must sum to N (Kafka: exactly once; RabbitMQ: every event acknowledged once here,
 //! as nothing crashes). Run with the producer on the other core:
 //!
@@ -80,23 +85,31 @@ fn main() {
 }
 
 fn report(name: &str, events: u64, run: Run) {
-    let total = run.ingest + run.publish;
+    let total = run.ingest + run.publish.unwrap_or_default();
+    let phases = match run.publish {
+        Some(publish) => format!(
+            "ingest {:.2} s, merge+push+publish {:.2} s",
+            run.ingest.as_secs_f64(),
+            publish.as_secs_f64()
+        ),
+        None => "one run to the end offsets".to_string(),
+    };
     println!(
         "{name}: {events} events -> published segments in {:.2} s = {:.0} events/s \
-         (ingest {:.2} s, merge+push+publish {:.2} s, node CPU {:.2} s, peak RSS {} MB)",
+         ({phases}, node CPU {:.2} s, peak RSS {} MB)",
         total.as_secs_f64(),
         events as f64 / total.as_secs_f64(),
-        run.ingest.as_secs_f64(),
-        run.publish.as_secs_f64(),
         run.cpu_s,
         run.peak_rss_kb / 1024,
     );
 }
 
-/// Wall times and resources of the two node runs.
+/// Wall times and resources of the node runs.
 struct Run {
+    /// The ingesting run (Kafka: the whole job).
     ingest: Duration,
-    publish: Duration,
+    /// The restarted run that publishes (a stopped ingest only).
+    publish: Option<Duration>,
     cpu_s: f64,
     peak_rss_kb: u64,
 }
@@ -142,16 +155,21 @@ fn bench_kafka(events: u64) -> Run {
             properties[key] = json!(value);
         }
     }
-    let firehose = json!({
+    let mut firehose = json!({
         "type": "kafka",
         "topic": TOPIC,
         "partitions": 1,
         "consumerProperties": properties,
     });
     let work = workdir("kafka");
-    let processed = AtomicU64::new(0);
-    let mut node = NodeRun::start(&work, &firehose, false);
-    let run = node.ingest_then_publish(events, &processed, &firehose, &work);
+    let run = if std::env::var("BROKER_BENCH_KAFKA_MODE").as_deref() == Ok("restart") {
+        let processed = AtomicU64::new(0);
+        let mut node = NodeRun::start(&work, &firehose, false);
+        node.ingest_then_publish(events, &processed, &firehose, &work)
+    } else {
+        firehose["endOffsets"] = json!("latest");
+        NodeRun::start(&work, &firehose, true).wait_until_done()
+    };
     check_published(&work, events);
     run
 }
@@ -307,6 +325,8 @@ fn write_spec(dir: &Path, name: &str, firehose: &Value) -> PathBuf {
 /// An `rtnode run` process pinned to core 0 under `/usr/bin/time -v`.
 struct NodeRun {
     child: Child,
+    /// Just before the spawn: the run's clock starts here.
+    started: Instant,
     port: u16,
     log: PathBuf,
     out: PathBuf,
@@ -335,6 +355,7 @@ impl NodeRun {
         if ended {
             command.arg("--exit-when-done");
         }
+        let started = Instant::now();
         let child = command
             .current_dir(dir)
             .env(
@@ -348,13 +369,33 @@ impl NodeRun {
             .expect("taskset, /usr/bin/time and rtnode");
         NodeRun {
             child,
+            started,
             port,
             log,
             out,
         }
     }
 
-    /// Steps 2 and 3 of the module doc.
+    /// A run with `--exit-when-done` over a finite input, to its exit.
+    fn wait_until_done(mut self) -> Run {
+        let status = self.child.wait().unwrap();
+        let wall = self.started.elapsed();
+        assert!(status.success(), "{}", tail(&self.log));
+        let summary = std::fs::read_to_string(&self.out).unwrap();
+        assert!(
+            summary.contains("\"segments\":[{"),
+            "nothing published: {summary}"
+        );
+        let (cpu_s, peak_rss_kb) = time_v(&self.log);
+        Run {
+            ingest: wall,
+            publish: None,
+            cpu_s,
+            peak_rss_kb,
+        }
+    }
+
+    /// Step 2 of the module doc for a broker without an end: stop, restart to publish.
     fn ingest_then_publish(
         &mut self,
         events: u64,
@@ -362,7 +403,6 @@ impl NodeRun {
         firehose: &Value,
         work: &tempfile::TempDir,
     ) -> Run {
-        let started = Instant::now();
         loop {
             if let Some(count) = processed_metric(self.port) {
                 processed.store(count, Ordering::Relaxed);
@@ -379,15 +419,14 @@ impl NodeRun {
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let ingest_status = self.child.wait().unwrap();
         assert!(ingest_status.success(), "{}", tail(&self.log));
-        let ingest = started.elapsed();
+        let ingest = self.started.elapsed();
         let (cpu_ingest, rss_ingest) = time_v(&self.log);
-        let publish_started = Instant::now();
         let ended =
             json!({"type": "timed", "shutoffTime": "2000-01-01T00:00:00Z", "delegate": firehose});
         let mut publisher = NodeRun::start(work, &ended, true);
         let status = publisher.child.wait().unwrap();
         assert!(status.success(), "{}", tail(&publisher.log));
-        let publish = publish_started.elapsed();
+        let publish = publisher.started.elapsed();
         let summary = std::fs::read_to_string(&publisher.out).unwrap();
         assert!(
             summary.contains("\"segments\":[{"),
@@ -396,7 +435,7 @@ impl NodeRun {
         let (cpu_publish, rss_publish) = time_v(&publisher.log);
         Run {
             ingest,
-            publish,
+            publish: Some(publish),
             cpu_s: cpu_ingest + cpu_publish,
             peak_rss_kb: rss_ingest.max(rss_publish),
         }

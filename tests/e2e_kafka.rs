@@ -836,3 +836,32 @@ fn reset_offsets_rewrites_the_commit_record_and_the_node_resumes_where_asked() {
     assert_eq!(segments.len(), 1, "{segments:?}");
     assert_eq!(totals, add(add(first, second), third));
 }
+
+#[test]
+fn a_bounded_input_is_read_to_its_end_published_and_the_node_exits() {
+    let kafka = new_cluster();
+    let brokers = kafka.bootstrap_servers();
+    let tmp = workdir("e2e-kafka-");
+    let dir = tmp.path();
+    let producer = Producer::new(brokers);
+    let mut firehose = kafka_firehose(brokers, None);
+    firehose["endOffsets"] = json!("latest");
+    let spec = write_spec(dir, "spec.json", firehose, 0);
+    let mut log = TopicLog::default();
+    log.produce(&producer, 3_000, 0);
+    let end = log.end();
+
+    // The run reads to the end its partitions had at its start, publishes and exits.
+    let summary = Node::start(dir, &spec, "bounded", true).wait_summary(STEP_TIMEOUT);
+    let (totals, malformed) = log.range(&BTreeMap::new(), &end);
+    assert_eq!(summary["processed"], totals.count, "{summary}");
+    assert_eq!(summary["unparseable"], malformed, "{summary}");
+    assert_eq!(committed(dir, 0), end);
+    let (published_totals, segments) = published(dir);
+    assert_eq!(published_totals, totals);
+
+    // Run again at its end: it ends at once, reads and publishes nothing.
+    let summary = Node::start(dir, &spec, "again", true).wait_summary(STEP_TIMEOUT);
+    assert_eq!(summary["processed"], 0, "{summary}");
+    assert_eq!(published(dir), (totals, segments));
+}

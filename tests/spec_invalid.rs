@@ -417,6 +417,28 @@ fn each_rule_names_the_json_path() {
             "expected a string value",
         ),
         (
+            "kafka endOffsets without a static assignment",
+            vec![(
+                "/0/ioConfig/firehose".to_string(),
+                Some(
+                    json!({"type":"kafka","topic":"t","endOffsets":"latest","consumerProperties":{"bootstrap.servers":"b:9092","group.id":"g"}}),
+                ),
+            )],
+            "$[0].ioConfig.firehose.endOffsets",
+            "endOffsets needs `partitions`",
+        ),
+        (
+            "unknown kafka endOffsets",
+            vec![(
+                "/0/ioConfig/firehose".to_string(),
+                Some(
+                    json!({"type":"kafka","topic":"t","partitions":1,"endOffsets":"earliest","consumerProperties":{"bootstrap.servers":"b:9092"}}),
+                ),
+            )],
+            "$[0].ioConfig.firehose.endOffsets",
+            "unknown variant `earliest`",
+        ),
+        (
             "numbered shard out of range",
             vec![(
                 format!("{TUNING}/shardSpec"),

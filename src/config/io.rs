@@ -124,10 +124,24 @@ pub struct KafkaFirehose {
     /// Poll timeout in milliseconds.
     #[serde(default = "default_poll_timeout_ms")]
     pub poll_timeout: u64,
+    /// rtnode's addition: `"latest"` makes the input finite, ending at the offsets that were
+    /// each partition's end when the firehose started (a replay or backfill of a topic: with
+    /// `--exit-when-done` the node then merges, pushes, publishes and exits). Needs
+    /// `partitions` (static assignment). Absent: the input never ends (Druid's behaviour).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_offsets: Option<KafkaEndOffsets>,
 }
 
 fn default_poll_timeout_ms() -> u64 {
     100
+}
+
+/// Where a finite `kafka` input ends (`endOffsets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KafkaEndOffsets {
+    /// Each partition's high watermark when the firehose starts.
+    Latest,
 }
 
 /// Druid's legacy `kafka-0.8` firehose.

@@ -384,6 +384,12 @@ fn check_firehose(path: &str, firehose: &FirehoseSpec) -> Result<(), SpecPathErr
             format!("{path}.partitions"),
             "partitions must be at least 1",
         )),
+        FirehoseSpec::Kafka(kafka) if kafka.end_offsets.is_some() && kafka.partitions.is_none() => {
+            Err(SpecPathError::new(
+                format!("{path}.endOffsets"),
+                "endOffsets needs `partitions` (a static assignment): a consumer group can move partitions while their end is being read",
+            ))
+        }
         FirehoseSpec::Kafka08(kafka) if kafka.feed.is_empty() => Err(SpecPathError::new(
             format!("{path}.feed"),
             "feed must not be empty",

@@ -5,7 +5,7 @@
 //! on the ingest loop (`blocking_send`, the `Flush` reply), because the ingest loop calls
 //! [`Acknowledger::acknowledge`](crate::firehose::Acknowledger) which takes `fence`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -35,11 +35,17 @@ pub(super) struct PollState {
     pub builder: BatchBuilder,
     /// Sealed batches waiting for room in the channel, in order.
     pub pending: VecDeque<EventBatch>,
+    /// `endOffsets`: where each owned partition's input ends (`None`: it never ends).
+    pub ends: Option<BTreeMap<i32, i64>>,
+    /// Partitions whose end-of-partition event came (`endOffsets` only): read to their end
+    /// although transaction markers kept the position below it.
+    pub caught_up: BTreeSet<i32>,
 }
 
 impl PollState {
     /// Adds one message of an owned partition to the batch being built (sealing it when full);
-    /// messages of other partitions, and offsets already read, are ignored.
+    /// messages of other partitions, offsets already read and (`endOffsets`) offsets at or past
+    /// the partition's end are ignored.
     pub fn file(&mut self, topic: &str, partition: i32, offset: i64, payload: &[u8]) {
         let Some(position) = self.positions.get_mut(&partition) else {
             tracing::debug!(
@@ -52,6 +58,11 @@ impl PollState {
         if offset < *position {
             return;
         }
+        if let Some(end) = self.ends.as_ref().and_then(|ends| ends.get(&partition))
+            && offset >= *end
+        {
+            return;
+        }
         *position = offset + 1;
         self.builder.push(payload, partition, offset);
         if self.builder.is_full() {
@@ -59,15 +70,31 @@ impl PollState {
         }
     }
 
+    /// With `endOffsets`: true once every owned partition was read to its end.
+    pub fn reached_ends(&self) -> bool {
+        let Some(ends) = &self.ends else {
+            return false;
+        };
+        self.positions.iter().all(|(partition, position)| {
+            ends.get(partition).is_none_or(|end| position >= end)
+                || self.caught_up.contains(partition)
+        })
+    }
+
+    /// The checkpoint of the positions now.
+    pub fn checkpoint(&self, topic: &str) -> serde_json::Value {
+        to_json(&KafkaCheckpoint {
+            topic: topic.to_string(),
+            partitions: self.positions.clone(),
+        })
+    }
+
     /// Moves the builder's events into `pending` as one batch.
     pub fn seal(&mut self, topic: &str) {
         if self.builder.spans.is_empty() {
             return;
         }
-        let checkpoint = to_json(&KafkaCheckpoint {
-            topic: topic.to_string(),
-            partitions: self.positions.clone(),
-        });
+        let checkpoint = self.checkpoint(topic);
         let batch = self.builder.take(checkpoint);
         self.pending.push_back(batch);
     }
@@ -436,5 +463,38 @@ impl KafkaContext {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(positions: &[(i32, i64)], ends: Option<&[(i32, i64)]>) -> PollState {
+        PollState {
+            positions: positions.iter().copied().collect(),
+            ends: ends.map(|e| e.iter().copied().collect()),
+            ..PollState::default()
+        }
+    }
+
+    #[test]
+    fn the_input_ends_when_every_partition_reached_its_end_or_reported_it() {
+        assert!(!state(&[(0, 5)], None).reached_ends(), "no end: never");
+        let mut s = state(&[(0, 5), (1, 7)], Some(&[(0, 5), (1, 9)]));
+        assert!(!s.reached_ends());
+        s.file("t", 1, 7, b"a");
+        s.file("t", 1, 8, b"b");
+        assert!(s.reached_ends());
+        // Past the end: ignored, the position stays at the end.
+        s.file("t", 1, 9, b"late");
+        assert_eq!(s.positions[&1], 9);
+        assert_eq!(s.builder.spans.len(), 2);
+        // Markers hold offsets 8 and 9 of partition 1: its end-of-partition event ends it.
+        let mut s = state(&[(0, 5), (1, 8)], Some(&[(0, 5), (1, 10)]));
+        assert!(!s.reached_ends());
+        s.caught_up.insert(1);
+        assert!(s.reached_ends());
+        assert_eq!(s.checkpoint("t")["partitions"]["1"], 8);
     }
 }

@@ -30,6 +30,12 @@
 //! polled for everything else (rebalances, errors, statistics).
 //! When the channel is full the consumer's partitions are paused and polling continues, so
 //! group heartbeats and `max.poll.interval.ms` are kept while the ingest loop catches up.
+//!
+//! With `endOffsets: "latest"` (static assignment only) the input is finite: each partition
+//! ends at its high watermark of the start (or where librdkafka reports its end, when
+//! transaction markers hold the last offsets). Once every partition is there the firehose
+//! sends what it holds, then [`FirehoseMessage::End`], and pauses its partitions; it keeps
+//! serving the consumer so that acknowledgements still commit offsets.
 
 mod context;
 mod message_queue;
@@ -39,6 +45,7 @@ mod offsets;
 mod poll;
 pub mod settings;
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
@@ -233,6 +240,18 @@ fn start(consumer: &KafkaConsumer, shared: &Shared) -> Result<(), String> {
     }
     let resume = shared.state.lock().expect("state lock").resume.clone();
     let starts = offsets::resolve_starts(consumer, &shared.settings, &resume, &owned)?;
+    if shared.settings.ends_at_latest {
+        let ends: BTreeMap<i32, i64> = offsets::watermarks_of(consumer, topic, &owned)?
+            .into_iter()
+            .map(|(partition, (_, high))| (partition, high))
+            .collect();
+        tracing::info!(
+            topic,
+            ?ends,
+            "kafka input ends at these offsets (endOffsets: latest)"
+        );
+        shared.state.lock().expect("state lock").ends = Some(ends);
+    }
     shared.forward(&owned);
     let mut tpl = TopicPartitionList::new();
     for &(partition, offset) in &starts {

@@ -35,6 +35,9 @@ pub(super) fn poll_loop(
     messages: &MessageQueue,
 ) -> Option<String> {
     let mut paused = false;
+    // `endOffsets`: `End` was sent; the loop goes on serving the consumer (acknowledgements
+    // commit offsets) until the ingest loop drops the receiver.
+    let mut ended = false;
     let mut stalled_since: Option<Instant> = None;
     let mut drainer = Drainer {
         buffer: vec![std::ptr::null_mut(); DRAIN_MAX_MESSAGES],
@@ -85,6 +88,9 @@ pub(super) fn poll_loop(
         if paused {
             set_paused(consumer, false);
             paused = false;
+        }
+        if shared.settings.ends_at_latest && !ended && end_input(consumer, shared) {
+            ended = true;
         }
         if forwarded_at.elapsed() >= REFORWARD_INTERVAL {
             let owned: Vec<i32> = shared
@@ -151,6 +157,29 @@ fn drain_messages(
     }
 }
 
+/// With `endOffsets`: once every owned partition was read to its end and every batch went out,
+/// pauses the partitions (nothing past the end is fetched), sends `End` with the positions and
+/// returns true. A batch still being built is sealed first (the loop sends it, then comes back).
+fn end_input(consumer: &KafkaConsumer, shared: &Shared) -> bool {
+    let topic = shared.settings.topic.as_str();
+    let checkpoint = {
+        let mut state = shared.state.lock().expect("state lock");
+        if !state.reached_ends() {
+            return false;
+        }
+        state.seal(topic);
+        if !state.pending.is_empty() {
+            return false;
+        }
+        state.checkpoint(topic)
+    };
+    set_paused(consumer, true);
+    tracing::info!(topic, %checkpoint, "kafka input read to its end offsets");
+    // An error means the ingest loop is gone: the loop's next turn returns.
+    let _ = shared.tx.blocking_send(FirehoseMessage::End(checkpoint));
+    true
+}
+
 /// What the poll loop drains the message queue with.
 struct Drainer {
     buffer: Vec<*mut rdkafka::bindings::rd_kafka_message_t>,
@@ -187,6 +216,13 @@ fn on_poll_error(consumer: &KafkaConsumer, shared: &Shared, error: KafkaError) {
             shared.fail(format!(
                 "kafka topic `{topic}`: fatal consumer error: {code}"
             ));
+        }
+        KafkaError::PartitionEOF(partition) => {
+            // Enabled only with `endOffsets`: the partition holds nothing more to read now.
+            let mut state = shared.state.lock().expect("state lock");
+            if state.ends.is_some() {
+                state.caught_up.insert(partition);
+            }
         }
         other => tracing::warn!(topic, "kafka poll error (retrying): {other}"),
     }

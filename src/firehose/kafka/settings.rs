@@ -163,6 +163,8 @@ pub struct KafkaSettings {
     pub poll_timeout: Duration,
     /// True when the spec names a `group.id`: acknowledged offsets are committed there.
     pub commits_offsets: bool,
+    /// `endOffsets: "latest"`: the input ends at each partition's high watermark of the start.
+    pub ends_at_latest: bool,
 }
 
 impl KafkaSettings {
@@ -183,13 +185,29 @@ impl KafkaSettings {
                     None => Assignment::Group,
                 };
                 let properties = string_properties(&kafka.consumer_properties);
-                Self::build(
+                let mut settings = Self::build(
                     &kafka.topic,
                     properties,
                     assignment,
                     kafka.poll_timeout,
                     "kafka",
-                )
+                )?;
+                if kafka.end_offsets.is_some() {
+                    if assignment == Assignment::Group {
+                        return Err(FirehoseError::Config(
+                            "`kafka` firehose: `endOffsets` needs `partitions` (static assignment)"
+                                .into(),
+                        ));
+                    }
+                    settings.ends_at_latest = true;
+                    // A partition whose last offsets hold transaction markers (or whose open
+                    // transaction keeps them unreadable) never delivers a message at its end:
+                    // librdkafka's end-of-partition event says it was reached.
+                    settings
+                        .properties
+                        .insert("enable.partition.eof".into(), "true".into());
+                }
+                Ok(settings)
             }
             FirehoseSpec::Kafka08(eight) => {
                 let properties = map_kafka08(&eight.consumer_props)?;
@@ -259,6 +277,7 @@ impl KafkaSettings {
             assignment,
             poll_timeout: Duration::from_millis(poll_timeout_ms.max(1)),
             commits_offsets,
+            ends_at_latest: false,
         })
     }
 
