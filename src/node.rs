@@ -415,7 +415,7 @@ fn start_department(
         .iter()
         .map(|d| d.name.clone())
         .collect();
-    let without_bitmap_index = department
+    let without_bitmap_index: Vec<String> = department
         .parser()
         .parse_spec()
         .dimensions_spec
@@ -492,7 +492,7 @@ fn start_department(
     let (events_tx, events_rx) =
         tokio::sync::mpsc::channel(tuning.max_pending_persists as usize + 2);
     let committed = recovered.record.checkpoint.clone();
-    PersistWorker::new(
+    let mut persist_worker = PersistWorker::new(
         dir.clone(),
         recovered.record,
         PersistMetadata::from_spec(&department),
@@ -500,9 +500,15 @@ fn start_department(
         metrics.clone(),
         events_tx,
     )
-    .with_write_options(hydrant_options)
-    .spawn(persist_rx)
-    .map_err(|e| setup("persist thread", &e))?;
+    .with_write_options(hydrant_options);
+    if flush_duration(&department.io_config.plumber).is_none() {
+        // The `realtime` plumber pushes what it closes (`flushing` drops it).
+        persist_worker =
+            persist_worker.with_segment_format(merged_options, without_bitmap_index.clone());
+    }
+    persist_worker
+        .spawn(persist_rx)
+        .map_err(|e| setup("persist thread", &e))?;
     let handoff = Arc::new(HandoffContext {
         data_source: data_source.clone(),
         partition: shard_spec.partition_num(),

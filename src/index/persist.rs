@@ -70,10 +70,32 @@ pub fn write_index(
     output: SegmentOutput,
     options: WriteOptions,
 ) -> Result<WrittenSegment, SegmentError> {
+    write_index_with(index, interval, metadata, output, options, &[])
+}
+
+/// [`write_index`] with the string dimensions named in `without_bitmap_index` written without
+/// bitmap indexes (the spec's `createBitmapIndex: false`), as a merge writes them: the segment
+/// a sink's only hydrant becomes as it is.
+pub fn write_index_with(
+    index: &IncrementalIndex,
+    interval: Interval,
+    metadata: Option<&PersistMetadata>,
+    output: SegmentOutput,
+    options: WriteOptions,
+    without_bitmap_index: &[String],
+) -> Result<WrittenSegment, SegmentError> {
     let sorted = SortedIndex::new(index);
+    let dimensions = sorted
+        .dimensions
+        .iter()
+        .map(|d| DimensionSchema {
+            bitmap_index: !without_bitmap_index.contains(&d.name),
+            ..dimension_schema(d)
+        })
+        .collect();
     let schema = SegmentSchema {
         interval,
-        dimensions: sorted.dimensions.iter().map(dimension_schema).collect(),
+        dimensions,
         metrics: index
             .metric_defs()
             .iter()

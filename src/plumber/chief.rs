@@ -374,6 +374,7 @@ impl FireChief {
                     version: sink.version.clone(),
                     number: flight.number,
                     index: flight.index,
+                    only_hydrant: flight.number == 0 && sink.state == SinkState::Closed,
                 });
             }
         }
@@ -451,6 +452,10 @@ impl FireChief {
                 .map(|h| sink_dir.join(h.number.to_string()))
                 .collect(),
             already_pushed: sink.pushed.clone(),
+            ready_segment: match sink.hydrants.as_slice() {
+                [only] if only.in_segment_format => Some(sink_dir.join(only.number.to_string())),
+                _ => None,
+            },
         };
         self.runtime.spawn(handoff::run(
             self.handoff.clone(),

@@ -96,6 +96,9 @@ pub struct SinkToHandOff {
     pub hydrant_dirs: Vec<PathBuf>,
     /// Set when the sink was already published (restart after publish).
     pub already_pushed: Option<DataSegment>,
+    /// The sink's only hydrant when this process wrote it in the segment's format
+    /// ([`super::sink::Hydrant::in_segment_format`]): pushed as it is, without a merge.
+    pub ready_segment: Option<PathBuf>,
 }
 
 /// What a handoff task reports to the ingest loop.
@@ -302,6 +305,9 @@ fn merge_and_push(
     ctx: &HandoffContext,
     sink: &SinkToHandOff,
 ) -> Result<(DataSegment, u64), String> {
+    if let Some(ready) = &sink.ready_segment {
+        return push_as_it_is(ctx, sink, ready);
+    }
     let sink_dir = super::sink::Sink::dir(&ctx.dir, &sink.realtime.interval);
     let merged_dir = sink_dir.join("merged");
     if merged_dir.exists() {
@@ -339,6 +345,28 @@ fn merge_and_push(
         .map_err(|e| e.to_string())?;
     crate::failpoint::hit("handoff.after_push");
     Ok((pushed.segment, merged.num_rows as u64))
+}
+
+/// Zips a sink's only hydrant, written in the segment's format, into deep storage as the
+/// segment (what merging it alone would write); blocking.
+fn push_as_it_is(
+    ctx: &HandoffContext,
+    sink: &SinkToHandOff,
+    hydrant_dir: &std::path::Path,
+) -> Result<(DataSegment, u64), String> {
+    let segment = Segment::open(hydrant_dir).map_err(|e| e.to_string())?;
+    let rows = segment.num_rows() as u64;
+    let mut template = sink.realtime.clone();
+    template.metrics = ctx.metric_names.clone();
+    template.dimensions = segment.dimension_names().to_vec();
+    drop(segment);
+    crate::failpoint::hit("handoff.after_merge");
+    let pushed = ctx
+        .deep_storage
+        .push(hydrant_dir, &template)
+        .map_err(|e| e.to_string())?;
+    crate::failpoint::hit("handoff.after_push");
+    Ok((pushed.segment, rows))
 }
 
 /// Inserts the segment row and, in the same transaction, sets this partition's entry of the
@@ -505,6 +533,7 @@ pub(super) mod tests {
             realtime: realtime(),
             hydrant_dirs: vec![],
             already_pushed: Some(pushed),
+            ready_segment: None,
         };
         let (events, mut received) = mpsc::channel(4);
         run(ctx, sink, events).await;

@@ -20,7 +20,7 @@ use super::commit::{
 use super::sink::{Hydrant, Sink};
 use crate::firehose::Acknowledger;
 use crate::index::IncrementalIndex;
-use crate::index::persist::{PersistMetadata, write_index};
+use crate::index::persist::{PersistMetadata, write_index_with};
 use crate::metrics::DataSourceMetrics;
 use crate::segment::descriptor::DataSegment;
 use crate::segment::reader::Segment;
@@ -38,6 +38,10 @@ pub struct FrozenHydrant {
     pub number: u32,
     /// The index.
     pub index: Arc<IncrementalIndex>,
+    /// The sink's first hydrant, and its sink is closed: it is also the last, so it is written
+    /// in the segment's format (when the worker knows it: [`PersistWorker::with_segment_format`])
+    /// and handed off without a merge.
+    pub only_hydrant: bool,
 }
 
 /// One persist: hydrants plus the commit record update they make durable.
@@ -118,9 +122,18 @@ pub struct PersistWorker {
     record: CommitRecord,
     metadata: PersistMetadata,
     options: WriteOptions,
+    segment_format: Option<SegmentFormat>,
     acknowledger: Arc<dyn Acknowledger>,
     metrics: DataSourceMetrics,
     events: mpsc::Sender<PersistEvent>,
+}
+
+/// The merged segment's column formats (`indexSpec`) and the dimensions written without bitmap
+/// indexes: a sink's only hydrant is written with them.
+#[derive(Debug, Clone)]
+struct SegmentFormat {
+    options: WriteOptions,
+    without_bitmap_index: Vec<String>,
 }
 
 /// Attempts at writing one job before giving up.
@@ -141,6 +154,7 @@ impl PersistWorker {
             record,
             metadata,
             options: WriteOptions::HYDRANT_DEFAULT,
+            segment_format: None,
             acknowledger,
             metrics,
             events,
@@ -151,6 +165,21 @@ impl PersistWorker {
     /// of [`WriteOptions::HYDRANT_DEFAULT`].
     pub fn with_write_options(mut self, options: WriteOptions) -> PersistWorker {
         self.options = options;
+        self
+    }
+
+    /// Writes a sink's only hydrant ([`FrozenHydrant::only_hydrant`]) as its merge would write
+    /// the segment: with `options` (`indexSpec`) and without bitmap indexes for the dimensions in
+    /// `without_bitmap_index`. The handoff then pushes it as it is, without a merge.
+    pub fn with_segment_format(
+        mut self,
+        options: WriteOptions,
+        without_bitmap_index: Vec<String>,
+    ) -> PersistWorker {
+        self.segment_format = Some(SegmentFormat {
+            options,
+            without_bitmap_index,
+        });
         self
     }
 
@@ -273,12 +302,18 @@ impl PersistWorker {
                 std::fs::remove_dir_all(&hydrant_dir)
                     .map_err(|e| format!("{}: {e}", hydrant_dir.display()))?;
             }
-            let out = write_index(
+            let segment_format = self.segment_format.as_ref().filter(|_| frozen.only_hydrant);
+            let (options, without_bitmap_index) = match segment_format {
+                Some(format) => (format.options, format.without_bitmap_index.as_slice()),
+                None => (self.options, &[][..]),
+            };
+            let out = write_index_with(
                 &frozen.index,
                 frozen.interval,
                 Some(&self.metadata),
                 SegmentOutput::Directory(hydrant_dir.clone()),
-                self.options,
+                options,
+                without_bitmap_index,
             )
             .map_err(|e| e.to_string())?;
             let segment = Segment::open(&hydrant_dir).map_err(|e| e.to_string())?;
@@ -290,6 +325,7 @@ impl PersistWorker {
                     generation,
                     rows: out.num_rows as u64,
                     segment: Arc::new(segment),
+                    in_segment_format: segment_format.is_some(),
                 },
             ));
         }

@@ -192,6 +192,7 @@ fn open_hydrants(
                             generation: h.generation,
                             rows: h.rows,
                             segment: Arc::new(segment),
+                            in_segment_format: false,
                         },
                     );
                 }

@@ -34,6 +34,9 @@ pub struct Hydrant {
     pub rows: u64,
     /// The mmapped segment.
     pub segment: Arc<Segment>,
+    /// Written by this process in the merged segment's format as its sink's only hydrant: the
+    /// handoff pushes it as it is. (Recovered hydrants are merged: the spec may have changed.)
+    pub in_segment_format: bool,
 }
 
 /// An index handed to the persist worker and not yet on disk.
@@ -370,6 +373,7 @@ mod tests {
             generation: 1,
             rows: flight.index.num_rows() as u64,
             segment: flight.snapshot().unwrap(),
+            in_segment_format: false,
         };
         let reader = read.then(|| flight.index.clone());
         sink.state = state;

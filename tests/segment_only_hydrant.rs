@@ -1,0 +1,180 @@
+//! A sink's only hydrant, written in the segment's format, is pushed as it is instead of being
+//! merged alone: it must be the segment that merge would write, byte for byte.
+
+mod ingest_support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ingest_support::{ingest, local_spec, shared};
+use rtnode::config::FireDepartment;
+use rtnode::index::persist::{PersistMetadata, write_index, write_index_with};
+use rtnode::parse::InputRowParser;
+use rtnode::segment::compression::Compression;
+use rtnode::segment::long_writer::LongEncoding;
+use rtnode::segment::merge::{MergeSpec, merge_segments_with};
+use rtnode::segment::reader::Segment;
+use rtnode::segment::writer::{SegmentOutput, WriteOptions};
+use serde_json::{Value, json};
+
+/// Every file of a segment directory by name.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|entry| {
+            let path = entry.unwrap().path();
+            let name = path.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read(&path).unwrap())
+        })
+        .collect()
+}
+
+/// Ingests `department`'s only sink, then writes it (a) in the segment's format with
+/// `options` and (b) as a hydrant merged alone with `options`, as the handoff would; asserts
+/// both are the same files.
+fn assert_only_hydrant_is_its_merge(
+    department: &FireDepartment,
+    options: WriteOptions,
+    without_bitmap_index: &[String],
+) {
+    let (chief, report) = ingest(department, 0);
+    assert_eq!(report.counts.unparseable, 0);
+    let plumber = chief.plumber();
+    let sink = plumber.sinks().values().next().expect("one sink");
+    let meta = PersistMetadata::from_spec(department);
+    let tmp = tempfile::tempdir().unwrap();
+    let (direct, hydrant, merged) = (
+        tmp.path().join("direct"),
+        tmp.path().join("hydrant"),
+        tmp.path().join("merged"),
+    );
+    let written = write_index_with(
+        &sink.current,
+        sink.interval,
+        Some(&meta),
+        SegmentOutput::Directory(direct.clone()),
+        options,
+        without_bitmap_index,
+    )
+    .unwrap();
+    write_index(
+        &sink.current,
+        sink.interval,
+        Some(&meta),
+        SegmentOutput::Directory(hydrant.clone()),
+        WriteOptions::HYDRANT_DEFAULT,
+    )
+    .unwrap();
+    // The node's hint: the spec's dimensions (none when schemaless).
+    let parser = InputRowParser::new(department).unwrap();
+    let hint: Vec<String> = parser
+        .schema()
+        .dimensions()
+        .iter()
+        .map(|d| d.name.clone())
+        .collect();
+    let combiners = plumber.settings().combiners();
+    let spec = MergeSpec {
+        combiners: &combiners,
+        rollup: department.data_schema.granularity_spec.rollup,
+        dimension_hint: &hint,
+        without_bitmap_index,
+        options,
+    };
+    let inputs = [Segment::open(&hydrant).unwrap()];
+    let from_merge =
+        merge_segments_with(&inputs, &spec, SegmentOutput::Directory(merged.clone())).unwrap();
+    assert_eq!(written.num_rows, from_merge.num_rows);
+    assert_eq!(written.dimensions, from_merge.dimensions);
+    let (direct, merged) = (files(&direct), files(&merged));
+    assert_eq!(
+        direct.keys().collect::<Vec<_>>(),
+        merged.keys().collect::<Vec<_>>()
+    );
+    for (name, bytes) in &direct {
+        assert!(bytes == &merged[name], "{name} differs");
+    }
+}
+
+fn wikiticker(rollup: bool, query_granularity: &str) -> FireDepartment {
+    let dimensions = json!([
+        "channel", "cityName", "comment", "countryIsoCode", "countryName", "isAnonymous",
+        "isMinor", "isNew", "isRobot", "isUnpatrolled", "namespace", "page",
+        {"type": "string", "name": "regionName", "createBitmapIndex": false},
+        "user", {"type": "long", "name": "metroCode"}, "flags"
+    ]);
+    let schema = json!({
+        "dataSource": "wikiticker",
+        "parser": {"type": "string", "parseSpec": {"format": "json",
+            "timestampSpec": {"column": "time", "format": "iso"},
+            "dimensionsSpec": {"dimensions": dimensions}}},
+        "metricsSpec": [
+            {"type": "count", "name": "count"},
+            {"type": "longSum", "name": "added", "fieldName": "added"},
+            {"type": "doubleSum", "name": "deleted", "fieldName": "deleted"},
+            {"type": "longMax", "name": "delta", "fieldName": "delta"},
+            {"type": "hyperUnique", "name": "user_unique", "fieldName": "user"}
+        ],
+        "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": query_granularity, "rollup": rollup}
+    });
+    local_spec(
+        &shared("data"),
+        "wikiticker-2015-09-12-sampled.json.gz",
+        schema,
+        json!({}),
+    )
+}
+
+#[test]
+fn wikiticker_as_its_only_hydrant_is_the_merged_segment() {
+    let without = ["regionName".to_string()];
+    assert_only_hydrant_is_its_merge(
+        &wikiticker(false, "NONE"),
+        WriteOptions::DRUID_DEFAULT,
+        &without,
+    );
+    let auto_longs = WriteOptions {
+        dimension_compression: Compression::Uncompressed,
+        long_encoding: LongEncoding::Auto,
+        ..WriteOptions::DRUID_DEFAULT
+    };
+    assert_only_hydrant_is_its_merge(&wikiticker(true, "HOUR"), auto_longs, &without);
+}
+
+#[test]
+fn multi_values_nulls_and_a_schemaless_order_as_the_only_hydrant_are_the_merged_segment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let words = ["", "a", "b", "héllo", "日本語", "x,y", "Zebra"];
+    let mut lines = Vec::new();
+    for i in 0..5_000u64 {
+        let pick = |k: u64| words[((i * 7 + k * 13) % words.len() as u64) as usize];
+        let mut event =
+            json!({"ts": 1_442_016_000_000u64 + i * 1_000, "single": pick(1), "n": i % 5});
+        match i % 4 {
+            0 => event["multi"] = json!([pick(2), pick(3), pick(4)]),
+            1 => event["multi"] = json!([pick(5)]),
+            2 => event["multi"] = Value::Null,
+            _ => {}
+        }
+        if i % 3 == 0 {
+            event["sparse"] = json!(pick(6));
+        }
+        lines.push(event.to_string());
+    }
+    std::fs::write(tmp.path().join("events.json"), lines.join("\n")).unwrap();
+    // No dimension list: the order is the order ingest discovered them in.
+    let schema = json!({
+        "dataSource": "gen",
+        "parser": {"type": "string", "parseSpec": {"format": "json",
+            "timestampSpec": {"column": "ts", "format": "millis"},
+            "dimensionsSpec": {"dimensions": [], "dimensionExclusions": ["n"]}}},
+        "metricsSpec": [
+            {"type": "count", "name": "count"},
+            {"type": "longSum", "name": "n_sum", "fieldName": "n"},
+            {"type": "hyperUnique", "name": "u", "fieldName": "single"}
+        ],
+        "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": "MINUTE", "rollup": true}
+    });
+    let department = local_spec(tmp.path(), "events.json", schema, json!({}));
+    assert_only_hydrant_is_its_merge(&department, WriteOptions::DRUID_DEFAULT, &[]);
+}
