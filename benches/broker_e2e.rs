@@ -164,11 +164,11 @@ fn bench_kafka(events: u64) -> Run {
     let work = workdir("kafka");
     let run = if std::env::var("BROKER_BENCH_KAFKA_MODE").as_deref() == Ok("restart") {
         let processed = AtomicU64::new(0);
-        let mut node = NodeRun::start(&work, &firehose, false);
+        let mut node = NodeRun::start(&work, &firehose, "ingest", false);
         node.ingest_then_publish(events, &processed, &firehose, &work)
     } else {
         firehose["endOffsets"] = json!("latest");
-        NodeRun::start(&work, &firehose, true).wait_until_done()
+        NodeRun::start(&work, &firehose, "run", true).wait_until_done()
     };
     check_published(&work, events);
     run
@@ -208,7 +208,7 @@ fn bench_rabbitmq(events: u64) -> Run {
     });
     let work = workdir("rabbitmq");
     let processed = AtomicU64::new(0);
-    let mut node = NodeRun::start(&work, &firehose, false);
+    let mut node = NodeRun::start(&work, &firehose, "ingest", false);
     let run = node.ingest_then_publish(events, &processed, &firehose, &work);
     runtime.block_on(delete_queue(&queue));
     check_published(&work, events);
@@ -333,9 +333,14 @@ struct NodeRun {
 }
 
 impl NodeRun {
-    fn start(work: &tempfile::TempDir, firehose: &Value, ended: bool) -> NodeRun {
+    /// Starts `rtnode run` on `firehose` (spec, log and output files named after `name`).
+    fn start(
+        work: &tempfile::TempDir,
+        firehose: &Value,
+        name: &str,
+        exit_when_done: bool,
+    ) -> NodeRun {
         let dir = work.path();
-        let name = if ended { "publish" } else { "ingest" };
         let spec = write_spec(dir, &format!("{name}.json"), firehose);
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -352,7 +357,7 @@ impl NodeRun {
             .args(["run", "--spec"])
             .arg(&spec)
             .args(["-D", &format!("druid.plaintextPort={port}")]);
-        if ended {
+        if exit_when_done {
             command.arg("--exit-when-done");
         }
         let started = Instant::now();
@@ -423,7 +428,7 @@ impl NodeRun {
         let (cpu_ingest, rss_ingest) = time_v(&self.log);
         let ended =
             json!({"type": "timed", "shutoffTime": "2000-01-01T00:00:00Z", "delegate": firehose});
-        let mut publisher = NodeRun::start(work, &ended, true);
+        let mut publisher = NodeRun::start(work, &ended, "publish", true);
         let status = publisher.child.wait().unwrap();
         assert!(status.success(), "{}", tail(&publisher.log));
         let publish = publisher.started.elapsed();
