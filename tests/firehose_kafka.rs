@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use firehose_common::{FakeIngest, Received};
+use firehose_common::{FakeIngest, Received, assert_exactly};
 use rtnode::config::FirehoseSpec;
 use rtnode::firehose::kafka::mock::MockKafka;
 use rtnode::firehose::kafka::{KafkaFirehose, KafkaMetrics, ResetTo, reset_offsets};
@@ -85,13 +85,6 @@ async fn stop(running: Running) -> FakeIngest {
 
 fn bytes_of(events: &[Received]) -> Vec<Vec<u8>> {
     events.iter().map(|r| r.bytes.clone()).collect()
-}
-
-fn assert_exactly(events: Vec<Vec<u8>>, expected: &BTreeSet<Vec<u8>>) {
-    let total = events.len();
-    let set: BTreeSet<Vec<u8>> = events.into_iter().collect();
-    assert_eq!(set.len(), total, "duplicates among {total} events");
-    assert_eq!(&set, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use firehose_common::FakeIngest;
+use firehose_common::{FakeIngest, assert_exactly};
 use rtnode::config::FirehoseSpec;
 use rtnode::firehose::kafka::KafkaFirehose;
 use rtnode::firehose::kafka::mock::MockKafka;
@@ -74,13 +74,6 @@ fn positions(checkpoint: &Value) -> BTreeMap<String, i64> {
 
 fn delivered(ingest: &FakeIngest) -> Vec<Vec<u8>> {
     ingest.committed.iter().map(|r| r.bytes.clone()).collect()
-}
-
-fn assert_exactly(events: Vec<Vec<u8>>, expected: &BTreeSet<Vec<u8>>) {
-    let total = events.len();
-    let set: BTreeSet<Vec<u8>> = events.into_iter().collect();
-    assert_eq!(set.len(), total, "duplicates among {total} events");
-    assert_eq!(&set, expected);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,7 +5,7 @@ mod ingest_support;
 
 use std::collections::HashSet;
 
-use ingest_support::{ingest, local_spec, read_json_lines_gz, shared};
+use ingest_support::{ingest, read_json_lines_gz, shared, wikiticker_spec};
 use rtnode::index::{SortedIndex, rows_as_json};
 use rtnode::time::HOUR_MS;
 use serde_json::{Value, json};
@@ -21,26 +21,13 @@ fn department(
     rollup: bool,
     dimensions: Value,
 ) -> rtnode::config::FireDepartment {
-    let schema = json!({
-        "dataSource": "wikiticker",
-        "parser": {"type": "string", "parseSpec": {"format": "json",
-            "timestampSpec": {"column": "time", "format": "iso"},
-            "dimensionsSpec": {"dimensions": dimensions}}},
-        "metricsSpec": [
-            {"type": "count", "name": "count"},
-            {"type": "longSum", "name": "added", "fieldName": "added"},
-            {"type": "longSum", "name": "deleted", "fieldName": "deleted"},
-            {"type": "longSum", "name": "delta", "fieldName": "delta"}
-        ],
-        "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": query_granularity, "rollup": rollup}
-    });
-    let dir = shared("data");
-    local_spec(
-        &dir,
-        "wikiticker-2015-09-12-sampled.json.gz",
-        schema,
-        json!({}),
-    )
+    let metrics = json!([
+        {"type": "count", "name": "count"},
+        {"type": "longSum", "name": "added", "fieldName": "added"},
+        {"type": "longSum", "name": "deleted", "fieldName": "deleted"},
+        {"type": "longSum", "name": "delta", "fieldName": "delta"}
+    ]);
+    wikiticker_spec(query_granularity, rollup, dimensions, metrics)
 }
 
 fn sum_field(rows: &[serde_json::Map<String, Value>], field: &str) -> i64 {

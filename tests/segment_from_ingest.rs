@@ -5,7 +5,7 @@ mod ingest_support;
 
 use std::path::Path;
 
-use ingest_support::{ingest, local_spec, shared};
+use ingest_support::{ingest, local_spec, mixed_events, shared};
 use rtnode::index::persist::{PersistMetadata, write_index};
 use rtnode::index::{SortedIndex, rows_as_json};
 use rtnode::segment::Column;
@@ -106,33 +106,7 @@ fn wikiticker_round_trips_through_a_persisted_segment() {
 #[test]
 fn generated_rows_with_multi_values_nulls_and_non_ascii_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
-    let words = [
-        "",
-        "a",
-        "b",
-        "héllo",
-        "日本語",
-        "\u{1F600}",
-        "\u{FF21}",
-        "Zebra",
-        "zebra",
-        "x,y",
-    ];
-    let mut lines = Vec::new();
-    for i in 0..20_000u64 {
-        let pick = |k: u64| words[((i * 7 + k * 13) % words.len() as u64) as usize];
-        let mut event = json!({"ts": 1_442_016_000_000u64 + i * 1_000, "single": pick(1), "n": (i % 5) as i64, "x": i as f64 / 4.0});
-        match i % 4 {
-            0 => event["multi"] = json!([pick(2), pick(3), pick(4)]),
-            1 => event["multi"] = json!([pick(5)]),
-            2 => event["multi"] = Value::Null,
-            _ => {}
-        }
-        if i % 3 == 0 {
-            event["sparse"] = json!(pick(6));
-        }
-        lines.push(event.to_string());
-    }
+    let lines = mixed_events(20_000);
     std::fs::write(tmp.path().join("events.json"), lines.join("\n")).unwrap();
     let schema = json!({
         "dataSource": "gen",

@@ -6,7 +6,7 @@ mod ingest_support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ingest_support::{ingest, local_spec, shared};
+use ingest_support::{ingest, local_spec, mixed_events, wikiticker_spec};
 use rtnode::config::FireDepartment;
 use rtnode::index::persist::{PersistMetadata, write_index, write_index_with};
 use rtnode::parse::InputRowParser;
@@ -15,7 +15,7 @@ use rtnode::segment::long_writer::LongEncoding;
 use rtnode::segment::merge::{MergeSpec, merge_segments_with};
 use rtnode::segment::reader::Segment;
 use rtnode::segment::writer::{SegmentOutput, WriteOptions};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// Every file of a segment directory by name.
 fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
@@ -103,26 +103,14 @@ fn wikiticker(rollup: bool, query_granularity: &str) -> FireDepartment {
         {"type": "string", "name": "regionName", "createBitmapIndex": false},
         "user", {"type": "long", "name": "metroCode"}, "flags"
     ]);
-    let schema = json!({
-        "dataSource": "wikiticker",
-        "parser": {"type": "string", "parseSpec": {"format": "json",
-            "timestampSpec": {"column": "time", "format": "iso"},
-            "dimensionsSpec": {"dimensions": dimensions}}},
-        "metricsSpec": [
-            {"type": "count", "name": "count"},
-            {"type": "longSum", "name": "added", "fieldName": "added"},
-            {"type": "doubleSum", "name": "deleted", "fieldName": "deleted"},
-            {"type": "longMax", "name": "delta", "fieldName": "delta"},
-            {"type": "hyperUnique", "name": "user_unique", "fieldName": "user"}
-        ],
-        "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": query_granularity, "rollup": rollup}
-    });
-    local_spec(
-        &shared("data"),
-        "wikiticker-2015-09-12-sampled.json.gz",
-        schema,
-        json!({}),
-    )
+    let metrics = json!([
+        {"type": "count", "name": "count"},
+        {"type": "longSum", "name": "added", "fieldName": "added"},
+        {"type": "doubleSum", "name": "deleted", "fieldName": "deleted"},
+        {"type": "longMax", "name": "delta", "fieldName": "delta"},
+        {"type": "hyperUnique", "name": "user_unique", "fieldName": "user"}
+    ]);
+    wikiticker_spec(query_granularity, rollup, dimensions, metrics)
 }
 
 #[test]
@@ -144,23 +132,7 @@ fn wikiticker_as_its_only_hydrant_is_the_merged_segment() {
 #[test]
 fn multi_values_nulls_and_a_schemaless_order_as_the_only_hydrant_are_the_merged_segment() {
     let tmp = tempfile::tempdir().unwrap();
-    let words = ["", "a", "b", "héllo", "日本語", "x,y", "Zebra"];
-    let mut lines = Vec::new();
-    for i in 0..5_000u64 {
-        let pick = |k: u64| words[((i * 7 + k * 13) % words.len() as u64) as usize];
-        let mut event =
-            json!({"ts": 1_442_016_000_000u64 + i * 1_000, "single": pick(1), "n": i % 5});
-        match i % 4 {
-            0 => event["multi"] = json!([pick(2), pick(3), pick(4)]),
-            1 => event["multi"] = json!([pick(5)]),
-            2 => event["multi"] = Value::Null,
-            _ => {}
-        }
-        if i % 3 == 0 {
-            event["sparse"] = json!(pick(6));
-        }
-        lines.push(event.to_string());
-    }
+    let lines = mixed_events(5_000);
     std::fs::write(tmp.path().join("events.json"), lines.join("\n")).unwrap();
     // No dimension list: the order is the order ingest discovered them in.
     let schema = json!({

@@ -139,3 +139,11 @@ impl FakeIngest {
         self.held.len() + self.committed.len()
     }
 }
+
+/// Asserts `events` hold each of `expected` exactly once.
+pub fn assert_exactly(events: Vec<Vec<u8>>, expected: &std::collections::BTreeSet<Vec<u8>>) {
+    let total = events.len();
+    let set: std::collections::BTreeSet<Vec<u8>> = events.into_iter().collect();
+    assert_eq!(set.len(), total, "duplicates among {total} events");
+    assert_eq!(&set, expected);
+}

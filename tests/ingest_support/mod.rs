@@ -97,3 +97,61 @@ pub fn read_json_lines_gz(path: &Path) -> Vec<Value> {
         .map(|l| serde_json::from_str(&l.unwrap()).unwrap())
         .collect()
 }
+
+/// A spec over the wikiticker sample (`../shared/data`): DAY segments of the given query
+/// granularity and rollup, with `dimensions` and `metrics` as given.
+pub fn wikiticker_spec(
+    query_granularity: &str,
+    rollup: bool,
+    dimensions: Value,
+    metrics: Value,
+) -> FireDepartment {
+    let schema = serde_json::json!({
+        "dataSource": "wikiticker",
+        "parser": {"type": "string", "parseSpec": {"format": "json",
+            "timestampSpec": {"column": "time", "format": "iso"},
+            "dimensionsSpec": {"dimensions": dimensions}}},
+        "metricsSpec": metrics,
+        "granularitySpec": {"segmentGranularity": "DAY", "queryGranularity": query_granularity, "rollup": rollup}
+    });
+    local_spec(
+        &shared("data"),
+        "wikiticker-2015-09-12-sampled.json.gz",
+        schema,
+        serde_json::json!({}),
+    )
+}
+
+/// `count` generated events, one a second from 2015-09-12: `single` (empty strings, non-ASCII,
+/// a comma), `n` (0–4), `x` (a quarter of the event number), a multi-value `multi` (three
+/// values, one, null or absent in turn) and a `sparse` string in every third event.
+pub fn mixed_events(count: u64) -> Vec<String> {
+    let words = [
+        "",
+        "a",
+        "b",
+        "héllo",
+        "日本語",
+        "\u{1F600}",
+        "\u{FF21}",
+        "Zebra",
+        "zebra",
+        "x,y",
+    ];
+    let mut lines = Vec::new();
+    for i in 0..count {
+        let pick = |k: u64| words[((i * 7 + k * 13) % words.len() as u64) as usize];
+        let mut event = serde_json::json!({"ts": 1_442_016_000_000u64 + i * 1_000, "single": pick(1), "n": (i % 5) as i64, "x": i as f64 / 4.0});
+        match i % 4 {
+            0 => event["multi"] = serde_json::json!([pick(2), pick(3), pick(4)]),
+            1 => event["multi"] = serde_json::json!([pick(5)]),
+            2 => event["multi"] = Value::Null,
+            _ => {}
+        }
+        if i % 3 == 0 {
+            event["sparse"] = serde_json::json!(pick(6));
+        }
+        lines.push(event.to_string());
+    }
+    lines
+}
