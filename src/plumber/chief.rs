@@ -16,7 +16,7 @@ use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 use super::commit::SinkState;
-use super::handoff::{self, HandoffContext, HandoffEvent, SinkToHandOff};
+use super::handoff::{self, HandoffContext, HandoffEvent, ReadySegment, SinkToHandOff};
 use super::ingest::{IngestCounts, IngestError, Ingestor};
 use super::persist::{FrozenHydrant, PersistCommand, PersistEvent, PersistJob};
 use super::sink::Sink;
@@ -453,7 +453,10 @@ impl FireChief {
                 .collect(),
             already_pushed: sink.pushed.clone(),
             ready_segment: match sink.hydrants.as_slice() {
-                [only] if only.in_segment_format => Some(sink_dir.join(only.number.to_string())),
+                [only] if only.in_segment_format => Some(ReadySegment {
+                    dir: sink_dir.join(only.number.to_string()),
+                    rows: only.rows,
+                }),
                 _ => None,
             },
         };

@@ -98,7 +98,16 @@ pub struct SinkToHandOff {
     pub already_pushed: Option<DataSegment>,
     /// The sink's only hydrant when this process wrote it in the segment's format
     /// ([`super::sink::Hydrant::in_segment_format`]): pushed as it is, without a merge.
-    pub ready_segment: Option<PathBuf>,
+    pub ready_segment: Option<ReadySegment>,
+}
+
+/// A hydrant directory that is its sink's segment as it stands.
+#[derive(Debug, Clone)]
+pub struct ReadySegment {
+    /// The hydrant's directory.
+    pub dir: PathBuf,
+    /// Rows it holds.
+    pub rows: u64,
 }
 
 /// What a handoff task reports to the ingest loop.
@@ -348,25 +357,23 @@ fn merge_and_push(
 }
 
 /// Zips a sink's only hydrant, written in the segment's format, into deep storage as the
-/// segment (what merging it alone would write); blocking.
+/// segment (what merging it alone would write); blocking. The push opens (and checks) the
+/// segment and fills the descriptor's dimensions from it.
 fn push_as_it_is(
     ctx: &HandoffContext,
     sink: &SinkToHandOff,
-    hydrant_dir: &std::path::Path,
+    ready: &ReadySegment,
 ) -> Result<(DataSegment, u64), String> {
-    let segment = Segment::open(hydrant_dir).map_err(|e| e.to_string())?;
-    let rows = segment.num_rows() as u64;
     let mut template = sink.realtime.clone();
     template.metrics = ctx.metric_names.clone();
-    template.dimensions = segment.dimension_names().to_vec();
-    drop(segment);
+    template.dimensions.clear();
     crate::failpoint::hit("handoff.after_merge");
     let pushed = ctx
         .deep_storage
-        .push(hydrant_dir, &template)
+        .push(&ready.dir, &template)
         .map_err(|e| e.to_string())?;
     crate::failpoint::hit("handoff.after_push");
-    Ok((pushed.segment, rows))
+    Ok((pushed.segment, ready.rows))
 }
 
 /// Inserts the segment row and, in the same transaction, sets this partition's entry of the
