@@ -26,6 +26,8 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
+use super::sync_behind::SyncBehind;
+
 /// Alignment of `O_DIRECT` buffers, offsets and lengths.
 const ALIGN_BYTES: usize = 4096;
 /// Bytes written per call.
@@ -177,6 +179,8 @@ fn write_jobs(
     jobs: Receiver<WriteJob>,
     written: SyncSender<AlignedBuffer>,
 ) -> io::Result<File> {
+    // `O_DIRECT` data still waits in the device's cache for the final fsync: flush behind.
+    let mut behind = SyncBehind::new(&file)?;
     for job in jobs {
         let data = job.buffer.bytes(job.len_bytes);
         match file.write_all_at(data, job.offset_bytes) {
@@ -188,9 +192,11 @@ fn write_jobs(
             }
             other => other?,
         }
+        behind.wrote(job.len_bytes)?;
         // The writer may be finishing and gone: then the buffer is simply dropped.
         let _ = written.send(job.buffer);
     }
+    behind.finish()?;
     Ok(file)
 }
 

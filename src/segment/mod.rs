@@ -45,6 +45,7 @@ pub mod smoosh;
 pub mod spill;
 pub mod string_column;
 pub mod string_writer;
+pub mod sync_behind;
 pub mod vsize_ints;
 pub mod vsize_longs;
 pub mod writer;

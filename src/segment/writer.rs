@@ -22,6 +22,7 @@ use super::index_drd::IndexDrd;
 pub use super::schema::*;
 use super::smoosh::{self, SmooshWriter};
 use super::string_column::java_str_cmp;
+use super::sync_behind::SyncBehindFile;
 use super::{bitmap::BitmapKind, checksum};
 
 /// Streams rows into a v9 segment.
@@ -338,7 +339,9 @@ impl SegmentWriter {
 
     fn finish_directory(&mut self, tmp: &Path) -> Result<WrittenSegment, SegmentError> {
         let chunk_path = tmp.join(smoosh::chunk_file_name(0));
-        let file = File::create(&chunk_path).map_err(|e| SegmentError::io(&chunk_path, e))?;
+        let file = File::create(&chunk_path)
+            .and_then(SyncBehindFile::new)
+            .map_err(|e| SegmentError::io(&chunk_path, e))?;
         let out = checksum::CrcWriter::new(BufWriter::with_capacity(1 << 20, file));
         let (out, meta, dims) = self
             .write_smoosh(out)
@@ -346,7 +349,9 @@ impl SegmentWriter {
         let (buffered, chunk_sum) = out.finish(&smoosh::chunk_file_name(0));
         let file = buffered
             .into_inner()
-            .map_err(|e| SegmentError::io(&chunk_path, e.into_error()))?;
+            .map_err(|e| e.into_error())
+            .and_then(SyncBehindFile::finish)
+            .map_err(|e| SegmentError::io(&chunk_path, e))?;
         file.sync_all()
             .map_err(|e| SegmentError::io(&chunk_path, e))?;
         let mut sums = vec![chunk_sum];
