@@ -20,6 +20,10 @@
 //!      `BROKER_BENCH_KAFKA_MODE=restart` measures Kafka this way too (the protocol of the
 //!      measurements before 2026-12-05 22:00 in BENCHMARKS.md).
 //!
+//! Before each node start the bench calls `sync(2)`, so that the node's first fsync does not
+//! flush what the bench or an earlier run left pending (on a filesystem mounted with `discard`,
+//! an earlier run's deleted files are trimmed at the next journal commit: up to ~0.15 s).
+//!
 //! events/s = N / wall time of the node runs. The published segments are read back and their
 //! `count` must sum to N (Kafka: exactly once; RabbitMQ: every event acknowledged once here,
 //! as nothing crashes). Run with the producer on the other core:
@@ -360,6 +364,11 @@ impl NodeRun {
         if exit_when_done {
             command.arg("--exit-when-done");
         }
+        // Writes still pending on this machine (an earlier run's files deleted, with the
+        // filesystem's `discard` trimming them at the next journal commit) would otherwise be
+        // flushed by the node's first fsync and counted as its start.
+        // SAFETY: sync(2) takes no arguments and cannot fail.
+        unsafe { libc::sync() };
         let started = Instant::now();
         let child = command
             .current_dir(dir)
