@@ -7,7 +7,8 @@
 //! memory. `finish` assembles `00000.smoosh` in Druid's order (`__time`, metrics sorted,
 //! dimensions, `index.drd`, `metadata.drd`), then writes `meta.smoosh`, `version.bin`,
 //! `factory.json` and the CRC32 side file. A directory is written as `{target}.tmp-…`, every
-//! file fsynced, renamed to the target and the parent fsynced. A zip output assembles the same
+//! file fsynced (`00000.smoosh` flushed behind the writer as it grows, [`super::sync_behind`]),
+//! renamed to the target and the parent fsynced. A zip output assembles the same
 //! files as entries of `index.zip` instead ([`super::zip_output`]).
 
 use std::fs::{self, File};
