@@ -48,7 +48,8 @@ impl SyncBehind {
         }
         self.unflushed_bytes = 0;
         if self.requests_opt.is_none() {
-            self.spawn()?;
+            // Without a thread (none could be started) the final fsync simply does it all.
+            let _ = self.spawn();
         }
         let Some(requests) = &self.requests_opt else {
             return Ok(());
