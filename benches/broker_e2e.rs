@@ -110,7 +110,7 @@ fn report(name: &str, events: u64, run: Run) {
 
 /// Wall times and resources of the node runs.
 struct Run {
-    /// The ingesting run (Kafka: the whole job).
+    /// The ingesting run (a run to the input's end: the whole job).
     ingest: Duration,
     /// The restarted run that publishes (a stopped ingest only).
     publish: Option<Duration>,
@@ -390,7 +390,8 @@ impl NodeRun {
         }
     }
 
-    /// A run with `--exit-when-done` over a finite input, to its exit.
+    /// A run with `--exit-when-done`, to its exit: it must have published (`Run::ingest` is its
+    /// wall time).
     fn wait_until_done(mut self) -> Run {
         let status = self.child.wait().unwrap();
         let wall = self.started.elapsed();
@@ -437,21 +438,12 @@ impl NodeRun {
         let (cpu_ingest, rss_ingest) = time_v(&self.log);
         let ended =
             json!({"type": "timed", "shutoffTime": "2000-01-01T00:00:00Z", "delegate": firehose});
-        let mut publisher = NodeRun::start(work, &ended, "publish", true);
-        let status = publisher.child.wait().unwrap();
-        assert!(status.success(), "{}", tail(&publisher.log));
-        let publish = publisher.started.elapsed();
-        let summary = std::fs::read_to_string(&publisher.out).unwrap();
-        assert!(
-            summary.contains("\"segments\":[{"),
-            "nothing published: {summary}"
-        );
-        let (cpu_publish, rss_publish) = time_v(&publisher.log);
+        let publisher = NodeRun::start(work, &ended, "publish", true).wait_until_done();
         Run {
             ingest,
-            publish: Some(publish),
-            cpu_s: cpu_ingest + cpu_publish,
-            peak_rss_kb: rss_ingest.max(rss_publish),
+            publish: Some(publisher.ingest),
+            cpu_s: cpu_ingest + publisher.cpu_s,
+            peak_rss_kb: rss_ingest.max(publisher.peak_rss_kb),
         }
     }
 

@@ -409,12 +409,7 @@ fn start_department(
     let parser = InputRowParser::new(&department).map_err(|e| setup("parser", &e))?;
     let settings = PlumberSettings::from_spec(&department, parser.schema(), services.node_start_ms);
     // The spec's dimensions (none when schemaless): the merge's dimension order hint.
-    let dimension_hint: Vec<String> = parser
-        .schema()
-        .dimensions()
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
+    let dimension_hint = parser.schema().dimension_names();
     let without_bitmap_index: Vec<String> = department
         .parser()
         .parse_spec()

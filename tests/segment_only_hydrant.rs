@@ -66,13 +66,10 @@ fn assert_only_hydrant_is_its_merge(
     )
     .unwrap();
     // The node's hint: the spec's dimensions (none when schemaless).
-    let parser = InputRowParser::new(department).unwrap();
-    let hint: Vec<String> = parser
+    let hint = InputRowParser::new(department)
+        .unwrap()
         .schema()
-        .dimensions()
-        .iter()
-        .map(|d| d.name.clone())
-        .collect();
+        .dimension_names();
     let combiners = plumber.settings().combiners();
     let spec = MergeSpec {
         combiners: &combiners,

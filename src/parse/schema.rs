@@ -155,6 +155,12 @@ impl RowSchema {
         &self.dimensions
     }
 
+    /// Dimension names by slot: of a new parser's schema, the spec's dimensions (none when
+    /// schemaless), which a merge takes as its dimension order hint.
+    pub fn dimension_names(&self) -> Vec<String> {
+        self.dimensions.iter().map(|d| d.name.clone()).collect()
+    }
+
     /// Metric input field names by slot.
     pub fn fields(&self) -> &[String] {
         &self.fields

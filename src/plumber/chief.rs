@@ -485,11 +485,11 @@ impl FireChief {
     /// Shares the dimension names (they only grow) with the query side when they changed.
     fn publish_dimensions(&mut self) {
         let Some(view) = &self.view else { return };
-        let dims = self.ingestor.schema().dimensions();
-        if dims.len() != self.published_dimensions {
-            *view.dimensions.write().expect("dimensions lock") =
-                dims.iter().map(|d| d.name.clone()).collect();
-            self.published_dimensions = dims.len();
+        let schema = self.ingestor.schema();
+        let count = schema.dimensions().len();
+        if count != self.published_dimensions {
+            *view.dimensions.write().expect("dimensions lock") = schema.dimension_names();
+            self.published_dimensions = count;
         }
     }
 
