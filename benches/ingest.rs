@@ -17,8 +17,8 @@ use rtnode::segment::writer::{SegmentOutput, WriteOptions};
 const EVENTS: usize = 1_000_000;
 
 fn bench_ingest(c: &mut Criterion) {
-    let batches = load_batches(EVENTS);
-    let chief = ingest(&batches);
+    let mut batches = load_batches(EVENTS);
+    let chief = ingest(&mut batches);
     let (rows, bytes) = rows_and_bytes(&chief);
     eprintln!(
         "rolled-up rows: {rows}, index bytes: {bytes}, bytes per row: {}",
@@ -31,7 +31,7 @@ fn bench_ingest(c: &mut Criterion) {
     // One index at a time (`PerIteration`): `iter_with_large_drop` would keep every output of a
     // sample alive, up to ten 125 MB indexes, and measure fresh-memory page faults instead.
     group.bench_function("json_to_index_1m_events", |b| {
-        b.iter_batched(|| (), |()| ingest(&batches), BatchSize::PerIteration)
+        b.iter_batched(|| (), |()| ingest(&mut batches), BatchSize::PerIteration)
     });
     group.finish();
 

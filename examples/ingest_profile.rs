@@ -27,10 +27,10 @@ fn main() {
         .nth(2)
         .map(|n| n.parse().expect("repeats: a number"))
         .unwrap_or(1);
-    let batches = ingest_fixture::load_batches(events);
+    let mut batches = ingest_fixture::load_batches(events);
     for _ in 0..repeats {
         let (cpu_before, wall) = (thread_cpu_ns(), Instant::now());
-        let chief = ingest_fixture::ingest(&batches);
+        let chief = ingest_fixture::ingest(&mut batches);
         // Timed like the criterion benchmark: the index's drop is not in the measurement.
         let wall_s = wall.elapsed().as_secs_f64();
         let cpu_s = thread_cpu_ns()

@@ -58,9 +58,9 @@ pub fn spec() -> rtnode::config::FireDepartment {
     rtnode::config::load_spec_str(text).unwrap().remove(0)
 }
 
-/// Ingests every batch into a fresh index; returns the chief.
+/// Ingests every batch into a fresh index (each batch's checkpoint is taken); returns the chief.
 #[inline(never)]
-pub fn ingest(batches: &[EventBatch]) -> Ingestor {
+pub fn ingest(batches: &mut [EventBatch]) -> Ingestor {
     let department = spec();
     let parser = InputRowParser::new(&department).unwrap();
     let settings = PlumberSettings::from_spec(&department, parser.schema(), 0);

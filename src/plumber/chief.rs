@@ -205,8 +205,8 @@ impl FireChief {
 
     async fn on_firehose(&mut self, message: Option<FirehoseMessage>) -> Result<(), IngestError> {
         match message {
-            Some(FirehoseMessage::Batch(batch)) => {
-                self.ingestor.ingest_batch(&batch)?;
+            Some(FirehoseMessage::Batch(mut batch)) => {
+                self.ingestor.ingest_batch(&mut batch)?;
                 crate::firehose::buffers::recycle(batch);
                 self.publish_dimensions();
                 if self.memory_full() {

@@ -152,7 +152,7 @@ impl Ingestor {
     ) -> Result<ChiefReport, IngestError> {
         while let Some(message) = rx.blocking_recv() {
             match message {
-                FirehoseMessage::Batch(batch) => self.ingest_batch(&batch)?,
+                FirehoseMessage::Batch(mut batch) => self.ingest_batch(&mut batch)?,
                 FirehoseMessage::End(checkpoint) => {
                     return Ok(ChiefReport {
                         counts: self.counts,
@@ -174,7 +174,7 @@ impl Ingestor {
     /// Parses and adds every event of a batch. Events are parsed one ahead: while event `i` is
     /// added, the dictionary slots of event `i + 1` are already on their way into the cache
     /// (on a large `page` or `user` dictionary each lookup is otherwise a wait on memory).
-    pub fn ingest_batch(&mut self, batch: &EventBatch) -> Result<(), IngestError> {
+    pub fn ingest_batch(&mut self, batch: &mut EventBatch) -> Result<(), IngestError> {
         let before = self.counts;
         let now_ms = self.plumber.rejector().now_ms();
         // One UTF-8 check for the whole batch instead of one per event; any event of a batch
@@ -194,7 +194,8 @@ impl Ingestor {
             }
             self.add_event(batch, i, parsed, &row, now_ms)?;
         }
-        self.last_checkpoint = Some(batch.checkpoint.clone());
+        // Taken, not cloned: a Kafka checkpoint names every partition, and the batch is spent.
+        self.last_checkpoint = Some(std::mem::take(&mut batch.checkpoint));
         self.publish(before);
         Ok(())
     }
@@ -441,7 +442,9 @@ mod tests {
         let events = [r#"{"ts":1000,"d":"a"}"#, "", "  ", r#"{"ts":2000,"d":"b"}"#];
         let mut from_kafka = ingestor();
         let offsets = BatchOrigin::Offsets((0..4).map(|o| (0, o)).collect());
-        from_kafka.ingest_batch(&batch(&events, offsets)).unwrap();
+        from_kafka
+            .ingest_batch(&mut batch(&events, offsets))
+            .unwrap();
         assert_eq!(
             (from_kafka.counts.processed, from_kafka.counts.unparseable),
             (2, 2)
@@ -451,7 +454,7 @@ mod tests {
             source: "f".into(),
             first_line: 1,
         };
-        from_file.ingest_batch(&batch(&events, lines)).unwrap();
+        from_file.ingest_batch(&mut batch(&events, lines)).unwrap();
         assert_eq!(
             (from_file.counts.processed, from_file.counts.unparseable),
             (2, 0)
@@ -467,7 +470,7 @@ mod tests {
         ];
         let offsets = BatchOrigin::Offsets((0..2).map(|o| (0, o)).collect());
         let mut chief = ingestor_with_dimensions("[]");
-        chief.ingest_batch(&batch(&events, offsets)).unwrap();
+        chief.ingest_batch(&mut batch(&events, offsets)).unwrap();
         let dims: Vec<&[String]> = chief
             .plumber
             .sinks()
@@ -484,10 +487,10 @@ mod tests {
         // The first bad event ends inside a character that the next one completes: the
         // batch's bytes are valid UTF-8, neither event alone is.
         let split = [good, b"{\"ts\":1000,\"d\":\"\xc3", b"\xa9\"}", good];
-        let split = byte_batch(&split, offsets());
+        let mut split = byte_batch(&split, offsets());
         assert!(std::str::from_utf8(&split.data).is_ok());
         let mut chief = ingestor();
-        chief.ingest_batch(&split).unwrap();
+        chief.ingest_batch(&mut split).unwrap();
         assert_eq!((chief.counts.processed, chief.counts.unparseable), (2, 2));
         let messages: Vec<String> = chief
             .parse_errors
@@ -503,7 +506,9 @@ mod tests {
         // A batch that is not UTF-8 as a whole: only the bad event is lost.
         let bad = [good, b"{\"ts\":1000,\"d\":\"\xff\"}", good];
         let mut chief = ingestor();
-        chief.ingest_batch(&byte_batch(&bad, offsets())).unwrap();
+        chief
+            .ingest_batch(&mut byte_batch(&bad, offsets()))
+            .unwrap();
         assert_eq!((chief.counts.processed, chief.counts.unparseable), (2, 1));
     }
 }

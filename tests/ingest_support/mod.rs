@@ -83,7 +83,7 @@ pub fn feed_lines(chief: &mut Ingestor, lines: &[String]) {
         batch.data.extend_from_slice(line.as_bytes());
         batch.spans.push((start, batch.data.len() as u32));
     }
-    chief.ingest_batch(&batch).unwrap();
+    chief.ingest_batch(&mut batch).unwrap();
     let _ = FirehoseMessage::End(Value::Null);
 }
 

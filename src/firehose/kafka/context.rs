@@ -21,7 +21,7 @@ use super::message_queue::MessageQueue;
 use super::metrics::KafkaMetrics;
 use super::offsets::resolve_starts;
 use super::settings::{KafkaCheckpoint, KafkaSettings};
-use crate::firehose::{BatchOrigin, EventBatch, FirehoseMessage, MAX_BATCH_BYTES, to_json};
+use crate::firehose::{BatchOrigin, EventBatch, FirehoseMessage, MAX_BATCH_BYTES};
 
 /// Events read but not yet handed to the ingest loop.
 #[derive(Debug, Default)]
@@ -83,10 +83,7 @@ impl PollState {
 
     /// The checkpoint of the positions now.
     pub fn checkpoint(&self, topic: &str) -> serde_json::Value {
-        to_json(&KafkaCheckpoint {
-            topic: topic.to_string(),
-            partitions: self.positions.clone(),
-        })
+        KafkaCheckpoint::json_of(topic, &self.positions)
     }
 
     /// Moves the builder's events into `pending` as one batch.

@@ -42,6 +42,17 @@ const DEFAULT_QUEUED_MAX_MESSAGES_KBYTES: &str = "8192";
 /// 20 times a second.
 const DEFAULT_FETCH_WAIT_MAX_MS: &str = "50";
 
+/// Whether librdkafka connects to a broker only when it needs it, unless
+/// `enable.sparse.connections` is set (librdkafka's default is `true`). With sparse
+/// connections the node's first metadata request waited ~50 ms in 3 of 5 starts of
+/// `benches/broker_e2e.rs` (none of 5 with `false`): librdkafka drops its bootstrap connection
+/// once it has learned the brokers, and the request then finds no broker up, with new
+/// connections suppressed for `reconnect.backoff.ms` / 2 (librdkafka's debug log: "Not
+/// selecting any broker for cluster connection: still suppressed for 48ms: application
+/// metadata request"). A node reads every partition of its topic (or a share of them spread
+/// over the brokers), so it connects to their leaders anyway, as Druid's Java consumer does.
+const DEFAULT_ENABLE_SPARSE_CONNECTIONS: &str = "false";
+
 /// librdkafka properties rtnode sets unless `consumerProperties` does (each value's reason is
 /// at its constant).
 const PROPERTY_DEFAULTS: &[(&str, &str)] = &[
@@ -53,6 +64,10 @@ const PROPERTY_DEFAULTS: &[(&str, &str)] = &[
         DEFAULT_QUEUED_MAX_MESSAGES_KBYTES,
     ),
     ("fetch.wait.max.ms", DEFAULT_FETCH_WAIT_MAX_MS),
+    (
+        "enable.sparse.connections",
+        DEFAULT_ENABLE_SPARSE_CONNECTIONS,
+    ),
 ];
 
 /// Kafka 0.8 consumer properties kept as they are (librdkafka knows them by the same name).
@@ -89,6 +104,19 @@ pub struct KafkaCheckpoint {
 }
 
 impl KafkaCheckpoint {
+    /// The JSON of `KafkaCheckpoint { topic, partitions }`, built directly: the firehose makes
+    /// one for every batch, and going through serde cost a copy of the map and its machinery.
+    pub fn json_of(topic: &str, partitions: &BTreeMap<i32, i64>) -> Value {
+        let partitions: Map<String, Value> = partitions
+            .iter()
+            .map(|(partition, offset)| (partition.to_string(), Value::from(*offset)))
+            .collect();
+        let mut checkpoint = Map::with_capacity(2);
+        checkpoint.insert("topic".into(), Value::from(topic));
+        checkpoint.insert("partitions".into(), Value::Object(partitions));
+        Value::Object(checkpoint)
+    }
+
     /// Reads a recorded checkpoint; `None` starts empty. Fails when it names another topic.
     pub fn from_resume(resume: Option<&Value>, topic: &str) -> Result<Self, FirehoseError> {
         let Some(value) = resume else {
@@ -363,9 +391,10 @@ mod tests {
             json!({"type": "kafka", "topic": "t", "consumerProperties": {
             "bootstrap.servers": "b:9092", "group.id": "g", "queued.min.messages": "5000",
             "fetch.queue.backoff.ms": "250", "queued.max.messages.kbytes": "65536",
-            "fetch.wait.max.ms": "500"}}),
+            "fetch.wait.max.ms": "500", "enable.sparse.connections": "true"}}),
         );
         let settings = KafkaSettings::from_spec(&set, 0).unwrap();
+        assert_eq!(settings.properties["enable.sparse.connections"], "true");
         assert_eq!(settings.properties["queued.min.messages"], "5000");
         assert_eq!(settings.properties["fetch.queue.backoff.ms"], "250");
         assert_eq!(settings.properties["queued.max.messages.kbytes"], "65536");
@@ -397,6 +426,7 @@ mod tests {
         assert_eq!(settings.properties["fetch.queue.backoff.ms"], "10");
         assert_eq!(settings.properties["queued.max.messages.kbytes"], "8192");
         assert_eq!(settings.properties["fetch.wait.max.ms"], "50");
+        assert_eq!(settings.properties["enable.sparse.connections"], "false");
         assert_eq!(settings.properties["statistics.interval.ms"], "5000");
         assert_eq!(settings.properties["auto.offset.reset"], "error");
         assert!(!settings.properties.contains_key("zookeeper.connect"));
@@ -415,6 +445,23 @@ mod tests {
             "consumerProperties": {"bootstrap.servers": "b:9092"}}));
         let err = KafkaSettings::from_spec(&group, 0).unwrap_err().to_string();
         assert!(err.contains("`group.id`"), "{err}");
+    }
+
+    #[test]
+    fn a_checkpoint_built_directly_is_the_serialized_one() {
+        for partitions in [
+            BTreeMap::new(),
+            BTreeMap::from([(0, 0), (1, 98), (10, 1234), (2, i64::MAX), (-1, 5)]),
+        ] {
+            let serialized = serde_json::to_value(KafkaCheckpoint {
+                topic: "wiki".into(),
+                partitions: partitions.clone(),
+            })
+            .unwrap();
+            let direct = KafkaCheckpoint::json_of("wiki", &partitions);
+            assert_eq!(direct, serialized);
+            assert_eq!(direct.to_string(), serialized.to_string());
+        }
     }
 
     #[test]
