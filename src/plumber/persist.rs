@@ -316,7 +316,8 @@ impl PersistWorker {
                 without_bitmap_index,
             )
             .map_err(|e| e.to_string())?;
-            let segment = Segment::open(&hydrant_dir).map_err(|e| e.to_string())?;
+            // Written and fsynced just now: not hashed again (a restart's recovery checks it).
+            let segment = Segment::open_just_written(&hydrant_dir).map_err(|e| e.to_string())?;
             rows += out.num_rows as u64;
             written.push((
                 frozen.interval,

@@ -13,12 +13,14 @@ use std::fs::{self, File};
 use std::io::{self, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+use super::checksum;
 use super::descriptor::DataSegment;
 use super::error::SegmentError;
 use super::reader::Segment;
 use super::schema::WrittenSegment;
 use super::smoosh;
 use super::writer::{publish_file, write_synced};
+use super::zip_writer::ZipWriter;
 
 /// A temporary directory holding an extracted zip, removed on drop.
 #[derive(Debug)]
@@ -140,7 +142,10 @@ pub fn package(
     out_dir: &Path,
     template: &DataSegment,
 ) -> Result<Packaged, SegmentError> {
-    let segment = Segment::open(segment_dir)?;
+    // Opened for its names only: its checksums are checked by the zip's own pass over the
+    // files (`write_zip`), not by one more pass here.
+    let segment = Segment::open_just_written(segment_dir)?;
+    let checks = read_checksums(segment_dir)?;
     let version = fs::read(segment_dir.join("version.bin"))
         .map_err(|e| SegmentError::io(segment_dir.join("version.bin"), e))?;
     smoosh::check_version(&version)
@@ -149,7 +154,13 @@ pub fn package(
     let files = segment_files(segment_dir)?;
     let zip_path = out_dir.join("index.zip");
     let tmp_zip = out_dir.join(format!("index.zip.tmp-{}", std::process::id()));
-    let size_bytes = write_zip(&tmp_zip, &files)?;
+    let size_bytes = match write_zip(&tmp_zip, &files, &checks) {
+        Ok(size_bytes) => size_bytes,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp_zip);
+            return Err(e);
+        }
+    };
     publish_file(&tmp_zip, &zip_path)?;
     let mut descriptor = template.clone();
     if descriptor.dimensions.is_empty() {
@@ -203,8 +214,40 @@ fn write_descriptor(
     })
 }
 
-fn write_zip(zip_path: &Path, files: &[(String, PathBuf)]) -> Result<u64, SegmentError> {
-    super::zip_writer::write_zip(zip_path, files).map_err(|e| SegmentError::io(zip_path, e))
+/// The segment directory's checksums (none for a directory without the side file, as Druid's).
+fn read_checksums(segment_dir: &Path) -> Result<Vec<checksum::FileChecksum>, SegmentError> {
+    let path = segment_dir.join(checksum::CHECKSUM_FILE);
+    match fs::read(&path) {
+        Ok(text) => checksum::parse(&String::from_utf8_lossy(&text)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(SegmentError::io(path, e)),
+    }
+}
+
+/// Zips `files`; each file the checksums name must match them (the zip hashes every byte for
+/// its own CRC32, the same function, so this costs no pass of its own).
+fn write_zip(
+    zip_path: &Path,
+    files: &[(String, PathBuf)],
+    checks: &[checksum::FileChecksum],
+) -> Result<u64, SegmentError> {
+    let zip_err = |e| SegmentError::io(zip_path, e);
+    let mut zip = ZipWriter::create(zip_path).map_err(zip_err)?;
+    for (name, path) in files {
+        let mut file = File::open(path).map_err(|e| SegmentError::io(path, e))?;
+        zip.start_entry(name).map_err(zip_err)?;
+        zip.write_from(&mut file).map_err(zip_err)?;
+        let (size_bytes, crc32) = zip.finish_entry().map_err(zip_err)?;
+        if let Some(expected) = checks.iter().find(|c| &c.name == name) {
+            let actual = checksum::FileChecksum {
+                name: name.clone(),
+                size_bytes,
+                crc32,
+            };
+            checksum::verify_computed(expected, &actual)?;
+        }
+    }
+    zip.finish().map_err(zip_err)
 }
 
 #[cfg(test)]

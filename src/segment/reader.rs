@@ -137,9 +137,18 @@ impl Segment {
         self.inner.maps.iter().for_each(|mmap| release(mmap));
     }
 
-    /// Opens a segment directory.
+    /// Opens a segment directory, checking its files against their checksums.
     pub fn open(dir: &Path) -> Result<Segment, SegmentError> {
-        Segment::open_dir(dir, &dir.display().to_string(), None)
+        Segment::open_dir(dir, &dir.display().to_string(), None, Checksums::Verify)
+    }
+
+    /// Opens a segment directory this process has just written and made durable, without
+    /// hashing its files again: the writer computed their checksums from the very bytes it
+    /// wrote, so reading them back at once finds nothing that the next open of the directory
+    /// (a restart's recovery, [`Segment::open`]) or of its `index.zip` (a historical) does not.
+    /// It spares a pass over the files (~7 ms and ~800 page faults per 50 MB hydrant).
+    pub fn open_just_written(dir: &Path) -> Result<Segment, SegmentError> {
+        Segment::open_dir(dir, &dir.display().to_string(), None, Checksums::Trust)
     }
 
     /// Opens the directory `dir`, naming files `{label}/{file}` in errors.
@@ -147,11 +156,15 @@ impl Segment {
         dir: &Path,
         label: &str,
         extracted_opt: Option<super::package::ExtractedDir>,
+        checksums: Checksums,
     ) -> Result<Segment, SegmentError> {
-        let checks_opt = match std::fs::read(dir.join(checksum::CHECKSUM_FILE)) {
-            Ok(text) => Some(checksum::parse(&String::from_utf8_lossy(&text))?),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(SegmentError::io(dir.join(checksum::CHECKSUM_FILE), e)),
+        let checks_opt = match checksums {
+            Checksums::Trust => None,
+            Checksums::Verify => match std::fs::read(dir.join(checksum::CHECKSUM_FILE)) {
+                Ok(text) => Some(checksum::parse(&String::from_utf8_lossy(&text))?),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => return Err(SegmentError::io(dir.join(checksum::CHECKSUM_FILE), e)),
+            },
         };
         let version = read_small(&dir.join("version.bin"))?;
         let meta_text = read_small(&dir.join("meta.smoosh"))?;
@@ -192,7 +205,12 @@ impl Segment {
     pub fn open_zip(path: &Path) -> Result<Segment, SegmentError> {
         let extracted = super::package::extract_zip_to_temp(path)?;
         let dir = extracted.path().to_path_buf();
-        Segment::open_dir(&dir, &path.display().to_string(), Some(extracted))
+        Segment::open_dir(
+            &dir,
+            &path.display().to_string(),
+            Some(extracted),
+            Checksums::Verify,
+        )
     }
 
     /// Opens a directory or an `index.zip`, whichever `path` is.
@@ -460,6 +478,14 @@ fn internal_file(
         chunk.slice(entry.start as usize..entry.end as usize),
         ctx,
     )))
+}
+
+/// Whether opening a directory hashes its files against its checksum file.
+#[derive(Debug, Clone, Copy)]
+enum Checksums {
+    Verify,
+    /// The files were written by this process just before (see [`Segment::open_just_written`]).
+    Trust,
 }
 
 /// Bytes hashed between two releases of the pages just read.

@@ -7,10 +7,8 @@ use crate::segment::{
     WriteOptions,
 };
 
-#[test]
-fn released_pages_read_back_the_same_values() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("segment");
+/// Writes a directory segment of 50,000 rows whose long metric `m` is `row * 3`.
+fn write_long_segment(dir: &Path) {
     let schema = SegmentSchema {
         interval: crate::time::Interval::new(0, crate::time::DAY_MS),
         dimensions: Vec::new(),
@@ -20,7 +18,7 @@ fn released_pages_read_back_the_same_values() {
         }],
         metadata: None,
     };
-    let output = SegmentOutput::Directory(dir.clone());
+    let output = SegmentOutput::Directory(dir.to_path_buf());
     let mut writer =
         SegmentWriter::new(schema, Vec::new(), output, WriteOptions::default()).unwrap();
     for row in 0..50_000i64 {
@@ -35,6 +33,13 @@ fn released_pages_read_back_the_same_values() {
             .unwrap();
     }
     writer.finish().unwrap();
+}
+
+#[test]
+fn released_pages_read_back_the_same_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("segment");
+    write_long_segment(&dir);
     let segment = Segment::open(&dir).unwrap();
     assert!(
         !segment.inner.maps.is_empty(),
@@ -73,4 +78,27 @@ fn windowed_verification_hashes_every_window_and_names_a_mismatch() {
     assert!(err.to_string().contains("00000.smoosh"), "{err}");
     // The released pages read back the same bytes.
     assert_eq!(&mmap[..], &content[..]);
+}
+
+#[test]
+fn a_just_written_directory_opens_unhashed_and_a_later_open_checks_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("segment");
+    write_long_segment(&dir);
+    let just_written = Segment::open_just_written(&dir).unwrap();
+    let Some(Column::Long(column)) = just_written.column("m").unwrap() else {
+        panic!("long column m");
+    };
+    assert_eq!(column.get(49_999).unwrap(), 49_999 * 3);
+    drop(just_written);
+    // A byte of the chunk changes afterwards (the disk, not the writer): the next open names
+    // the file, while opening the directory as just written does not hash it.
+    let chunk = dir.join("00000.smoosh");
+    let mut bytes = std::fs::read(&chunk).unwrap();
+    let middle = bytes.len() / 2; // inside the column's compressed blocks, read lazily
+    bytes[middle] ^= 0x40;
+    std::fs::write(&chunk, &bytes).unwrap();
+    let err = Segment::open(&dir).unwrap_err().to_string();
+    assert!(err.contains("00000.smoosh"), "{err}");
+    assert!(Segment::open_just_written(&dir).is_ok());
 }

@@ -87,6 +87,7 @@ mod tests {
     use super::super::package;
     use super::super::schema::*;
     use super::super::writer::SegmentWriter;
+    use crate::segment::SegmentError;
     use crate::segment::descriptor::{DataSegment, ShardSpec};
     use crate::time::Interval;
 
@@ -150,5 +151,27 @@ mod tests {
         assert!(!scratch.exists(), "the spills are removed");
         let segment = crate::segment::Segment::from_written(written).unwrap();
         assert_eq!(segment.num_rows(), 50_000);
+    }
+
+    #[test]
+    fn a_file_changed_since_it_was_written_is_not_packaged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("segment");
+        write(SegmentOutput::Directory(dir.clone()));
+        let chunk = dir.join("00000.smoosh");
+        let mut bytes = std::fs::read(&chunk).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::fs::write(&chunk, &bytes).unwrap();
+        let template =
+            DataSegment::unpushed("wiki", Interval::new(0, 86_400_000), "v1", ShardSpec::None);
+        let out = tmp.path().join("pushed");
+        let err = package::package(&dir, &out, &template).unwrap_err();
+        assert!(
+            matches!(&err, SegmentError::ChecksumMismatch { file, .. } if file == "00000.smoosh"),
+            "{err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(&out).unwrap().collect();
+        assert!(left.is_empty(), "nothing is left to push: {left:?}");
     }
 }

@@ -59,7 +59,7 @@ pub fn write_zip(zip_path: &Path, files: &[(String, impl AsRef<Path>)]) -> io::R
     let mut zip = ZipWriter::create(zip_path)?;
     for (name, path) in files {
         zip.start_entry(name)?;
-        io::copy(&mut File::open(path.as_ref())?, &mut zip)?;
+        zip.write_from(&mut File::open(path.as_ref())?)?;
         zip.finish_entry()?;
     }
     zip.finish()
@@ -84,7 +84,9 @@ struct EntryStream {
     stream: Stream,
     probe: Compress,
     crc: crc32fast::Hasher,
-    pending: Vec<u8>,
+    /// A chunk's room (always [`CHUNK_BYTES`] long), of which the first `pending` bytes wait.
+    chunk: Vec<u8>,
+    pending: usize,
 }
 
 impl ZipWriter {
@@ -121,9 +123,31 @@ impl ZipWriter {
             stream: Stream::new(),
             probe: Compress::new(Compression::fast(), false),
             crc: crc32fast::Hasher::new(),
-            pending: Vec::with_capacity(CHUNK_BYTES),
+            chunk: vec![0; CHUNK_BYTES],
+            pending: 0,
         });
         Ok(())
+    }
+
+    /// Appends everything `reader` holds to the current entry, read straight into the chunk
+    /// being filled (`io::copy` took a read call per 8 KiB and copied every byte once more).
+    pub fn write_from(&mut self, reader: &mut impl io::Read) -> io::Result<()> {
+        loop {
+            let current = self
+                .current
+                .as_mut()
+                .ok_or_else(|| io::Error::other("zip bytes written outside an entry"))?;
+            let n = match reader.read(&mut current.chunk[current.pending..]) {
+                Ok(0) => return Ok(()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            current.pending += n;
+            if current.pending == CHUNK_BYTES {
+                current.compress_pending(&mut self.out)?;
+            }
+        }
     }
 
     /// Ends the current entry; returns its uncompressed size and CRC32.
@@ -176,9 +200,10 @@ impl Write for ZipWriter {
             .current
             .as_mut()
             .ok_or_else(|| io::Error::other("zip bytes written outside an entry"))?;
-        let n = data.len().min(CHUNK_BYTES - current.pending.len());
-        current.pending.extend_from_slice(&data[..n]);
-        if current.pending.len() == CHUNK_BYTES {
+        let n = data.len().min(CHUNK_BYTES - current.pending);
+        current.chunk[current.pending..current.pending + n].copy_from_slice(&data[..n]);
+        current.pending += n;
+        if current.pending == CHUNK_BYTES {
             current.compress_pending(&mut self.out)?;
         }
         Ok(n)
@@ -192,17 +217,17 @@ impl Write for ZipWriter {
 impl EntryStream {
     /// Compresses the pending chunk in level-1 or stored blocks, as its sample earns.
     fn compress_pending(&mut self, out: &mut impl Write) -> io::Result<()> {
-        if self.pending.is_empty() {
+        if self.pending == 0 {
             return Ok(());
         }
-        let data = &self.pending[..];
+        let data = &self.chunk[..self.pending];
         self.crc.update(data);
         self.entry.uncompressed_bytes += data.len() as u64;
         match worth_deflating(&mut self.probe, data) {
             true => self.stream.deflate(data, out)?,
             false => self.stream.store(data, out)?,
         }
-        self.pending.clear();
+        self.pending = 0;
         Ok(())
     }
 }
