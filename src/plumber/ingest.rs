@@ -174,6 +174,7 @@ impl Ingestor {
     /// Parses and adds every event of a batch. Events are parsed one ahead: while event `i` is
     /// added, the dictionary slots of event `i + 1` are already on their way into the cache
     /// (on a large `page` or `user` dictionary each lookup is otherwise a wait on memory).
+    /// The batch's checkpoint is taken (left `null`): it becomes the position of the data held.
     pub fn ingest_batch(&mut self, batch: &mut EventBatch) -> Result<(), IngestError> {
         let before = self.counts;
         let now_ms = self.plumber.rejector().now_ms();

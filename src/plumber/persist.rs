@@ -317,7 +317,7 @@ impl PersistWorker {
             )
             .map_err(|e| e.to_string())?;
             // Written and fsynced just now: not hashed again (a restart's recovery checks it).
-            let segment = Segment::open_just_written(&hydrant_dir).map_err(|e| e.to_string())?;
+            let segment = Segment::open_unhashed(&hydrant_dir).map_err(|e| e.to_string())?;
             rows += out.num_rows as u64;
             written.push((
                 frozen.interval,

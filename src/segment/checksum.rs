@@ -1,6 +1,6 @@
 //! The CRC32 side file `rtnode.crc32`: the size and CRC32 of every other file of a segment
 //! directory, verified when the segment is opened (except by the persist that has just written
-//! it, `Segment::open_just_written`) and when it is zipped for deep storage (in the zip's own
+//! it, `Segment::open_unhashed`) and when it is zipped for deep storage (in the zip's own
 //! CRC32 pass, `package`). Druid ignores unknown files, so the segment stays loadable by Druid;
 //! segments without the file (Druid's own) open without the check.
 //!

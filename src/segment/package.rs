@@ -20,7 +20,6 @@ use super::reader::Segment;
 use super::schema::WrittenSegment;
 use super::smoosh;
 use super::writer::{publish_file, write_synced};
-use super::zip_writer::ZipWriter;
 
 /// A temporary directory holding an extracted zip, removed on drop.
 #[derive(Debug)]
@@ -144,7 +143,7 @@ pub fn package(
 ) -> Result<Packaged, SegmentError> {
     // Opened for its names only: its checksums are checked by the zip's own pass over the
     // files (`write_zip`), not by one more pass here.
-    let segment = Segment::open_just_written(segment_dir)?;
+    let segment = Segment::open_unhashed(segment_dir)?;
     let checks = read_checksums(segment_dir)?;
     let version = fs::read(segment_dir.join("version.bin"))
         .map_err(|e| SegmentError::io(segment_dir.join("version.bin"), e))?;
@@ -224,30 +223,22 @@ fn read_checksums(segment_dir: &Path) -> Result<Vec<checksum::FileChecksum>, Seg
     }
 }
 
-/// Zips `files`; each file the checksums name must match them (the zip hashes every byte for
-/// its own CRC32, the same function, so this costs no pass of its own).
+/// Zips `files`; returns their total size. Each file the checksums name must match them: the
+/// zip hashes every byte for its own CRC32, the same function, so this costs no pass of its
+/// own (a mismatch is found once the zip is written, and the caller removes it).
 fn write_zip(
     zip_path: &Path,
     files: &[(String, PathBuf)],
     checks: &[checksum::FileChecksum],
 ) -> Result<u64, SegmentError> {
-    let zip_err = |e| SegmentError::io(zip_path, e);
-    let mut zip = ZipWriter::create(zip_path).map_err(zip_err)?;
-    for (name, path) in files {
-        let mut file = File::open(path).map_err(|e| SegmentError::io(path, e))?;
-        zip.start_entry(name).map_err(zip_err)?;
-        zip.write_from(&mut file).map_err(zip_err)?;
-        let (size_bytes, crc32) = zip.finish_entry().map_err(zip_err)?;
-        if let Some(expected) = checks.iter().find(|c| &c.name == name) {
-            let actual = checksum::FileChecksum {
-                name: name.clone(),
-                size_bytes,
-                crc32,
-            };
-            checksum::verify_computed(expected, &actual)?;
+    let entries =
+        super::zip_writer::write_zip(zip_path, files).map_err(|e| SegmentError::io(zip_path, e))?;
+    for entry in &entries {
+        if let Some(expected) = checks.iter().find(|c| c.name == entry.name) {
+            checksum::verify_computed(expected, entry)?;
         }
     }
-    zip.finish().map_err(zip_err)
+    Ok(entries.iter().map(|e| e.size_bytes).sum())
 }
 
 #[cfg(test)]

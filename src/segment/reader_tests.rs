@@ -81,18 +81,18 @@ fn windowed_verification_hashes_every_window_and_names_a_mismatch() {
 }
 
 #[test]
-fn a_just_written_directory_opens_unhashed_and_a_later_open_checks_it() {
+fn a_directory_opened_unhashed_reads_the_same_and_a_checked_open_names_a_change() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("segment");
     write_long_segment(&dir);
-    let just_written = Segment::open_just_written(&dir).unwrap();
-    let Some(Column::Long(column)) = just_written.column("m").unwrap() else {
+    let unhashed = Segment::open_unhashed(&dir).unwrap();
+    let Some(Column::Long(column)) = unhashed.column("m").unwrap() else {
         panic!("long column m");
     };
     assert_eq!(column.get(49_999).unwrap(), 49_999 * 3);
-    drop(just_written);
+    drop(unhashed);
     // A byte of the chunk changes afterwards (the disk, not the writer): the next open names
-    // the file, while opening the directory as just written does not hash it.
+    // the file, while opening it unhashed does not read the changed bytes.
     let chunk = dir.join("00000.smoosh");
     let mut bytes = std::fs::read(&chunk).unwrap();
     let middle = bytes.len() / 2; // inside the column's compressed blocks, read lazily
@@ -100,5 +100,5 @@ fn a_just_written_directory_opens_unhashed_and_a_later_open_checks_it() {
     std::fs::write(&chunk, &bytes).unwrap();
     let err = Segment::open(&dir).unwrap_err().to_string();
     assert!(err.contains("00000.smoosh"), "{err}");
-    assert!(Segment::open_just_written(&dir).is_ok());
+    assert!(Segment::open_unhashed(&dir).is_ok());
 }

@@ -31,6 +31,7 @@ use std::path::{Path, PathBuf};
 
 use flate2::{Compress, Compression, FlushCompress, Status};
 
+use super::checksum::FileChecksum;
 use super::direct_io::DirectWriter;
 
 /// Bytes read and compressed at one level.
@@ -53,16 +54,26 @@ struct Entry {
     header_offset: u64,
 }
 
-/// Writes `files` (`(entry name, path)`) into a new zip at `zip_path`, fsynced; returns the
-/// total uncompressed size.
-pub fn write_zip(zip_path: &Path, files: &[(String, impl AsRef<Path>)]) -> io::Result<u64> {
+/// Writes `files` (`(entry name, path)`) into a new zip at `zip_path`, fsynced; returns each
+/// entry's uncompressed size and CRC32 (the zip's own, computed as the bytes pass).
+pub fn write_zip(
+    zip_path: &Path,
+    files: &[(String, impl AsRef<Path>)],
+) -> io::Result<Vec<FileChecksum>> {
     let mut zip = ZipWriter::create(zip_path)?;
+    let mut entries = Vec::with_capacity(files.len());
     for (name, path) in files {
         zip.start_entry(name)?;
         zip.write_from(&mut File::open(path.as_ref())?)?;
-        zip.finish_entry()?;
+        let (size_bytes, crc32) = zip.finish_entry()?;
+        entries.push(FileChecksum {
+            name: name.clone(),
+            size_bytes,
+            crc32,
+        });
     }
-    zip.finish()
+    zip.finish()?;
+    Ok(entries)
 }
 
 /// A zip written entry by entry: [`ZipWriter::start_entry`], the entry's bytes through
@@ -491,7 +502,12 @@ mod tests {
             files.push((name.to_string(), dir.path().join(name)));
         }
         let zip_path = dir.path().join("index.zip");
-        let total = write_zip(&zip_path, &files).unwrap();
+        let entries = write_zip(&zip_path, &files).unwrap();
+        assert_eq!(entries.len(), contents.len());
+        for (entry, (name, bytes)) in entries.iter().zip(&contents) {
+            assert_eq!(entry, &FileChecksum::of(name, bytes));
+        }
+        let total: u64 = entries.iter().map(|e| e.size_bytes).sum();
         assert_eq!(
             total,
             contents.iter().map(|c| c.1.len() as u64).sum::<u64>()
