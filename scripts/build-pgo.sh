@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Profile-guided release build of rtnode (PGO): an instrumented build runs a training workload,
+# and the release build is then optimized with the profile it recorded (branch layout, inlining
+# and hot/cold splitting of the ingest and persist paths). Only rtnode's Rust code is profiled;
+# librdkafka (C) is built as usual.
+#
+# Training workload (not the benchmarks' data): 2,000,000 events generated with another seed
+# and day than `benches/` and `scripts/bench-e2e.sh` use, through the file firehose with a
+# 128 MB `maxBytesInMemory` (two persists and a merge), then the README's run on the embedded
+# default spec.
+#
+# Usage: scripts/build-pgo.sh   (~20 minutes from scratch on 2 cores; needs rustup's
+# `llvm-tools` component, added here when missing). The binary: target/pgo/use/release/rtnode.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$PWD"
+work="$root/target/pgo"
+
+profdata="$(find "$(rustc --print sysroot)" -name llvm-profdata -type f | head -1)"
+if [ -z "$profdata" ]; then
+    rustup component add llvm-tools
+    profdata="$(find "$(rustc --print sysroot)" -name llvm-profdata -type f | head -1)"
+fi
+
+rm -rf "$work/profiles" "$work/train"
+mkdir -p "$work/profiles" "$work/train/readme"
+ln -s "$root/data" "$work/train/readme/data"
+RUSTFLAGS="-Cprofile-generate=$work/profiles" \
+    cargo build --release --locked --bin rtnode --target-dir "$work/gen"
+
+python3 ../shared/bench/gen_events.py 2000000 "$work/train/events.json" --seed 7 --day 2017-03-14
+cat > "$work/train/spec.json" <<EOF
+[{"dataSchema":{"dataSource":"train","parser":{"type":"string","parseSpec":{"format":"json",
+   "timestampSpec":{"column":"timestamp","format":"auto"},
+   "dimensionsSpec":{"dimensions":["page","user","language","country","city","namespace","channel","isRobot","isAnonymous"]}}},
+  "metricsSpec":[{"type":"count","name":"count"},{"type":"longSum","name":"added","fieldName":"added"},
+   {"type":"longSum","name":"deleted","fieldName":"deleted"},{"type":"longSum","name":"delta","fieldName":"delta"},
+   {"type":"hyperUnique","name":"user_unique","fieldName":"user"}],
+  "granularitySpec":{"type":"uniform","segmentGranularity":"DAY","queryGranularity":"MINUTE"}},
+ "ioConfig":{"type":"realtime","firehose":{"type":"local","baseDir":"$work/train","filter":"events.json"},
+  "plumber":{"type":"realtime"}},
+ "tuningConfig":{"type":"realtime","maxRowsInMemory":100000000,"maxBytesInMemory":134217728,
+  "intermediatePersistPeriod":"PT10M","windowPeriod":"PT10M","basePersistDirectory":"$work/train/persist",
+  "rejectionPolicy":{"type":"none"}}}]
+EOF
+(cd "$work/train" && "$work/gen/release/rtnode" run --spec spec.json --exit-when-done \
+    -D druid.plaintextPort=0 >run.log 2>&1) || { tail -20 "$work/train/run.log"; exit 1; }
+(cd "$work/train/readme" && "$work/gen/release/rtnode" run --exit-when-done >run.log 2>&1) ||
+    { tail -20 "$work/train/readme/run.log"; exit 1; }
+
+"$profdata" merge -o "$work/rtnode.profdata" "$work/profiles"
+RUSTFLAGS="-Cprofile-use=$work/rtnode.profdata" \
+    cargo build --release --locked --bin rtnode --target-dir "$work/use"
+rm -rf "$work/train"
+echo "profile-guided build: $work/use/release/rtnode"
