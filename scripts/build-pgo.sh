@@ -41,6 +41,8 @@ grep -q '"maxBytesInMemory":134217728' "$work/train/spec.json"
     { tail -20 "$work/train/readme/run.log"; exit 1; }
 
 "$profdata" merge -o "$work/rtnode.profdata" "$work/profiles"
+# Cargo does not track the profile's contents: build every crate again with the new one.
+rm -rf "$work/use"
 RUSTFLAGS="-Cprofile-use=$work/rtnode.profdata" \
     cargo build --release --locked --bin rtnode --target-dir "$work/use"
 rm -rf "$work/train"
