@@ -37,7 +37,8 @@ sed -n '/cat > "\$work\/spec.json" <<EOF/,/^EOF/p' scripts/bench-e2e.sh | sed '1
 grep -q '"maxBytesInMemory":134217728' "$work/train/spec.json"
 (cd "$work/train" && "$work/gen/release/rtnode" run --spec spec.json --exit-when-done \
     -D druid.plaintextPort=0 >run.log 2>&1) || { tail -20 "$work/train/run.log"; exit 1; }
-(cd "$work/train/readme" && "$work/gen/release/rtnode" run --exit-when-done >run.log 2>&1) ||
+(cd "$work/train/readme" && "$work/gen/release/rtnode" run --exit-when-done \
+    -D druid.plaintextPort=0 >run.log 2>&1) ||
     { tail -20 "$work/train/readme/run.log"; exit 1; }
 
 "$profdata" merge -o "$work/rtnode.profdata" "$work/profiles"
