@@ -53,6 +53,17 @@ pub fn render(files: &[FileChecksum]) -> String {
     text
 }
 
+/// Reads and parses the side file of segment directory `dir`; `None` when it has none (a
+/// segment Druid wrote).
+pub fn read_side_file(dir: &std::path::Path) -> Result<Option<Vec<FileChecksum>>, SegmentError> {
+    let path = dir.join(CHECKSUM_FILE);
+    match std::fs::read(&path) {
+        Ok(text) => parse(&String::from_utf8_lossy(&text)).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(SegmentError::io(path, e)),
+    }
+}
+
 /// Parses the side file.
 pub fn parse(text: &str) -> Result<Vec<FileChecksum>, SegmentError> {
     let bad = |line: &str| SegmentError::corrupt_file(CHECKSUM_FILE, format!("bad line `{line}`"));

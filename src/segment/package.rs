@@ -144,7 +144,7 @@ pub fn package(
     // Opened for its names only: its checksums are checked by the zip's own pass over the
     // files (`write_zip`), not by one more pass here.
     let segment = Segment::open_unhashed(segment_dir)?;
-    let checks = read_checksums(segment_dir)?;
+    let checks = checksum::read_side_file(segment_dir)?.unwrap_or_default();
     let version = fs::read(segment_dir.join("version.bin"))
         .map_err(|e| SegmentError::io(segment_dir.join("version.bin"), e))?;
     smoosh::check_version(&version)
@@ -211,16 +211,6 @@ fn write_descriptor(
         descriptor,
         zip_size_bytes,
     })
-}
-
-/// The segment directory's checksums (none for a directory without the side file, as Druid's).
-fn read_checksums(segment_dir: &Path) -> Result<Vec<checksum::FileChecksum>, SegmentError> {
-    let path = segment_dir.join(checksum::CHECKSUM_FILE);
-    match fs::read(&path) {
-        Ok(text) => checksum::parse(&String::from_utf8_lossy(&text)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(SegmentError::io(path, e)),
-    }
 }
 
 /// Zips `files`; returns their total size. Each file the checksums name must match them: the

@@ -160,11 +160,7 @@ impl Segment {
     ) -> Result<Segment, SegmentError> {
         let checks_opt = match checksums {
             Checksums::Skip => None,
-            Checksums::Verify => match std::fs::read(dir.join(checksum::CHECKSUM_FILE)) {
-                Ok(text) => Some(checksum::parse(&String::from_utf8_lossy(&text))?),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => return Err(SegmentError::io(dir.join(checksum::CHECKSUM_FILE), e)),
-            },
+            Checksums::Verify => checksum::read_side_file(dir)?,
         };
         let version = read_small(&dir.join("version.bin"))?;
         let meta_text = read_small(&dir.join("meta.smoosh"))?;
