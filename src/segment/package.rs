@@ -18,7 +18,6 @@ use super::descriptor::DataSegment;
 use super::error::SegmentError;
 use super::reader::Segment;
 use super::schema::WrittenSegment;
-use super::smoosh;
 use super::writer::{publish_file, write_synced};
 
 /// A temporary directory holding an extracted zip, removed on drop.
@@ -141,14 +140,10 @@ pub fn package(
     out_dir: &Path,
     template: &DataSegment,
 ) -> Result<Packaged, SegmentError> {
-    // Opened for its names only: its checksums are checked by the zip's own pass over the
-    // files (`write_zip`), not by one more pass here.
+    // Opened for its names (the open checks `version.bin` and `meta.smoosh`): its checksums
+    // are checked by the zip's own pass over the files (`write_zip`), not by one more pass.
     let segment = Segment::open_unhashed(segment_dir)?;
     let checks = checksum::read_side_file(segment_dir)?.unwrap_or_default();
-    let version = fs::read(segment_dir.join("version.bin"))
-        .map_err(|e| SegmentError::io(segment_dir.join("version.bin"), e))?;
-    smoosh::check_version(&version)
-        .map_err(|e| SegmentError::corrupt_file("version.bin", e.to_string()))?;
     fs::create_dir_all(out_dir).map_err(|e| SegmentError::io(out_dir, e))?;
     let files = segment_files(segment_dir)?;
     let zip_path = out_dir.join("index.zip");
