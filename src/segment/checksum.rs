@@ -10,6 +10,7 @@
 //! ```
 
 use std::io::{self, Write};
+use std::path::Path;
 
 use super::error::SegmentError;
 
@@ -55,7 +56,7 @@ pub fn render(files: &[FileChecksum]) -> String {
 
 /// Reads and parses the side file of segment directory `dir`; `None` when it has none (a
 /// segment Druid wrote).
-pub fn read_side_file(dir: &std::path::Path) -> Result<Option<Vec<FileChecksum>>, SegmentError> {
+pub fn read_side_file(dir: &Path) -> Result<Option<Vec<FileChecksum>>, SegmentError> {
     let path = dir.join(CHECKSUM_FILE);
     match std::fs::read(&path) {
         Ok(text) => parse(&String::from_utf8_lossy(&text)).map(Some),
@@ -178,5 +179,22 @@ mod tests {
         assert!(err.to_string().contains("`00000.smoosh`"));
         assert!(parse("nope\n").is_err());
         assert!(parse("rtnode-crc32 v1\nx zz 1\n").is_err());
+    }
+
+    #[test]
+    fn side_file_is_read_absent_or_refused_with_its_name() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(read_side_file(dir.path()).unwrap().is_none());
+        let sums = [FileChecksum::of("00000.smoosh", b"abc")];
+        std::fs::write(dir.path().join(CHECKSUM_FILE), render(&sums)).unwrap();
+        assert_eq!(read_side_file(dir.path()).unwrap().unwrap(), sums);
+        std::fs::write(dir.path().join(CHECKSUM_FILE), "rtnode-crc32 v1\nbroken\n").unwrap();
+        let corrupt = read_side_file(dir.path()).unwrap_err().to_string();
+        assert!(corrupt.contains(CHECKSUM_FILE), "{corrupt}");
+        // Unreadable (here: a directory in its place) is an I/O error naming the path.
+        std::fs::remove_file(dir.path().join(CHECKSUM_FILE)).unwrap();
+        std::fs::create_dir(dir.path().join(CHECKSUM_FILE)).unwrap();
+        let unreadable = read_side_file(dir.path()).unwrap_err().to_string();
+        assert!(unreadable.contains(CHECKSUM_FILE), "{unreadable}");
     }
 }
