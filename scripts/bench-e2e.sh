@@ -19,20 +19,7 @@ fi
 cargo build --release --locked --bin rtnode
 work="$(mktemp -d "$data_dir/run.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
-cat > "$work/spec.json" <<EOF
-[{"dataSchema":{"dataSource":"bench","parser":{"type":"string","parseSpec":{"format":"json",
-   "timestampSpec":{"column":"timestamp","format":"auto"},
-   "dimensionsSpec":{"dimensions":["page","user","language","country","city","namespace","channel","isRobot","isAnonymous"]}}},
-  "metricsSpec":[{"type":"count","name":"count"},{"type":"longSum","name":"added","fieldName":"added"},
-   {"type":"longSum","name":"deleted","fieldName":"deleted"},{"type":"longSum","name":"delta","fieldName":"delta"},
-   {"type":"hyperUnique","name":"user_unique","fieldName":"user"}],
-  "granularitySpec":{"type":"uniform","segmentGranularity":"DAY","queryGranularity":"MINUTE"}},
- "ioConfig":{"type":"realtime","firehose":{"type":"local","baseDir":"$input_dir","filter":"events.json"},
-  "plumber":{"type":"realtime"}},
- "tuningConfig":{"type":"realtime","maxRowsInMemory":100000000,"maxBytesInMemory":268435456,
-  "intermediatePersistPeriod":"PT10M","windowPeriod":"PT10M","basePersistDirectory":"$work/persist",
-  "rejectionPolicy":{"type":"none"}}}]
-EOF
+scripts/e2e-spec.sh "$input_dir" "$work" > "$work/spec.json"
 start_ns=$(date +%s%N)
 (cd "$work" && taskset -c 0 /usr/bin/time -v "$OLDPWD/target/release/rtnode" run \
     --spec "$work/spec.json" --exit-when-done -D druid.plaintextPort=0 \

@@ -44,11 +44,8 @@ RUSTFLAGS="-Cprofile-generate=$work/profiles $cpu_flags" \
     cargo build --release --locked --bin rtnode --target-dir "$work/gen"
 
 python3 ../shared/bench/gen_events.py 2000000 "$work/train/events.json" --seed 7 --day 2017-03-14
-# The spec of scripts/bench-e2e.sh with a 128 MB `maxBytesInMemory` (two persists and a merge).
-sed -n '/cat > "\$work\/spec.json" <<EOF/,/^EOF/p' scripts/bench-e2e.sh | sed '1d;$d' \
-    | sed "s#\$input_dir#$work/train#; s#\$work#$work/train#; s#\"maxBytesInMemory\":268435456#\"maxBytesInMemory\":134217728#" \
-    > "$work/train/spec.json"
-grep -q '"maxBytesInMemory":134217728' "$work/train/spec.json"
+# The end-to-end spec with a 128 MB `maxBytesInMemory` (two persists and a merge).
+scripts/e2e-spec.sh "$work/train" "$work/train" 100000000 134217728 > "$work/train/spec.json"
 (cd "$work/train" && "$work/gen/release/rtnode" run --spec spec.json --exit-when-done \
     -D druid.plaintextPort=0 >run.log 2>&1) || { tail -20 "$work/train/run.log"; exit 1; }
 (cd "$work/train/readme" && "$work/gen/release/rtnode" run --exit-when-done \

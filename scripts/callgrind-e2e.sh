@@ -22,10 +22,7 @@ if [ -z "$bin" ]; then
     bin="$PWD/target/release/rtnode"
 fi
 work="$(mktemp -d "$PWD/target/bench-data/callgrind.XXXXXX")"
-sed -n '/cat > "\$work\/spec.json" <<EOF/,/^EOF/p' scripts/bench-e2e.sh | sed '1d;$d' \
-    | sed "s#\$input_dir#$input_dir#; s#\$work#$work#; s#\"maxRowsInMemory\":100000000#\"maxRowsInMemory\":20000#" \
-    > "$work/spec.json"
-grep -q '"maxRowsInMemory":20000' "$work/spec.json"
+scripts/e2e-spec.sh "$input_dir" "$work" 20000 > "$work/spec.json"
 (cd "$work" && valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$bin" run \
     --spec "$work/spec.json" --exit-when-done -D druid.plaintextPort=0 >"$work/stdout" 2>"$work/stderr") \
     || { tail -30 "$work/stderr"; exit 1; }
