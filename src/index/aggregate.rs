@@ -614,6 +614,7 @@ mod tests {
                 dims: vec![],
                 fields: vec![FieldValue::Str(value.as_str().into())],
                 dim_hashes: vec![],
+                ..ParsedRow::default()
             };
             columns.prepare(&row).unwrap();
             if i < 3 {

@@ -6,7 +6,6 @@
 use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
-use hashbrown::HashTable;
 
 use super::str_table::StrTable;
 
@@ -44,46 +43,99 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// A hash table of dense ids that keeps 32 bits of each entry's hash beside the id, so growing
 /// never re-hashes keys and most mismatches are rejected without touching the keys.
+///
+/// Open addressing with linear probing over one array of 8-byte slots (`tag << 32 | id + 1`,
+/// `0` empty): a lookup or an insert touches one slot's cache line, where a table with
+/// separate control bytes touches two. A per-minute rollup table of a replayed backlog is
+/// seldom in cache, so each of those lines is a miss.
 #[derive(Debug, Default, Clone)]
 pub struct IdTable {
-    table: HashTable<u64>,
+    slots: Vec<u64>,
+    len: usize,
 }
 
+/// Slots are doubled before more than 7 in 10 are used.
+const ID_TABLE_MAX_LOAD_TENTHS: usize = 7;
+const ID_TABLE_MIN_SLOTS: usize = 16;
+
 impl IdTable {
-    /// The table hash of an entry: its 32 kept bits spread over 64.
-    fn spread(tag: u32) -> u64 {
-        (tag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    /// The home slot of `tag` in a table of `mask + 1` slots.
+    #[inline(always)]
+    fn home(tag: u32, mask: usize) -> usize {
+        (tag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> 7 & mask
     }
 
     /// Finds the id whose key hashes to `hash` and satisfies `eq`.
     #[inline]
     pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
         let tag = (hash >> 32) as u32;
-        self.table
-            .find(Self::spread(tag), |&e| {
-                (e >> 32) as u32 == tag && eq(e as u32)
-            })
-            .map(|e| *e as u32)
+        let mask = self.slots.len() - 1;
+        let mut at = Self::home(tag, mask);
+        loop {
+            let slot = self.slots[at];
+            if slot == 0 {
+                return None;
+            }
+            if (slot >> 32) as u32 == tag && eq(slot as u32 - 1) {
+                return Some(slot as u32 - 1);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Asks the CPU for the home slot of `hash` (see [`IncrementalIndex::prefetch_rollup_slot`](
+    /// super::IncrementalIndex::prefetch_rollup_slot)).
+    #[inline(always)]
+    pub fn prefetch(&self, hash: u64) {
+        let mask = self.slots.len().wrapping_sub(1);
+        crate::segment::prefetch::prefetch_value(
+            &self.slots,
+            Self::home((hash >> 32) as u32, mask),
+        );
     }
 
     /// Adds `id` (not present yet) under `hash`.
     #[inline]
     pub fn insert(&mut self, hash: u64, id: u32) {
+        if (self.len + 1) * 10 > self.slots.len() * ID_TABLE_MAX_LOAD_TENTHS {
+            self.grow();
+        }
         let tag = (hash >> 32) as u32;
-        self.table
-            .insert_unique(Self::spread(tag), ((tag as u64) << 32) | id as u64, |&e| {
-                Self::spread((e >> 32) as u32)
-            });
+        self.place(((tag as u64) << 32) | (id as u64 + 1));
+        self.len += 1;
+    }
+
+    #[inline(always)]
+    fn place(&mut self, slot: u64) {
+        let mask = self.slots.len() - 1;
+        let mut at = Self::home((slot >> 32) as u32, mask);
+        while self.slots[at] != 0 {
+            at = (at + 1) & mask;
+        }
+        self.slots[at] = slot;
+    }
+
+    #[cold]
+    fn grow(&mut self) {
+        let new_len = (self.slots.len() * 2).max(ID_TABLE_MIN_SLOTS);
+        let old = std::mem::replace(&mut self.slots, vec![0; new_len]);
+        for slot in old.into_iter().filter(|&s| s != 0) {
+            self.place(slot);
+        }
     }
 
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.table.capacity() * 9
+        self.slots.capacity() * 8
     }
 
     /// Removes every entry, keeping the allocation.
     pub fn clear(&mut self) {
-        self.table.clear();
+        self.slots.fill(0);
+        self.len = 0;
     }
 }
 
@@ -145,6 +197,12 @@ impl StringDictionary {
         self.add(hash, value)
     }
 
+    /// The id of `value` (hashed to `hash` by [`StringDictionary::hash`]), if present.
+    #[inline(always)]
+    pub fn find_hashed(&self, value: &str, hash: u64) -> Option<u32> {
+        self.table.find(hash, value.as_bytes(), &self.arena)
+    }
+
     /// The hash a value is looked up by (the same for every dictionary).
     #[inline(always)]
     pub fn hash(value: &str) -> u64 {
@@ -167,7 +225,7 @@ impl StringDictionary {
         let start = self.arena.len() as u32;
         self.arena.extend_from_slice(value.as_bytes());
         self.spans.push((start, self.arena.len() as u32));
-        self.table.insert(hash, id, start, value.len() as u32);
+        self.table.insert(hash, id, start, value.as_bytes());
         id
     }
 
@@ -240,7 +298,38 @@ impl ListDictionary {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    proptest! {
+        /// Keys hashed to few distinct tags force probe runs, wrap-around and tag collisions
+        /// between different keys; growth and `clear` must lose nothing and find nothing stale.
+        #[test]
+        fn id_table_finds_exactly_what_was_inserted(keys in proptest::collection::vec(0u16..300, 0..400), tag_bits in 0u32..6) {
+            let mut table = IdTable::default();
+            for round in 0..2 {
+                let mut ids: Vec<u16> = Vec::new();
+                let hash_of = |k: u16| (u64::from(u32::from(k) & ((1 << tag_bits) - 1)) << 32) | u64::from(k);
+                for &key in &keys {
+                    let found = table.find(hash_of(key), |id| ids[id as usize] == key);
+                    prop_assert_eq!(found, ids.iter().position(|&k| k == key).map(|i| i as u32), "round {}", round);
+                    if found.is_none() {
+                        table.insert(hash_of(key), ids.len() as u32);
+                        ids.push(key);
+                    }
+                }
+                for (id, &key) in ids.iter().enumerate() {
+                    prop_assert_eq!(table.find(hash_of(key), |i| ids[i as usize] == key), Some(id as u32));
+                }
+                prop_assert!(table.heap_bytes() >= ids.len() * 8);
+                table.clear();
+                for &key in &keys {
+                    prop_assert_eq!(table.find(hash_of(key), |_| true), None);
+                }
+            }
+        }
+    }
 
     #[test]
     fn interns_in_first_seen_order() {

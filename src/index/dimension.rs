@@ -145,6 +145,20 @@ impl DimensionIndexer {
         }
     }
 
+    /// The cell `encode` would give `value` without adding anything: `None` when the value is
+    /// not in the dictionary yet, or is not a single string value whose `hash` was computed.
+    #[inline]
+    pub fn known_cell(&self, value: &DimValue<'_>, hash: u64) -> Option<u32> {
+        match (self, value) {
+            (DimensionIndexer::String { .. }, DimValue::Null) => Some(0),
+            (DimensionIndexer::String { .. }, DimValue::One(s)) if s.is_empty() => Some(0),
+            (DimensionIndexer::String { values, .. }, DimValue::One(s)) if hash != 0 => {
+                values.find_hashed(s, hash).map(|id| id + 1)
+            }
+            _ => None,
+        }
+    }
+
     /// Bytes held by the dictionaries.
     pub fn heap_bytes(&self) -> usize {
         match self {
@@ -298,6 +312,33 @@ mod tests {
 
     use super::*;
     use crate::index::value_order::string_ranks;
+
+    /// `known_cell` answers what `encode` gives a value already in the dictionary, and `None`
+    /// for what it cannot answer without adding (a new value, a list, a number, no hash).
+    #[test]
+    fn known_cells_match_encoded_ones() {
+        let mut dim = DimensionIndexer::new(DimensionType::String, MultiValueHandling::SortedArray);
+        let mut scratch = Vec::new();
+        let one = |s: &'static str| DimValue::One(Cow::Borrowed(s));
+        let long = "a value longer than a slot's inline bytes, compared in the arena";
+        for value in ["b", "a", long] {
+            let hash = dim.prefetch(&one(value));
+            let cell = dim.encode("d", &one(value), hash, &mut scratch).unwrap();
+            assert_eq!(dim.known_cell(&one(value), hash), Some(cell), "{value}");
+        }
+        assert_eq!(dim.known_cell(&DimValue::Null, 0), Some(0));
+        assert_eq!(dim.known_cell(&one(""), 0), Some(0));
+        let unseen = one("c");
+        assert_eq!(dim.known_cell(&unseen, dim.prefetch(&unseen)), None);
+        assert_eq!(dim.known_cell(&one("a"), 0), None, "no hash, no answer");
+        let list = DimValue::Many(vec![Some(Cow::Borrowed("a"))]);
+        assert_eq!(dim.known_cell(&list, 0), None);
+        let mut number =
+            DimensionIndexer::new(DimensionType::Long, MultiValueHandling::SortedArray);
+        number.encode("n", &one("7"), 0, &mut scratch).unwrap();
+        assert_eq!(number.known_cell(&one("7"), 0), None);
+        assert_eq!(number.known_cell(&DimValue::Null, 0), None);
+    }
 
     #[test]
     fn encodes_nulls_singles_and_lists() {

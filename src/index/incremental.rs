@@ -89,7 +89,13 @@ pub struct IncrementalIndex {
     max_data_time_ms: i64,
     /// Events added so far: changes whenever the index does.
     version: u64,
+    /// This index among all of the process, for the row keys [`Self::prefetch_rollup_slot`]
+    /// leaves in a row (dictionary ids are only meaningful in the index that gave them).
+    instance: u64,
 }
+
+/// The next [`IncrementalIndex::instance`].
+static NEXT_INSTANCE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl IncrementalIndex {
     /// An empty index whose rows start no earlier than `min_timestamp_ms` (the sink start).
@@ -121,6 +127,7 @@ impl IncrementalIndex {
             min_data_time_ms: i64::MAX,
             max_data_time_ms: i64::MIN,
             version: 0,
+            instance: NEXT_INSTANCE.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -128,7 +135,15 @@ impl IncrementalIndex {
     pub fn add(&mut self, row: &ParsedRow<'_>, dims: &[DimensionDef]) -> Result<Added, RowError> {
         self.ensure_dims(dims);
         self.metrics.prepare(row)?;
-        self.encode_key(row)?;
+        let prepared = self.rollup && row.key_index == self.instance;
+        if prepared {
+            self.key_scratch.clear();
+            self.key_scratch.extend_from_slice(&row.key_cells);
+            #[cfg(debug_assertions)]
+            self.check_prepared_key(row);
+        } else {
+            self.encode_key(row)?;
+        }
         self.version += 1;
         let time = self
             .truncator
@@ -137,7 +152,12 @@ impl IncrementalIndex {
         self.min_data_time_ms = self.min_data_time_ms.min(row.timestamp_ms);
         self.max_data_time_ms = self.max_data_time_ms.max(row.timestamp_ms);
         if self.rollup {
-            let hash = key_hash(time, &self.key_scratch);
+            let hash = if prepared {
+                row.key_hash
+            } else {
+                key_hash(time, &self.key_scratch)
+            };
+            debug_assert_eq!(hash, key_hash(time, &self.key_scratch));
             let (times, cells, ends, key) = (
                 &self.times,
                 &self.key_cells,
@@ -170,6 +190,15 @@ impl IncrementalIndex {
             self.push_row(time, row);
         }
         Ok(Added::NewRow)
+    }
+
+    /// Debug builds: the key a prefetch prepared is the one encoding the row gives.
+    #[cfg(debug_assertions)]
+    fn check_prepared_key(&mut self, row: &ParsedRow<'_>) {
+        let prepared = std::mem::take(&mut self.key_scratch);
+        self.encode_key(row)
+            .expect("a prepared key's values encode");
+        assert_eq!(self.key_scratch, prepared, "prepared row key");
     }
 
     fn ensure_dims(&mut self, dims: &[DimensionDef]) {
@@ -326,6 +355,40 @@ impl IncrementalIndex {
         }
     }
 
+    /// Asks the CPU for the rollup-table slot `row` will probe, when each of its dimension
+    /// values is already in the dictionaries: called an event after
+    /// [`Self::prefetch_dictionaries`] (whose slots have arrived by then), so that adding the
+    /// row does not wait on its minute's table, which a replayed backlog seldom has in cache.
+    /// The key and its hash stay in the row (`key_*`), so that adding it does not look its
+    /// values up again; dictionary ids only grow, so they hold until this index is swapped.
+    #[inline]
+    pub fn prefetch_rollup_slot(&self, row: &mut ParsedRow<'_>) {
+        row.key_index = 0;
+        if !self.rollup || row.dims.len() > self.dims.len() {
+            return;
+        }
+        row.key_cells.clear();
+        for (slot, value) in row.dims.iter().enumerate() {
+            let hash = row.dim_hashes.get(slot).copied().unwrap_or(0);
+            match self.dims[slot].known_cell(value, hash) {
+                Some(cell) => row.key_cells.push(cell),
+                None => return,
+            }
+        }
+        while row.key_cells.last() == Some(&0) {
+            row.key_cells.pop();
+        }
+        let time = self
+            .truncator
+            .truncate(row.timestamp_ms)
+            .max(self.min_timestamp_ms);
+        row.key_hash = key_hash(time, &row.key_cells);
+        row.key_index = self.instance;
+        if let Some(table) = self.tables.get(&time.div_euclid(TABLE_WINDOW_MS)) {
+            table.prefetch(row.key_hash);
+        }
+    }
+
     /// Asks the CPU for the cache lines of row `row_id` (time, key end, metric slots) before
     /// they are read: a persist reads the rows in sorted order, scattered over the index.
     #[inline]
@@ -411,6 +474,7 @@ mod tests {
             dims: vec![DimValue::One(page.into()), DimValue::One(city.into())],
             fields: vec![FieldValue::Long(n), FieldValue::Str(city.into())],
             dim_hashes: vec![],
+            ..ParsedRow::default()
         }
     }
 

@@ -71,6 +71,13 @@ pub struct ParsedRow<'a> {
     /// The dictionary hash of each single string value, by dimension slot, where the index's
     /// prefetch already computed it (`0`: not computed); emptied with the row.
     pub dim_hashes: Vec<u64>,
+    /// The row key the index's rollup-slot prefetch found for this row, valid for the index
+    /// instance `key_index` names (`0`: none; reset with the row).
+    pub key_index: u64,
+    /// That key's rollup hash.
+    pub key_hash: u64,
+    /// That key's cells (trailing nulls trimmed).
+    pub key_cells: Vec<u32>,
 }
 
 impl ParsedRow<'_> {
@@ -79,6 +86,7 @@ impl ParsedRow<'_> {
     fn reset(&mut self, num_dims: usize, num_fields: usize) {
         self.timestamp_ms = 0;
         self.dim_hashes.clear();
+        self.key_index = 0;
         self.dims.truncate(num_dims);
         for slot in &mut self.dims {
             set_dim(slot, DimValue::Null);

@@ -194,6 +194,9 @@ impl Ingestor {
                 next = Some(ahead);
             }
             self.add_event(batch, i, parsed, &row, now_ms)?;
+            if matches!(next, Some(Ok(LineKind::Event))) {
+                self.plumber.prefetch_rollup_slot(&mut next_row);
+            }
         }
         // Taken, not cloned: a Kafka checkpoint names every partition, and the batch is spent.
         self.last_checkpoint = Some(std::mem::take(&mut batch.checkpoint));

@@ -230,12 +230,23 @@ impl Plumber {
     /// the misses overlap with other work; no effect on the plumber's state.
     /// The sink is found by comparisons only (no truncation: the row may be one `add` rejects).
     pub fn prefetch(&self, row: &mut ParsedRow<'_>) {
-        let sink = self.sinks.range(..=row.timestamp_ms).next_back();
-        if let Some((_, sink)) = sink
-            && sink.interval.contains(row.timestamp_ms)
-        {
+        if let Some(sink) = self.sink_holding(row.timestamp_ms) {
             sink.prefetch(row);
         }
+    }
+
+    /// After [`Plumber::prefetch`] of the same row, an event later: asks for its rollup slot.
+    pub fn prefetch_rollup_slot(&self, row: &mut ParsedRow<'_>) {
+        if let Some(sink) = self.sink_holding(row.timestamp_ms) {
+            sink.prefetch_rollup_slot(row);
+        }
+    }
+
+    /// The sink whose interval holds `timestamp_ms`, found by comparisons only.
+    #[inline]
+    fn sink_holding(&self, timestamp_ms: i64) -> Option<&Sink> {
+        let (_, sink) = self.sinks.range(..=timestamp_ms).next_back()?;
+        sink.interval.contains(timestamp_ms).then_some(sink)
     }
 
     /// Rows held in the current indexes across sinks.

@@ -142,6 +142,12 @@ impl Sink {
         self.current.prefetch_dictionaries(row);
     }
 
+    /// See [`IncrementalIndex::prefetch_rollup_slot`].
+    #[inline]
+    pub fn prefetch_rollup_slot(&self, row: &mut ParsedRow<'_>) {
+        self.current.prefetch_rollup_slot(row);
+    }
+
     /// Rows held in memory (current index only).
     pub fn rows_in_memory(&self) -> usize {
         self.current.num_rows()
@@ -263,6 +269,7 @@ mod tests {
             dims: vec![DimValue::One(value.into())],
             fields: vec![],
             dim_hashes: vec![],
+            ..ParsedRow::default()
         }
     }
 
