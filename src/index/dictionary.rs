@@ -7,6 +7,7 @@ use std::hash::BuildHasher;
 
 use foldhash::fast::FixedState;
 
+use super::probe_table::{ProbeTable, Slot, tag_of};
 use super::str_table::StrTable;
 
 /// The hasher every index table uses: foldhash with a fixed seed (deterministic runs).
@@ -41,101 +42,58 @@ pub fn bytes_eq(a: &[u8], b: &[u8]) -> bool {
     }
 }
 
-/// A hash table of dense ids that keeps 32 bits of each entry's hash beside the id, so growing
-/// never re-hashes keys and most mismatches are rejected without touching the keys.
-///
-/// Open addressing with linear probing over one array of 8-byte slots (`tag << 32 | id + 1`,
-/// `0` empty): a lookup or an insert touches one slot's cache line, where a table with
-/// separate control bytes touches two. A per-minute rollup table of a replayed backlog is
-/// seldom in cache, so each of those lines is a miss.
+/// A hash table of dense ids: a [`ProbeTable`] of 8-byte slots (`tag << 32 | id + 1`, `0`
+/// empty), so growing never re-hashes keys and most mismatches are rejected without touching
+/// the keys.
 #[derive(Debug, Default, Clone)]
 pub struct IdTable {
-    slots: Vec<u64>,
-    len: usize,
+    table: ProbeTable<u64>,
 }
 
-/// Slots are doubled before more than 7 in 10 are used.
-const ID_TABLE_MAX_LOAD_TENTHS: usize = 7;
-const ID_TABLE_MIN_SLOTS: usize = 16;
+impl Slot for u64 {
+    const EMPTY: Self = 0;
 
-impl IdTable {
-    /// The home slot of `tag` in a table of `mask + 1` slots.
     #[inline(always)]
-    fn home(tag: u32, mask: usize) -> usize {
-        (tag as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> 7 & mask
+    fn is_empty(&self) -> bool {
+        *self == 0
     }
 
+    #[inline(always)]
+    fn tag(&self) -> u32 {
+        (*self >> 32) as u32
+    }
+}
+
+impl IdTable {
     /// Finds the id whose key hashes to `hash` and satisfies `eq`.
     #[inline]
     pub fn find(&self, hash: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
-        if self.slots.is_empty() {
-            return None;
-        }
-        let tag = (hash >> 32) as u32;
-        let mask = self.slots.len() - 1;
-        let mut at = Self::home(tag, mask);
-        loop {
-            let slot = self.slots[at];
-            if slot == 0 {
-                return None;
-            }
-            if (slot >> 32) as u32 == tag && eq(slot as u32 - 1) {
-                return Some(slot as u32 - 1);
-            }
-            at = (at + 1) & mask;
-        }
+        let slot = self.table.find(tag_of(hash), |&slot| eq(slot as u32 - 1))?;
+        Some(*slot as u32 - 1)
     }
 
     /// Asks the CPU for the home slot of `hash` (see [`IncrementalIndex::prefetch_rollup_slot`](
     /// super::IncrementalIndex::prefetch_rollup_slot)).
     #[inline(always)]
     pub fn prefetch(&self, hash: u64) {
-        let mask = self.slots.len().wrapping_sub(1);
-        crate::segment::prefetch::prefetch_value(
-            &self.slots,
-            Self::home((hash >> 32) as u32, mask),
-        );
+        self.table.prefetch(tag_of(hash));
     }
 
     /// Adds `id` (not present yet) under `hash`.
     #[inline]
     pub fn insert(&mut self, hash: u64, id: u32) {
-        if (self.len + 1) * 10 > self.slots.len() * ID_TABLE_MAX_LOAD_TENTHS {
-            self.grow();
-        }
-        let tag = (hash >> 32) as u32;
-        self.place(((tag as u64) << 32) | (id as u64 + 1));
-        self.len += 1;
-    }
-
-    #[inline(always)]
-    fn place(&mut self, slot: u64) {
-        let mask = self.slots.len() - 1;
-        let mut at = Self::home((slot >> 32) as u32, mask);
-        while self.slots[at] != 0 {
-            at = (at + 1) & mask;
-        }
-        self.slots[at] = slot;
-    }
-
-    #[cold]
-    fn grow(&mut self) {
-        let new_len = (self.slots.len() * 2).max(ID_TABLE_MIN_SLOTS);
-        let old = std::mem::replace(&mut self.slots, vec![0; new_len]);
-        for slot in old.into_iter().filter(|&s| s != 0) {
-            self.place(slot);
-        }
+        self.table
+            .insert(((tag_of(hash) as u64) << 32) | (id as u64 + 1));
     }
 
     /// Bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.slots.capacity() * 8
+        self.table.heap_bytes()
     }
 
     /// Removes every entry, keeping the allocation.
     pub fn clear(&mut self) {
-        self.slots.fill(0);
-        self.len = 0;
+        self.table.clear();
     }
 }
 

@@ -14,6 +14,7 @@ pub mod granularity;
 pub mod incremental;
 pub mod persist;
 mod prefix_sort;
+mod probe_table;
 pub mod row_sort;
 pub mod sorted;
 mod str_table;
