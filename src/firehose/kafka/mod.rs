@@ -28,8 +28,10 @@
 //! They are taken in batches from the firehose's own librdkafka queue, which every owned
 //! partition is forwarded to before it is assigned (`message_queue`); the consumer's queue is
 //! polled for everything else (rebalances, errors, statistics).
-//! When the channel is full the consumer's partitions are paused and polling continues, so
-//! group heartbeats and `max.poll.interval.ms` are kept while the ingest loop catches up.
+//! When the channel is full the poll thread waits for room, woken the moment the ingest loop
+//! takes a batch; a stall of more than 200 ms (a persist holding the loop) pauses the
+//! consumer's partitions and polling continues, so group heartbeats and
+//! `max.poll.interval.ms` are kept while the ingest loop catches up.
 //!
 //! With `endOffsets: "latest"` (static assignment only) the input is finite: each partition
 //! ends at its high watermark of the start (or where librdkafka reports its end, when
