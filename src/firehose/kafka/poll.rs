@@ -310,8 +310,10 @@ mod tests {
             let taken = rx.blocking_recv();
             (taken.is_some(), rx)
         });
-        // Far longer than the test may take: returning means the taken message woke the wait.
+        let waited = Instant::now();
         wait_for_room(&tx, Duration::from_secs(600));
+        // Far shorter than the timeout: the taken message woke the wait.
+        assert!(waited.elapsed() < Duration::from_secs(60));
         assert!(
             tx.try_send(batch()).is_ok(),
             "the taken message's room is free"
@@ -327,7 +329,12 @@ mod tests {
         wait_for_room(&tx, Duration::from_millis(5));
         assert!(matches!(tx.try_send(batch()), Err(TrySendError::Full(_))));
         drop(rx);
+        let waited = Instant::now();
         wait_for_room(&tx, Duration::from_secs(600));
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "closing ends the wait"
+        );
         assert!(matches!(tx.try_send(batch()), Err(TrySendError::Closed(_))));
     }
 }
