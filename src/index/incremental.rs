@@ -67,7 +67,7 @@ pub struct SpareRows {
 }
 
 /// The in-memory index of one sink's current hydrant.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct IncrementalIndex {
     /// Truncates event times to `queryGranularity`.
     truncator: Truncator,
@@ -90,7 +90,8 @@ pub struct IncrementalIndex {
     /// Events added so far: changes whenever the index does.
     version: u64,
     /// This index among all of the process, for the row keys [`Self::prefetch_rollup_slot`]
-    /// leaves in a row (dictionary ids are only meaningful in the index that gave them).
+    /// leaves in a row (dictionary ids are only meaningful in the index that gave them). The
+    /// index is not `Clone`: a copy would share the instance while its ids went their own way.
     instance: u64,
 }
 
@@ -145,10 +146,7 @@ impl IncrementalIndex {
             self.encode_key(row)?;
         }
         self.version += 1;
-        let time = self
-            .truncator
-            .truncate(row.timestamp_ms)
-            .max(self.min_timestamp_ms);
+        let time = self.row_time_of(row.timestamp_ms);
         self.min_data_time_ms = self.min_data_time_ms.min(row.timestamp_ms);
         self.max_data_time_ms = self.max_data_time_ms.max(row.timestamp_ms);
         if self.rollup {
@@ -224,10 +222,17 @@ impl IncrementalIndex {
             )?;
             self.key_scratch.push(cell);
         }
-        while self.key_scratch.last() == Some(&0) {
-            self.key_scratch.pop();
-        }
+        trim_trailing_nulls(&mut self.key_scratch);
         Ok(())
+    }
+
+    /// The row time an event at `timestamp_ms` gets: truncated to `queryGranularity`, never
+    /// before the sink's start.
+    #[inline]
+    fn row_time_of(&self, timestamp_ms: i64) -> i64 {
+        self.truncator
+            .truncate(timestamp_ms)
+            .max(self.min_timestamp_ms)
     }
 
     fn push_row(&mut self, time: i64, row: &ParsedRow<'_>) -> u32 {
@@ -375,13 +380,8 @@ impl IncrementalIndex {
                 None => return,
             }
         }
-        while row.key_cells.last() == Some(&0) {
-            row.key_cells.pop();
-        }
-        let time = self
-            .truncator
-            .truncate(row.timestamp_ms)
-            .max(self.min_timestamp_ms);
+        trim_trailing_nulls(&mut row.key_cells);
+        let time = self.row_time_of(row.timestamp_ms);
         row.key_hash = key_hash(time, &row.key_cells);
         row.key_index = self.instance;
         if let Some(table) = self.tables.get(&time.div_euclid(TABLE_WINDOW_MS)) {
@@ -421,6 +421,15 @@ fn row_key<'a>(cells: &'a [u32], ends: &[u32], id: u32) -> &'a [u32] {
         ends[id as usize - 1] as usize
     };
     &cells[start..end]
+}
+
+/// Drops a row key's trailing null cells: a row without a later dimension's value has the key
+/// of one that names it null.
+#[inline]
+fn trim_trailing_nulls(key: &mut Vec<u32>) {
+    while key.last() == Some(&0) {
+        key.pop();
+    }
 }
 
 /// The hash of a row key: the cells go to the hasher as one byte slice (one `write`), not
